@@ -1,0 +1,15 @@
+"""dynax: differentiable dynamical systems for neuroscience and machine learning."""
+
+from . import models as models
+from ._ensemble import (
+    ensemble_size as ensemble_size,
+    make_ensemble as make_ensemble,
+    member as member,
+)
+from ._inputs import (
+    ConstantInput as ConstantInput,
+    PiecewiseConstantInput as PiecewiseConstantInput,
+)
+from ._simulate import Trajectory as Trajectory, simulate as simulate
+
+__version__ = "0.1.0"

@@ -1,0 +1,153 @@
+"""The fixed-step fast path of :func:`dynax.simulate`: one ``lax.scan`` over steps.
+
+Explicit Runge-Kutta solvers (``diffrax.Euler`` and every ``diffrax.AbstractERK``) are
+stepped by evaluating the solver's own Butcher tableau directly: the stages and the
+solution update only, with no error estimate, dense output or stage bookkeeping, which
+is what makes ``diffrax``'s general loop cost several times a hand-written scan. The
+result is the same numerical method, so it equals ``diffrax.diffeqsolve`` with
+``ConstantStepSize`` up to rounding. Every other solver (implicit, SDE solvers, ...)
+is stepped through its own ``solver.step``.
+"""
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import diffrax
+import jax
+import jax.numpy as jnp
+import jax.tree_util as jtu
+
+from ._custom_types import State
+from ._terms import StepIncrement, make_terms
+
+
+class Tableau(NamedTuple):
+    """An explicit Butcher tableau as Python floats (static: zeros are skipped)."""
+
+    c: tuple[float, ...]
+    a: tuple[tuple[float, ...], ...]
+    b: tuple[float, ...]
+
+
+def explicit_tableau(solver: diffrax.AbstractSolver) -> Tableau | None:
+    """The tableau of an explicit RK solver, or ``None`` for any other solver.
+
+    Trailing stages with zero weight (the first-same-as-last stage of e.g. Tsit5) are
+    dropped: they only pre-compute the next step's first stage.
+    """
+    if type(solver) is diffrax.Euler:
+        return Tableau((), (), (1.0,))
+    if not isinstance(solver, diffrax.AbstractERK):
+        return None
+    tab = solver.tableau
+    c = [float(x) for x in tab.c]
+    a = [tuple(float(x) for x in row) for row in tab.a_lower]
+    b = [float(x) for x in tab.b_sol]
+    while len(b) > 1 and b[-1] == 0.0:
+        c, a, b = c[:-1], a[:-1], b[:-1]
+    return Tableau(tuple(c), tuple(a), tuple(b))
+
+
+def _combine(y: State, coeffs: tuple[float, ...], ks: list[State]) -> State:
+    """Return ``y + sum_j coeffs[j] * ks[j]``, skipping zero coefficients."""
+    pairs = [(a, k) for a, k in zip(coeffs, ks, strict=False) if a != 0.0]
+    weights = [a for a, _ in pairs]
+
+    def leaf(y_leaf, *k_leaves):
+        out = y_leaf
+        for weight, k_leaf in zip(weights, k_leaves, strict=True):
+            out = out + weight * k_leaf
+        return out
+
+    return jtu.tree_map(leaf, y, *[k for _, k in pairs])
+
+
+def tableau_step(f: Callable, tab: Tableau, t, h, y: State, args: Any) -> State:
+    """One explicit Runge-Kutta step of size ``h`` from ``(t, y)``."""
+    ks: list[State] = []
+    for i in range(len(tab.b)):
+        if i == 0:
+            t_i, y_i = t, y
+        else:
+            t_i, y_i = t + tab.c[i - 1] * h, _combine(y, tab.a[i - 1], ks)
+        ks.append(jtu.tree_map(lambda v: v * h.astype(v.dtype), f(t_i, y_i, args)))
+    return _combine(y, tab.b, ks)
+
+
+def _all_finite(y: State) -> jax.Array:
+    leaves = [jnp.all(jnp.isfinite(leaf)) for leaf in jtu.tree_leaves(y)]
+    return jnp.all(jnp.stack(leaves))
+
+
+def scan_intervals(
+    one_step: Callable,
+    y0: State,
+    state0: Any,
+    ts: jax.Array,
+    per_interval: Any,
+    n_sub: int,
+    unroll: int,
+) -> tuple[State, jax.Array]:
+    """Scan ``one_step`` over the intervals of ``ts`` (``n_sub`` steps each).
+
+    ``one_step(y, state, t, h, item, j)`` advances one step; ``item`` is this
+    interval's slice of ``per_interval``. A state that becomes non-finite is frozen
+    at its last finite value and flagged.
+
+    Returns:
+        ``(ys, ok)``: states at every time of ``ts`` (``ys[0] = y0``) and whether the
+        whole solve stayed finite.
+    """
+
+    def interval(carry, xs):
+        y, state, ok = carry
+        t0, t1, item = xs
+        h = (t1 - t0) / n_sub
+        if n_sub == 1:
+            y_new, state = one_step(y, state, t0, h, item, 0)
+        else:
+
+            def sub(c, j):
+                t = t0 + j.astype(h.dtype) * h
+                return one_step(c[0], c[1], t, h, item, j), None
+
+            (y_new, state), _ = jax.lax.scan(sub, (y, state), jnp.arange(n_sub))
+        ok_new = ok & _all_finite(y_new)
+        y_new = jtu.tree_map(lambda a, b: jnp.where(ok_new, a, b), y_new, y)
+        return (y_new, state, ok_new), y_new
+
+    carry0 = (y0, state0, jnp.asarray(True))
+    xs = (ts[:-1], ts[1:], per_interval)
+    (_, _, ok), ys = jax.lax.scan(interval, carry0, xs, unroll=unroll)
+    ys = jtu.tree_map(lambda a, b: jnp.concatenate([a[None], b]), y0, ys)
+    return ys, ok
+
+
+def flow_stepper(model, solver, tab: Tableau | None, noisy: bool, make_args: Callable):
+    """Return ``(one_step, init_state)`` for a continuous-time model.
+
+    Each interval's item is ``(u, dw)``: ``make_args(u)`` builds the model's ``args``
+    for the interval, and with ``noisy`` ``dw`` holds the Brownian increments of its
+    ``n_sub`` steps (leading axis).
+    """
+    if tab is not None and not noisy:
+
+        def one_step(y, state, t, h, item, j):
+            return tableau_step(model, tab, t, h, y, make_args(item[0])), state
+
+        return one_step, lambda y0, t0, h0, item0: None
+
+    def terms_for(item, j):
+        control = StepIncrement(jtu.tree_map(lambda d: d[j], item[1])) if noisy else None
+        return make_terms(model, control)
+
+    def one_step(y, state, t, h, item, j):
+        terms, args = terms_for(item, j), make_args(item[0])
+        made_jump = jnp.asarray(j == 0)
+        y1, _, _, state, _ = solver.step(terms, t, t + h, y, args, state, made_jump)
+        return y1, state
+
+    def init(y0, t0, h0, item0):
+        return solver.init(terms_for(item0, 0), t0, t0 + h0, y0, make_args(item0[0]))
+
+    return one_step, init

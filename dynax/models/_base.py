@@ -1,0 +1,86 @@
+"""The model contract: continuous flows, stochastic flows and discrete-time maps.
+
+Every model is an ``equinox.Module`` describing **one** network with **one** state (no
+batch axis). Ensembles and batches come from ``vmap``. External drive reaches a model
+through ``args`` (an object with ``.evaluate(t)``; see :func:`dynax.simulate`), never
+as a field. Noise is never sampled inside a model: stochastic models only describe
+their diffusion and :func:`dynax.simulate` supplies the Brownian motion.
+"""
+
+import abc
+
+import equinox as eqx
+import jax.numpy as jnp
+
+from .._custom_types import Args, Array, ScalarLike, State
+
+
+class AbstractDynamics(eqx.Module):
+    r"""A continuous-time dynamical system $\dot y = f(t, y, \text{args})$.
+
+    Subclasses implement ``__call__(t, y, args)`` returning ``dy/dt`` (same PyTree
+    structure, shapes and dtypes as ``y``) and ``init_state()``. Models with outputs
+    also define ``readout(y)``.
+    """
+
+    @abc.abstractmethod
+    def __call__(self, t: ScalarLike, y: State, args: Args) -> State:
+        """Return the time derivative ``dy/dt`` at time ``t`` and state ``y``."""
+
+    @abc.abstractmethod
+    def init_state(self) -> State:
+        """Return the default initial state (zeros unless another start is right)."""
+
+
+class AbstractStochasticDynamics(AbstractDynamics):
+    r"""An Itô SDE $dy = f(t, y, \text{args})\,dt + g(t, y, \text{args}) \odot dW$.
+
+    The noise is diagonal: ``diffusion(t, y, args)`` returns $g$ with the same PyTree
+    structure and shapes as ``y``, and each state element receives its own independent
+    Brownian motion $W$. :func:`dynax.simulate` draws $W$ from its ``key``; without a
+    key the diffusion is switched off and the drift alone is integrated.
+    """
+
+    @abc.abstractmethod
+    def diffusion(self, t: ScalarLike, y: State, args: Args) -> State:
+        """Return the diagonal diffusion coefficient $g(t, y, \\text{args})$."""
+
+
+class AbstractMap(eqx.Module):
+    r"""A discrete-time system $y_{k+1} = F(t_k, y_k, \text{args})$.
+
+    ``__call__(t, y, args)`` returns the **next** state; :func:`dynax.simulate`
+    iterates it with ``lax.scan``, one application per interval of ``ts``.
+    """
+
+    @abc.abstractmethod
+    def __call__(self, t: ScalarLike, y: State, args: Args) -> State:
+        """Return the next state after ``y`` given the input at time ``t``."""
+
+    @abc.abstractmethod
+    def init_state(self) -> State:
+        """Return the default initial state (zeros unless another start is right)."""
+
+
+def drive(args: Args, t: ScalarLike, n_in: int, dtype) -> Array:
+    """Return the external input at time ``t``: ``args.evaluate(t)``, or zeros.
+
+    Args:
+        args: the object :func:`dynax.simulate` passes to the model (anything with
+            ``.evaluate(t)``), or ``None`` when the model runs without input.
+        t: the time.
+        n_in: the number of input channels the model expects.
+        dtype: dtype of the zero input used when ``args`` is ``None``.
+
+    Returns:
+        The input vector of shape ``(n_in,)``.
+    """
+    if args is None or n_in == 0:
+        return jnp.zeros((n_in,), dtype)
+    u = jnp.asarray(args.evaluate(t))
+    if u.shape != (n_in,):
+        raise ValueError(
+            f"inputs: the model expects {n_in} input channels per time step, got an "
+            f"input of shape {u.shape} at one time."
+        )
+    return u.astype(dtype)
