@@ -18,7 +18,11 @@ from .models._base import AbstractDynamics, AbstractMap
 
 def is_concrete(x) -> bool:
     """Whether ``x`` holds concrete values (not a tracer under jit/vmap/grad)."""
-    return not isinstance(x, jax.core.Tracer)
+    try:
+        np.asarray(x)
+    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
+        return False
+    return True
 
 
 def check_model(model) -> None:
@@ -101,8 +105,10 @@ def check_inputs(inputs, ts: jax.Array):
     """``inputs`` is ``None``, an array sampled on ``ts`` or an object with evaluate."""
     if inputs is None or hasattr(inputs, "evaluate"):
         return inputs
-    if isinstance(inputs, str) or not hasattr(inputs, "shape") and not isinstance(
-        inputs, list | tuple
+    if (
+        isinstance(inputs, str)
+        or not hasattr(inputs, "shape")
+        and not isinstance(inputs, list | tuple)
     ):
         raise TypeError(
             "inputs: expected an array sampled on ts (leading axis time) or a path "

@@ -10,7 +10,7 @@ from ._custom_types import ScalarLike
 class ConstantInput(eqx.Module):
     """An input held constant in time.
 
-    Useful to evaluate a model's vector field by hand (fixed-point search, linearisation)
+    Useful to evaluate a model's vector field by hand (fixed points, linearisation)
     with the input a task holds during a period, e.g.
     ``model(0.0, x, dx.ConstantInput(u))``.
 
@@ -45,7 +45,9 @@ class PiecewiseConstantInput(eqx.Module):
     ts: Float[Array, " time"]
     values: Float[Array, "time ..."]
 
-    def __init__(self, ts: Float[ArrayLike, " time"], values: Float[ArrayLike, "time ..."]):
+    def __init__(
+        self, ts: Float[ArrayLike, " time"], values: Float[ArrayLike, "time ..."]
+    ):
         self.ts = jnp.asarray(ts)
         self.values = jnp.asarray(values)
 

@@ -194,16 +194,18 @@ def _simulate(model, y0, ts, inputs, key, solver, controller, adjoint, dt0, tol,
 
 
 def _solve(model, y0, ts, inputs, key, solver, controller, adjoint, dt0, tol, **kw):
+    readout = getattr(model, "readout", None)
     if isinstance(model, AbstractMap):
-        ys, result, stats = _run_map(model, y0, ts, inputs, kw["unroll"])
+        ys, outputs, result, stats = _run_map(model, y0, ts, inputs, readout, **kw)
     elif controller is None:
-        ys, result, stats = _run_fixed(model, y0, ts, inputs, key, solver, **kw)
+        ys, outputs, result, stats = _run_fixed(
+            model, y0, ts, inputs, key, solver, readout, **kw
+        )
     else:
         ys, result, stats = _run_adaptive(
             model, y0, ts, inputs, key, solver, controller, adjoint, dt0, tol, **kw
         )
-    readout = getattr(model, "readout", None)
-    outputs = None if readout is None else jax.vmap(readout)(ys)
+        outputs = None if readout is None else jax.vmap(readout)(ys)
     return Trajectory(ts, ys, outputs, result, stats)
 
 
@@ -218,26 +220,31 @@ def _interval_inputs(inputs):
 
 def _flag(ok):
     return diffrax.RESULTS.where(
-        ok, diffrax.RESULTS.successful, diffrax.RESULTS.nonfinite
+        ok,
+        diffrax.RESULTS.successful,
+        diffrax.RESULTS.nonfinite,  # pyright: ignore[reportArgumentType]
     )
 
 
-def _run_map(model, y0, ts, inputs, unroll):
+def _run_map(model, y0, ts, inputs, readout, *, n_sub, max_steps, unroll):
+    del n_sub, max_steps
     items, make_args = _interval_inputs(inputs)
 
     def one_step(y, state, t, h, item, j):
         return model(t, y, make_args(item[0])), state
 
-    ys, ok = scan_intervals(one_step, y0, None, ts, (items, None), 1, unroll)
-    return ys, _flag(ok), {"num_steps": jnp.asarray(ts.shape[0] - 1)}
+    ys, outs, ok = scan_intervals(
+        one_step, y0, None, ts, (items, None), 1, unroll, readout
+    )
+    return ys, outs, _flag(ok), {"num_steps": jnp.asarray(ts.shape[0] - 1)}
 
 
-def _run_fixed(model, y0, ts, inputs, key, solver, *, n_sub, max_steps, unroll):
-    del max_steps
+def _run_fixed(model, y0, ts, inputs, key, solver, readout, **kw):
+    n_sub, unroll = kw["n_sub"], kw["unroll"]
     items, make_args = _interval_inputs(inputs)
     noisy = is_stochastic(model) and key is not None
     dws = None
-    if noisy:
+    if noisy and key is not None:
         h = jnp.diff(ts) / n_sub
         dws = brownian_increments(key, y0, jnp.repeat(h[:, None], n_sub, axis=1))
     one_step, init = flow_stepper(
@@ -245,16 +252,17 @@ def _run_fixed(model, y0, ts, inputs, key, solver, *, n_sub, max_steps, unroll):
     )
     first = jtu.tree_map(lambda x: x[0], (items, dws))
     state0 = init(y0, ts[0], (ts[1] - ts[0]) / n_sub, first)
-    ys, ok = scan_intervals(one_step, y0, state0, ts, (items, dws), n_sub, unroll)
+    ys, outs, ok = scan_intervals(
+        one_step, y0, state0, ts, (items, dws), n_sub, unroll, readout
+    )
     n_steps = jnp.asarray((ts.shape[0] - 1) * n_sub)
-    return ys, _flag(ok), {"num_steps": n_steps}
+    return ys, outs, _flag(ok), {"num_steps": n_steps}
 
 
 def _run_adaptive(
     model, y0, ts, inputs, key, solver, controller, adjoint, dt0, tol, **kw
 ):
-    noisy = is_stochastic(model) and key is not None
-    if noisy:
+    if is_stochastic(model) and key is not None:
         tol = (ts[-1] - ts[0]) / 2**14 if tol is None else tol
         terms = make_terms(model, virtual_brownian(key, y0, ts[0], ts[-1], tol))
     else:
@@ -262,7 +270,9 @@ def _run_adaptive(
     args = inputs
     if inputs is not None and not hasattr(inputs, "evaluate"):
         args = PiecewiseConstantInput(ts, inputs)
-        if ts.shape[0] > 2 and not isinstance(controller, diffrax.ClipStepSizeController):
+        if ts.shape[0] > 2 and not isinstance(
+            controller, diffrax.ClipStepSizeController
+        ):
             controller = diffrax.ClipStepSizeController(controller, jump_ts=ts[1:-1])
     sol = diffrax.diffeqsolve(
         terms,

@@ -100,7 +100,7 @@ def make_terms(model, control=None) -> diffrax.AbstractTerm:
 
 
 def virtual_brownian(
-    key: PRNGKeyArray, y0: State, t0: ScalarLike, t1: ScalarLike, tol: ScalarLike
+    key: PRNGKeyArray, y0: State, t0: Array, t1: Array, tol: Array
 ) -> diffrax.VirtualBrownianTree:
     """A Brownian motion with the structure of ``y0`` for adaptive SDE solves."""
     shape = jtu.tree_map(lambda y: jax.ShapeDtypeStruct(y.shape, y.dtype), y0)

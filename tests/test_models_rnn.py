@@ -311,14 +311,20 @@ class Diagonal(AbstractRateRNN):
 def test_user_variant_of_abstract_rate_rnn():
     z = jnp.zeros
     net = Diagonal(
-        jnp.array([1.0, -2.0, 0.5]), z(3), z((3, 0)), z(3), jnp.ones((1, 3)), z(1), z(())
+        w=jnp.array([1.0, -2.0, 0.5]),
+        log_tau=z(3),
+        W_in=z((3, 0)),
+        b=z(3),
+        W_out=jnp.ones((1, 3)),
+        b_out=z(1),
+        sigma_rec=z(()),
     )
     x = np.array([0.1, -0.3, 2.0])
     want = -x + np.array([1.0, -2.0, 0.5]) * np.tanh(x)
     np.testing.assert_allclose(net(0.0, jnp.asarray(x), None), want, rtol=1e-12)
     np.testing.assert_allclose(net.readout(jnp.asarray(x)), [np.tanh(x).sum()])
     with pytest.raises(TypeError):
-        AbstractRateRNN()  # pyright: ignore[reportAbstractUsage]
+        AbstractRateRNN()  # pyright: ignore
 
 
 def test_tau_swept_with_vmap(getkey):

@@ -116,7 +116,9 @@ def test_fast_path_equals_diffeqsolve(solver):
     np.testing.assert_allclose(ours(A), reference(A), rtol=1e-12, atol=1e-13)
 
 
-@pytest.mark.parametrize("solver", [diffrax.Heun(), diffrax.Tsit5()], ids=["Heun", "Tsit5"])
+@pytest.mark.parametrize(
+    "solver", [diffrax.Heun(), diffrax.Tsit5()], ids=["Heun", "Tsit5"]
+)
 def test_fast_path_gradients_equal_diffeqsolve_with_substeps(solver):
     ts = jnp.linspace(0.0, 2.0, 11)
     ours, reference = _pair(solver, ts, 0.2 / 3, _smooth_input(ts))
@@ -129,7 +131,9 @@ def test_fast_path_gradients_equal_diffeqsolve_with_substeps(solver):
 
 def test_generic_solver_path_equals_diffeqsolve():
     ts = jnp.linspace(0.0, 1.0, 6)
-    solver = diffrax.ImplicitEuler(root_finder=diffrax.VeryChord(rtol=1e-12, atol=1e-12))
+    solver = diffrax.ImplicitEuler(
+        root_finder=diffrax.VeryChord(rtol=1e-12, atol=1e-12)
+    )
     ours = dx.simulate(Linear(A, B), Y0, ts, solver=solver, dt=0.05).ys
     ref = diffrax.diffeqsolve(
         diffrax.ODETerm(Linear(A, B)),
@@ -158,7 +162,9 @@ def test_pytree_state_matches_closed_form():
     omega = 2.0
     ts = jnp.linspace(0.0, 3.0, 31)
     y0 = {"x": jnp.asarray(1.0), "v": jnp.asarray(0.0)}
-    traj = dx.simulate(_Oscillator(jnp.asarray(omega)), y0, ts, solver=diffrax.Tsit5(), dt=0.01)
+    traj = dx.simulate(
+        _Oscillator(jnp.asarray(omega)), y0, ts, solver=diffrax.Tsit5(), dt=0.01
+    )
     np.testing.assert_allclose(traj.ys["x"], np.cos(omega * ts), atol=1e-10)
     np.testing.assert_allclose(traj.ys["v"], -omega * np.sin(omega * ts), atol=1e-10)
 
@@ -181,7 +187,9 @@ def test_piecewise_constant_inputs(solver, controller):
     traj = dx.simulate(Integrator(), jnp.zeros(1), ts, **kw)
     np.testing.assert_allclose(traj.ys, expected, atol=1e-9 if controller else 1e-13)
     # Changing the sample at ts[3] changes nothing before ts[4].
-    bumped = dx.simulate(Integrator(), jnp.zeros(1), ts, **{**kw, "inputs": u.at[3].set(9.0)})
+    bumped = dx.simulate(
+        Integrator(), jnp.zeros(1), ts, **{**kw, "inputs": u.at[3].set(9.0)}
+    )
     np.testing.assert_allclose(bumped.ys[:4], traj.ys[:4], atol=1e-12)
     assert not np.allclose(bumped.ys[4:], traj.ys[4:])
 
@@ -189,7 +197,9 @@ def test_piecewise_constant_inputs(solver, controller):
 def test_substeps_keep_input_constant_over_interval():
     ts = jnp.linspace(0.0, 1.0, 5)
     u = jnp.array([[1.0], [2.0], [3.0], [4.0], [5.0]])
-    traj = dx.simulate(Integrator(), jnp.zeros(1), ts, inputs=u, solver=diffrax.Heun(), dt=0.05)
+    traj = dx.simulate(
+        Integrator(), jnp.zeros(1), ts, inputs=u, solver=diffrax.Heun(), dt=0.05
+    )
     np.testing.assert_allclose(traj.ys[:, 0], [0.0, 0.25, 0.75, 1.5, 2.5], atol=1e-12)
     assert int(traj.stats["num_steps"]) == 20
 
@@ -204,7 +214,9 @@ def test_ou_stationary_variance(getkey):
     model = OU(jnp.asarray(theta), jnp.asarray(s))
     ts = jnp.linspace(0.0, 6.0, 7)
     keys = jr.split(getkey(), 4000)
-    run = eqx.filter_vmap(lambda k: dx.simulate(model, model.init_state(), ts, key=k, dt=h).ys[-1])
+    run = eqx.filter_vmap(
+        lambda k: dx.simulate(model, model.init_state(), ts, key=k, dt=h).ys[-1]
+    )
     samples = run(keys).ravel()
     var_em = s**2 / (theta * (2 - theta * h))
     se = var_em * np.sqrt(2 / samples.size)
@@ -222,7 +234,9 @@ def test_sde_fast_path_equals_diffeqsolve_and_key_none_is_deterministic(getkey):
     h = jnp.full((10, 2), 0.05)
     dws = brownian_increments(key, y0, h)
     grid = GridBrownian(jnp.arange(20.0) * 0.05, dws.reshape(20, 4))
-    terms = diffrax.MultiTerm(diffrax.ODETerm(model), DiagonalNoiseTerm(model.diffusion, grid))
+    terms = diffrax.MultiTerm(
+        diffrax.ODETerm(model), DiagonalNoiseTerm(model.diffusion, grid)
+    )
     ref = diffrax.diffeqsolve(
         terms, diffrax.Euler(), 0.0, 1.0, 0.05, y0, None, saveat=diffrax.SaveAt(ts=ts)
     ).ys
@@ -245,7 +259,9 @@ def test_map_matches_numpy_loop_and_input_semantics():
         y = r * y * (1 - y) + float(u[k, 0])
         ref.append(y)
     np.testing.assert_allclose(traj.ys[:, 0], ref, rtol=1e-12)
-    bumped = dx.simulate(Logistic(jnp.asarray(r)), jnp.array([0.2]), ts, inputs=u.at[10].add(0.1))
+    bumped = dx.simulate(
+        Logistic(jnp.asarray(r)), jnp.array([0.2]), ts, inputs=u.at[10].add(0.1)
+    )
     np.testing.assert_array_equal(bumped.ys[:11], traj.ys[:11])
     assert bumped.ys[11, 0] != traj.ys[11, 0]
 
@@ -274,7 +290,9 @@ def test_stochastic_ensemble_members_get_their_own_noise(getkey):
     ens = dx.make_ensemble(
         lambda k: OU(jnp.asarray(1.0), jnp.asarray(1.0)), jr.split(getkey(), 3)
     )
-    traj = dx.simulate(ens, jnp.zeros(4), jnp.linspace(0.0, 1.0, 5), key=getkey(), ensemble=True)
+    traj = dx.simulate(
+        ens, jnp.zeros(4), jnp.linspace(0.0, 1.0, 5), key=getkey(), ensemble=True
+    )
     assert not np.allclose(traj.ys[0], traj.ys[1])
 
 
@@ -287,7 +305,9 @@ def test_diverging_member_is_flagged_and_frozen(getkey):
     np.testing.assert_array_equal(np.asarray(traj.ok), [True, False, True])
     assert bool(jnp.all(jnp.isfinite(traj.ys)))
     frozen_from = int(np.argmax(np.all(traj.ys[1, 1:] == traj.ys[1, :-1], axis=1)))
-    np.testing.assert_array_equal(traj.ys[1, frozen_from + 1 :], traj.ys[1, frozen_from:-1])
+    np.testing.assert_array_equal(
+        traj.ys[1, frozen_from + 1 :], traj.ys[1, frozen_from:-1]
+    )
     healthy = dx.simulate(dx.member(ens, 2), Y0, ts, dt=0.01)
     np.testing.assert_allclose(traj.ys[2], healthy.ys, rtol=1e-13)
     with pytest.raises(Exception, match="[Nn]onfinite"):
@@ -300,7 +320,9 @@ def test_jit_equals_no_jit_and_traced_ts():
     eager = dx.simulate(model, Y0, ts, solver=diffrax.Heun())
     with jax.disable_jit():
         no_jit = dx.simulate(model, Y0, ts, solver=diffrax.Heun())
-    under_jit = jax.jit(lambda t: dx.simulate(model, Y0, t, solver=diffrax.Heun()).ys)(ts)
+    under_jit = jax.jit(lambda t: dx.simulate(model, Y0, t, solver=diffrax.Heun()).ys)(
+        ts
+    )
     np.testing.assert_allclose(no_jit.ys, eager.ys, rtol=1e-13)
     np.testing.assert_allclose(under_jit, eager.ys, rtol=1e-13)
 
@@ -335,7 +357,9 @@ def test_float32_stays_float32():
     ts = jnp.linspace(0.0, 1.0, 6)  # float64 times
     u = jnp.ones((6, 1), jnp.float32)
     for solver in (diffrax.Euler(), diffrax.Tsit5()):
-        traj = dx.simulate(model, Y0.astype(jnp.float32), ts, inputs=u, solver=solver, dt=0.1)
+        traj = dx.simulate(
+            model, Y0.astype(jnp.float32), ts, inputs=u, solver=solver, dt=0.1
+        )
         assert traj.ys.dtype == jnp.float32
         assert traj.outputs.dtype == jnp.float32
 
@@ -346,7 +370,9 @@ def test_bad_input_raises_clear_errors():
         dx.simulate(model, jnp.zeros(4), ts)
     with pytest.raises(ValueError, match="y0: expected the structure"):
         dx.simulate(model, {"x": jnp.zeros(3)}, ts)
-    with pytest.raises(ValueError, match="inputs: expected a leading time axis of length"):
+    with pytest.raises(
+        ValueError, match="inputs: expected a leading time axis of length"
+    ):
         dx.simulate(model, Y0, ts, inputs=jnp.zeros((5, 1)))
     with pytest.raises(TypeError, match="inputs: expected an array"):
         dx.simulate(model, Y0, ts, inputs="sine")
@@ -357,7 +383,13 @@ def test_bad_input_raises_clear_errors():
     with pytest.raises(ValueError, match="dt: expected a positive step size"):
         dx.simulate(model, Y0, ts, dt=0.0)
     with pytest.raises(ValueError, match="dt: expected a positive initial step"):
-        dx.simulate(model, Y0, ts, dt=-1.0, stepsize_controller=diffrax.PIDController(rtol=1e-3, atol=1e-3))
+        dx.simulate(
+            model,
+            Y0,
+            ts,
+            dt=-1.0,
+            stepsize_controller=diffrax.PIDController(rtol=1e-3, atol=1e-3),
+        )
     with pytest.raises(ValueError, match="dt: must divide every interval"):
         dx.simulate(model, Y0, ts, dt=0.03)
     with pytest.raises(TypeError, match="solver: expected a diffrax solver"):

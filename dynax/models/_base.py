@@ -43,7 +43,7 @@ class AbstractStochasticDynamics(AbstractDynamics):
 
     @abc.abstractmethod
     def diffusion(self, t: ScalarLike, y: State, args: Args) -> State:
-        """Return the diagonal diffusion coefficient $g(t, y, \\text{args})$."""
+        r"""Return the diagonal diffusion coefficient $g(t, y, \text{args})$."""
 
 
 class AbstractMap(eqx.Module):

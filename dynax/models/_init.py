@@ -10,11 +10,12 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
+from jax.typing import DTypeLike
 
 from .._custom_types import Array, ArrayLike, Float, PRNGKeyArray
 
 
-def default_dtype(dtype) -> jnp.dtype:
+def default_dtype(dtype: DTypeLike | None) -> jnp.dtype:
     """Return ``dtype``, or JAX's default float dtype if it is ``None``."""
     return jnp.dtype(jnp.result_type(float) if dtype is None else dtype)
 
