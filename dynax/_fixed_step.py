@@ -58,7 +58,7 @@ def _combine(y: State, coeffs: tuple[float, ...], ks: list[State]) -> State:
     def leaf(y_leaf, *k_leaves):
         out = y_leaf
         for weight, k_leaf in zip(weights, k_leaves, strict=True):
-            out = out + weight * k_leaf
+            out = out + (k_leaf if weight == 1.0 else weight * k_leaf)
         return out
 
     return jtu.tree_map(leaf, y, *[k for _, k in pairs])
