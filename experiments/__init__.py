@@ -1,0 +1,1 @@
+"""Runnable experiments (configs + main()); benchmarks live in experiments/benchmarks."""
