@@ -1,1 +1,1 @@
-"""Runnable experiments (configs + main()); benchmarks live in experiments/benchmarks."""
+"""Runnable experiments: a config and main() each (benchmarks in benchmarks/)."""
