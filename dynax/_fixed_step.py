@@ -76,9 +76,27 @@ def tableau_step(f: Callable, tab: Tableau, t, h, y: State, args: Any) -> State:
     return _combine(y, tab.b, ks)
 
 
-def _all_finite(y: State) -> jax.Array:
-    leaves = [jnp.all(jnp.isfinite(leaf)) for leaf in jtu.tree_leaves(y)]
-    return jnp.all(jnp.stack(leaves))
+def _freeze_after_divergence(ys: State, outs: Any) -> tuple[State, Any, jax.Array]:
+    """Hold ``ys`` (and the outputs) at the last finite save once a state is not.
+
+    Done once over the stacked trajectory rather than inside the scan: a per-step
+    check and select cost ~10% of a forward + backward pass on CPU (measured at 8
+    networks x 64 trials x 128 units), and the result is the same: every save after
+    the first non-finite one shows the last finite state, flagged.
+    """
+    per_leaf = [
+        jnp.all(jnp.isfinite(leaf.reshape(leaf.shape[0], -1)), axis=1)
+        for leaf in jtu.tree_leaves(ys)
+    ]
+    finite = jnp.all(jnp.stack(per_leaf), axis=0)
+    valid = jnp.cumprod(finite.astype(jnp.int32)).astype(bool)
+    last = jnp.maximum(jnp.sum(valid.astype(jnp.int32)) - 1, 0)
+
+    def hold(x):
+        keep = valid.reshape((-1,) + (1,) * (x.ndim - 1))
+        return jnp.where(keep, x, x[last])
+
+    return jtu.tree_map(hold, ys), jtu.tree_map(hold, outs), valid[-1]
 
 
 def scan_intervals(
@@ -94,8 +112,8 @@ def scan_intervals(
     """Scan ``one_step`` over the intervals of ``ts`` (``n_sub`` steps each).
 
     ``one_step(y, state, t, h, item, j)`` advances one step; ``item`` is this
-    interval's slice of ``per_interval``. A state that becomes non-finite is frozen
-    at its last finite value and flagged. The readout is applied inside the scan,
+    interval's slice of ``per_interval``. A trajectory that becomes non-finite is
+    held at its last finite save and flagged. The readout is applied inside the scan,
     one state at a time: under ``vmap`` over trials this is one small matrix product
     per step, where a readout over the stacked trajectory is a badly laid out
     batched product on CPU (measured 3x slower in total), and an unused readout is
@@ -109,7 +127,7 @@ def scan_intervals(
     emit = (lambda y: None) if readout is None else readout
 
     def interval(carry, xs):
-        y, state, ok = carry
+        y, state = carry
         t0, t1, item = xs
         h = (t1 - t0) / n_sub
         if n_sub == 1:
@@ -121,17 +139,14 @@ def scan_intervals(
                 return one_step(c[0], c[1], t, h, item, j), None
 
             (y_new, state), _ = jax.lax.scan(sub, (y, state), jnp.arange(n_sub))
-        ok_new = ok & _all_finite(y_new)
-        y_new = jtu.tree_map(lambda a, b: jnp.where(ok_new, a, b), y_new, y)
-        return (y_new, state, ok_new), (y_new, emit(y_new))
+        return (y_new, state), (y_new, emit(y_new))
 
-    carry0 = (y0, state0, jnp.asarray(True))
     xs = (ts[:-1], ts[1:], per_interval)
-    (_, _, ok), (ys, outs) = jax.lax.scan(interval, carry0, xs, unroll=unroll)
+    _, (ys, outs) = jax.lax.scan(interval, (y0, state0), xs, unroll=unroll)
     prepend = lambda first, rest: jtu.tree_map(  # noqa: E731
         lambda a, b: jnp.concatenate([a[None], b]), first, rest
     )
-    return prepend(y0, ys), prepend(emit(y0), outs), ok
+    return _freeze_after_divergence(prepend(y0, ys), prepend(emit(y0), outs))
 
 
 def flow_stepper(model, solver, tab: Tableau | None, noisy: bool, make_args: Callable):

@@ -123,24 +123,30 @@ def measure(cfg: Config, n_nets: int) -> list[dict]:
     for name, (solver, _) in SOLVERS.items():
         methods[(name, "dynax")] = dynax_outputs(solver, ts, cfg.unroll)
         methods[(name, "diffeqsolve")] = diffeqsolve_outputs(solver, ts)
-    rows = []
-    for (solver_name, method), run_one in methods.items():
-        fn = loss_and_grad(run_one)
+    fns, first_call = {}, {}
+    for name, run_one in methods.items():
+        fns[name] = loss_and_grad(run_one)
         start = time.perf_counter()
-        jax.block_until_ready(fn(ens, u, target))
-        first_call_s = time.perf_counter() - start
-        times = []
-        for _ in range(cfg.repeats):
+        jax.block_until_ready(fns[name](ens, u, target))
+        first_call[name] = time.perf_counter() - start
+    # Round-robin repeats: every method is timed once per round, so slow drifts of a
+    # shared machine hit all methods alike instead of biasing one block of repeats.
+    times = {name: [] for name in fns}
+    for _ in range(cfg.repeats):
+        for name, fn in fns.items():
             start = time.perf_counter()
             jax.block_until_ready(fn(ens, u, target))
-            times.append(time.perf_counter() - start)
-        run_s = float(np.median(times))
+            times[name].append(time.perf_counter() - start)
+    rows = []
+    for (solver_name, method), samples in times.items():
+        run_s = float(np.median(samples))
+        compile_s = first_call[(solver_name, method)] - run_s
         rows.append(
             {
                 "E": n_nets,
                 "solver": solver_name,
                 "method": method,
-                "compile_s": round(max(first_call_s - run_s, 0.0), 4),
+                "compile_s": round(max(compile_s, 0.0), 4),
                 "run_s": round(run_s, 6),
                 "network_gradients_per_s": round(n_nets / run_s, 1),
             }
