@@ -7,17 +7,11 @@ import jax.random as jr
 import numpy as np
 import pytest
 
+import dynax as dx
 from dynax.models import GRU, AbstractMap, VanillaRNN
 
 N_IN, N, N_OUT = 3, 5, 2
 KINDS = ["gru", "vanilla"]
-
-
-class ConstInput(eqx.Module):
-    u: jax.Array
-
-    def evaluate(self, t):
-        return self.u
 
 
 def make(kind, key, *, dtype=None):
@@ -79,7 +73,7 @@ def test_iterates_match_numpy(kind, getkey):
     model = make(kind, getkey())
     us = np.asarray(jr.normal(getkey(), (12, N_IN), jnp.float64))
     h0 = np.asarray(jr.normal(getkey(), (N,), jnp.float64))
-    step = eqx.filter_jit(lambda m, t, h, u: m(t, h, ConstInput(u)))
+    step = eqx.filter_jit(lambda m, t, h, u: m(t, h, dx.ConstantInput(u)))
     h_np, h_jax = h0.copy(), jnp.asarray(h0)
     for k, u in enumerate(us):
         h_np = np_step(kind, model, h_np, u)
@@ -96,7 +90,7 @@ def test_vmap_ensemble_equals_loop(kind, getkey):
     keys = jr.split(getkey(), 3)
     ens = eqx.filter_vmap(lambda k: make(kind, k))(keys)
     hs = jr.normal(getkey(), (3, N), jnp.float64)
-    args = ConstInput(jnp.array([0.5, -1.0, 0.2]))
+    args = dx.ConstantInput(jnp.array([0.5, -1.0, 0.2]))
 
     def evaluate(m, h):
         return m(0.0, h, args), m.readout(h)
@@ -112,7 +106,7 @@ def test_vmap_ensemble_equals_loop(kind, getkey):
 def test_jit_equals_no_jit(kind, getkey):
     model = make(kind, getkey())
     h = jr.normal(getkey(), (N,), jnp.float64)
-    args = ConstInput(jnp.array([0.5, -1.0, 0.2]))
+    args = dx.ConstantInput(jnp.array([0.5, -1.0, 0.2]))
 
     def evaluate(m, h):
         return m(0.0, h, args), m.readout(h), m.init_state()
@@ -135,7 +129,7 @@ def test_jit_equals_no_jit(kind, getkey):
 def test_grad_matches_finite_differences(kind, where, getkey):
     model = make(kind, getkey())
     h0 = jr.normal(getkey(), (N,), jnp.float64)
-    args = ConstInput(jnp.array([0.5, -1.0, 0.2]))
+    args = dx.ConstantInput(jnp.array([0.5, -1.0, 0.2]))
 
     def loss(q):
         return rollout_loss(eqx.tree_at(where, model, q), h0, args)
@@ -153,7 +147,7 @@ def test_float32_stays_float32(kind, getkey):
     assert {leaf.dtype for leaf in leaves} == {jnp.dtype(jnp.float32)}
     h = jr.normal(getkey(), (N,), jnp.float32)
     for u_dtype in (jnp.float32, jnp.float64):
-        args = ConstInput(jnp.array([0.5, -1.0, 0.2], u_dtype))
+        args = dx.ConstantInput(jnp.array([0.5, -1.0, 0.2], u_dtype))
         outs = eqx.filter_jit(lambda m, h, a: (m(0.0, h, a), m.readout(h)))(
             model, h, args
         )
@@ -168,7 +162,7 @@ def test_no_input_channels(kind, getkey):
     h = jr.normal(getkey(), (N,), jnp.float64)
     want = np_step(kind, model, np.asarray(h), np.zeros(0))
     np.testing.assert_allclose(model(0.0, h, None), want, rtol=1e-12)
-    np.testing.assert_allclose(model(0.0, h, ConstInput(jnp.zeros(0))), want)
+    np.testing.assert_allclose(model(0.0, h, dx.ConstantInput(jnp.zeros(0))), want)
 
 
 def test_vanilla_initialisation_statistics(getkey):

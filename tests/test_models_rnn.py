@@ -9,6 +9,7 @@ import jax.random as jr
 import numpy as np
 import pytest
 
+import dynax as dx
 from dynax.models import (
     CTRNN,
     EIRNN,
@@ -22,13 +23,6 @@ FRAC = 0.8
 TAU = np.linspace(0.5, 2.0, N)
 KINDS = ["ctrnn", "lowrank", "eirnn"]
 RECURRENT = {"ctrnn": "W", "lowrank": "m", "eirnn": "W_mag"}
-
-
-class ConstInput(eqx.Module):
-    u: jax.Array
-
-    def evaluate(self, t):
-        return self.u
 
 
 def make(kind, key, *, dtype=None, **kw):
@@ -87,7 +81,7 @@ def euler_loss(model, x0, args, steps=15, dt=0.1):
 def test_euler_and_readout_match_numpy(kind, getkey):
     model = make(kind, getkey())
     u = np.array([0.7, -0.4])
-    args = ConstInput(jnp.asarray(u))
+    args = dx.ConstantInput(jnp.asarray(u))
     x0 = np.asarray(jr.normal(getkey(), (N,), jnp.float64))
     J, phi, P = reference(kind, model)
     dt, steps = 0.05, 40
@@ -113,7 +107,7 @@ def test_vmap_ensemble_equals_loop(kind, getkey):
     keys = jr.split(getkey(), 3)
     ens = eqx.filter_vmap(lambda k: make(kind, k))(keys)
     xs = jr.normal(getkey(), (3, N), jnp.float64)
-    args = ConstInput(jnp.array([0.5, -1.0]))
+    args = dx.ConstantInput(jnp.array([0.5, -1.0]))
 
     def evaluate(m, x):
         return m(0.3, x, args), m.diffusion(0.3, x, args), m.readout(x)
@@ -129,7 +123,7 @@ def test_vmap_ensemble_equals_loop(kind, getkey):
 def test_jit_equals_no_jit(kind, getkey):
     model = make(kind, getkey())
     x = jr.normal(getkey(), (N,), jnp.float64)
-    args = ConstInput(jnp.array([0.5, -1.0]))
+    args = dx.ConstantInput(jnp.array([0.5, -1.0]))
 
     def evaluate(m, x):
         return m(0.1, x, args), m.diffusion(0.1, x, args), m.readout(x), m.tau
@@ -145,7 +139,7 @@ def test_jit_equals_no_jit(kind, getkey):
 def test_grad_matches_finite_differences(kind, name, getkey):
     model = make(kind, getkey())
     x0 = jr.normal(getkey(), (N,), jnp.float64)
-    args = ConstInput(jnp.array([0.5, -1.0]))
+    args = dx.ConstantInput(jnp.array([0.5, -1.0]))
     name = RECURRENT[kind] if name == "recurrent" else name
     p = getattr(model, name)
 
@@ -172,7 +166,7 @@ def test_float32_stays_float32(kind, getkey):
     assert {leaf.dtype for leaf in leaves} == {jnp.dtype(jnp.float32)}
     x = jr.normal(getkey(), (N,), jnp.float32)
     for u_dtype in (jnp.float32, jnp.float64):
-        args = ConstInput(jnp.array([0.5, -1.0], u_dtype))
+        args = dx.ConstantInput(jnp.array([0.5, -1.0], u_dtype))
         outs = eqx.filter_jit(
             lambda m, x, a: (m(0.0, x, a), m.diffusion(0.0, x, a), m.readout(x))
         )(model, x, args)
@@ -183,7 +177,7 @@ def test_float32_stays_float32(kind, getkey):
 @pytest.mark.parametrize("kind", KINDS)
 def test_learn_tau_false_stops_gradient(kind, getkey):
     key, x0 = getkey(), jr.normal(getkey(), (N,), jnp.float64)
-    args = ConstInput(jnp.array([0.5, -1.0]))
+    args = dx.ConstantInput(jnp.array([0.5, -1.0]))
     free, fixed = make(kind, key), make(kind, key, learn_tau=False)
     np.testing.assert_array_equal(free.tau, fixed.tau)
     np.testing.assert_allclose(free.tau, TAU, rtol=1e-12)
@@ -238,7 +232,7 @@ def test_no_input_channels(getkey):
     J, phi, P = reference("ctrnn", model)
     want = np_drift(J, phi, P, np.asarray(x), np.zeros(0))
     np.testing.assert_allclose(model(0.0, x, None), want, rtol=1e-12)
-    np.testing.assert_allclose(model(0.0, x, ConstInput(jnp.zeros(0))), want)
+    np.testing.assert_allclose(model(0.0, x, dx.ConstantInput(jnp.zeros(0))), want)
     assert model.W_in.shape == (N, 0)
 
 
