@@ -84,8 +84,11 @@ def _freeze_after_divergence(ys: State, outs: Any) -> tuple[State, Any, jax.Arra
     networks x 64 trials x 128 units), and the result is the same: every save after
     the first non-finite one shows the last finite state, flagged.
     """
+    # A sum is non-finite when any term is (inf - inf is nan), so one reduction per
+    # save replaces an elementwise test; a finite state whose sum overflows is
+    # diverging in every practical sense and is flagged too.
     per_leaf = [
-        jnp.all(jnp.isfinite(leaf.reshape(leaf.shape[0], -1)), axis=1)
+        jnp.isfinite(jnp.sum(leaf.reshape(leaf.shape[0], -1), axis=1))
         for leaf in jtu.tree_leaves(ys)
     ]
     finite = jnp.all(jnp.stack(per_leaf), axis=0)
@@ -93,8 +96,11 @@ def _freeze_after_divergence(ys: State, outs: Any) -> tuple[State, Any, jax.Arra
     last = jnp.maximum(jnp.sum(valid.astype(jnp.int32)) - 1, 0)
 
     def hold(x):
+        # The held value carries no gradient: the saves after a divergence are a
+        # flag for the user, not a quantity to differentiate, and a gather's
+        # transpose (a scatter-add over the whole trajectory) is not free.
         keep = valid.reshape((-1,) + (1,) * (x.ndim - 1))
-        return jnp.where(keep, x, x[last])
+        return jnp.where(keep, x, jax.lax.stop_gradient(x[last]))
 
     return jtu.tree_map(hold, ys), jtu.tree_map(hold, outs), valid[-1]
 
@@ -128,8 +134,7 @@ def scan_intervals(
 
     def interval(carry, xs):
         y, state = carry
-        t0, t1, item = xs
-        h = (t1 - t0) / n_sub
+        t0, h, item = xs
         if n_sub == 1:
             y_new, state = one_step(y, state, t0, h, item, 0)
         else:
@@ -141,7 +146,10 @@ def scan_intervals(
             (y_new, state), _ = jax.lax.scan(sub, (y, state), jnp.arange(n_sub))
         return (y_new, state), (y_new, emit(y_new))
 
-    xs = (ts[:-1], ts[1:], per_interval)
+    # Step sizes are computed once, outside the loop: on CPU every extra operation in
+    # the loop body is a separate kernel launch per step, which is visible for small
+    # networks.
+    xs = (ts[:-1], jnp.diff(ts) / n_sub, per_interval)
     _, (ys, outs) = jax.lax.scan(interval, (y0, state0), xs, unroll=unroll)
     prepend = lambda first, rest: jtu.tree_map(  # noqa: E731
         lambda a, b: jnp.concatenate([a[None], b]), first, rest
