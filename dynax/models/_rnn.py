@@ -88,6 +88,14 @@ class AbstractRateRNN(AbstractStochasticDynamics):
         """Return the zero state."""
         return jnp.zeros((self.n_hidden,), self.b.dtype)
 
+    def frozen_fields(self) -> tuple[str, ...]:
+        """Array fields that training leaves alone by default (see ``dx.train.fit``).
+
+        The noise scale ``sigma_rec`` is part of the task set-up, not a weight, and
+        ``log_tau`` is frozen when ``learn_tau=False``.
+        """
+        return ("sigma_rec",) + (() if self.learn_tau else ("log_tau",))
+
 
 class CTRNN(AbstractRateRNN):
     r"""A dense continuous-time rate RNN, $J = W$ (Sompolinsky et al. 1988).

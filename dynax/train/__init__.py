@@ -1,0 +1,15 @@
+"""Training: losses, regularisers, ``fit`` for networks and ensembles, checkpoints."""
+
+from ._checkpoint import (
+    CheckpointManager as CheckpointManager,
+    load_checkpoint as load_checkpoint,
+    save_checkpoint as save_checkpoint,
+)
+from ._evaluate import Evaluation as Evaluation, evaluate as evaluate
+from ._fit import History as History, fit as fit, trainable as trainable
+from ._loss import (
+    Regularizer as Regularizer,
+    cross_entropy as cross_entropy,
+    masked_mse as masked_mse,
+    weight_penalty as weight_penalty,
+)

@@ -1,0 +1,79 @@
+"""Held-out evaluation of one network or an ensemble on a task."""
+
+from collections.abc import Callable
+
+import equinox as eqx
+import jax
+import jax.random as jr
+
+from .._custom_types import Array, Float, PRNGKeyArray
+from .._simulate import simulate
+from ._loss import cross_entropy, masked_mse
+
+
+class Evaluation(eqx.Module):
+    """Loss and task score on fresh trials (one value per member for an ensemble).
+
+    Attributes:
+        loss: the task loss (``task.loss_kind``) on the trials.
+        score: ``task.score`` on the trials (e.g. sign accuracy; higher is better).
+    """
+
+    loss: Float[Array, "*members"]
+    score: Float[Array, "*members"]
+
+
+@eqx.filter_jit
+def _evaluate(model, task, keys, ensemble, loss, sim_kwargs):
+    batch = jax.vmap(task.sample)(keys)
+
+    def one(m):
+        def run(inputs):
+            return simulate(
+                m, m.init_state(), task.ts, inputs=inputs, throw=False, **sim_kwargs
+            ).outputs
+
+        outputs = jax.vmap(run)(batch.inputs)
+        return loss(outputs, batch.targets, batch.mask), task.score(outputs, batch)
+
+    values, scores = eqx.filter_vmap(one)(model) if ensemble else one(model)
+    return Evaluation(loss=values, score=scores)
+
+
+def evaluate(
+    model,
+    task,
+    *,
+    key: PRNGKeyArray,
+    n_trials: int = 256,
+    ensemble: bool = False,
+    loss: Callable | None = None,
+    solver=None,
+    dt: float | None = None,
+) -> Evaluation:
+    """Score a trained network (or every member of an ensemble) on fresh trials.
+
+    All members see the same ``n_trials`` trials, drawn from ``key`` (use a key
+    not used in training for held-out trials, and ``task.ood()`` for the
+    out-of-distribution variant). Runs without private noise.
+
+    Args:
+        model: one network, or a stacked ensemble (``ensemble=True``).
+        task: a :mod:`dynax.tasks` task.
+        key: PRNG key of the trials.
+        n_trials: number of trials.
+        ensemble: whether ``model`` is a stacked ensemble.
+        loss: the loss to report (default from ``task.loss_kind``).
+        solver: diffrax solver for ``simulate`` (default Euler).
+        dt: integration step (default: the task's spacing).
+
+    Returns:
+        An :class:`Evaluation` with one loss and score per member.
+    """
+    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
+        raise ValueError(f"n_trials: expected an integer >= 1, got {n_trials!r}.")
+    if loss is None:
+        kind = getattr(task, "loss_kind", "mse")
+        loss = cross_entropy if kind == "cross_entropy" else masked_mse
+    keys = jr.split(key, n_trials)
+    return _evaluate(model, task, keys, ensemble, loss, {"solver": solver, "dt": dt})

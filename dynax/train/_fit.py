@@ -1,0 +1,433 @@
+"""``fit``: train one network or a stacked ensemble on a task (the host loop)."""
+
+import math
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import jax.tree_util as jtu
+import numpy as np
+import optax
+from tqdm.auto import tqdm
+
+from .._custom_types import Array, Bool, Float, Int, PRNGKeyArray
+from .._ensemble import ensemble_size
+from ..models._base import AbstractStochasticDynamics
+from ._checkpoint import CheckpointManager
+from ._loss import cross_entropy, masked_mse
+from ._step import Carry, StepSpec, make_optimizer, run_chunk
+
+
+class History(eqx.Module):
+    """What happened during :func:`fit`, per member.
+
+    Attributes:
+        loss: the training loss of every step, shape ``(n_steps,)`` for one network
+            or ``(n_steps, n_members)`` for an ensemble (NaN for steps not run).
+        failed: whether the member hit a non-finite loss, gradient, parameter or
+            diverging solve (it is then frozen at its last good parameters).
+        failed_step: the step at which it failed (-1 if it never did).
+        steps_done: how many steps have run (``n_steps`` unless interrupted).
+        resumed_from: the checkpoint step the run started from (0 for a fresh run).
+        seconds: wall-clock time of this call's training loop (compile included).
+        first_chunk_seconds: time of the first compiled chunk (mostly compilation).
+    """
+
+    loss: Float[Array, " n_steps *members"]
+    failed: Bool[Array, "*members"]
+    failed_step: Int[Array, "*members"]
+    steps_done: int = eqx.field(static=True)
+    resumed_from: int = eqx.field(static=True)
+    seconds: float = eqx.field(static=True)
+    first_chunk_seconds: float = eqx.field(static=True)
+
+
+def trainable(model) -> Any:
+    """The default filter spec of :func:`fit`: floating arrays a model does not freeze.
+
+    Models may name array fields that are not weights in ``frozen_fields()`` (the
+    rate RNNs freeze ``sigma_rec``, and ``log_tau`` when ``learn_tau=False``).
+    """
+    spec = jtu.tree_map(eqx.is_inexact_array, model)
+    names = getattr(model, "frozen_fields", lambda: ())()
+    for name in names:
+        leaf = getattr(model, name)
+        spec = eqx.tree_at(
+            lambda m, n=name: getattr(m, n), spec, jtu.tree_map(lambda _: False, leaf)
+        )
+    return spec
+
+
+def _check_int(name: str, value, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name}: expected an integer, got {type(value).__name__}.")
+    if value < minimum:
+        raise ValueError(f"{name}: expected an integer >= {minimum}, got {value}.")
+
+
+def _check_task(task) -> None:
+    for attr in ("sample", "ts"):
+        if not hasattr(task, attr):
+            raise TypeError(
+                "task: expected a dynax task with .sample(key) and .ts (e.g. "
+                f"dx.tasks.FlipFlop()), got {type(task).__name__} without .{attr}."
+            )
+
+
+def _choose_loss(loss, task) -> Callable:
+    if loss is not None:
+        if not callable(loss):
+            raise TypeError(f"loss: expected a callable, got {type(loss).__name__}.")
+        return loss
+    kind = getattr(task, "loss_kind", "mse")
+    if kind == "mse":
+        return masked_mse
+    if kind == "cross_entropy":
+        return cross_entropy
+    raise ValueError(
+        f"task.loss_kind: expected 'mse' or 'cross_entropy', got {kind!r}."
+    )
+
+
+def _check_optimizer(optimizer, hyperparams) -> None:
+    if hyperparams is None:
+        if not isinstance(optimizer, optax.GradientTransformation):
+            raise TypeError(
+                "optimizer: expected an optax.GradientTransformation such as "
+                "optax.adam(1e-3) (or, with hyperparams=, a function such as "
+                f"optax.adam), got {type(optimizer).__name__}."
+            )
+    elif not callable(optimizer) or isinstance(optimizer, optax.GradientTransformation):
+        raise TypeError(
+            "optimizer: with hyperparams=, expected a function returning an optax "
+            "transformation (e.g. optax.adamw), called per member as "
+            f"optimizer(**hyperparams); got {type(optimizer).__name__}."
+        )
+
+
+def _member_hyperparams(hyperparams, n_members: int):
+    if hyperparams is None:
+        return None
+    if not isinstance(hyperparams, dict):
+        raise TypeError(
+            f"hyperparams: expected a dict, got {type(hyperparams).__name__}."
+        )
+    out = {}
+    for name, value in hyperparams.items():
+        value = jnp.asarray(value)
+        if value.ndim == 0:
+            value = jnp.broadcast_to(value, (n_members,))
+        if value.shape != (n_members,):
+            raise ValueError(
+                f"hyperparams[{name!r}]: expected a scalar or one value per member, "
+                f"shape ({n_members},), got shape {value.shape}."
+            )
+        out[name] = value
+    return out
+
+
+def _partition(model, filter_spec):
+    spec = trainable(model) if filter_spec is None else filter_spec
+    try:
+        params, frozen = eqx.partition(model, spec)
+    except (ValueError, TypeError) as error:
+        raise ValueError(
+            "filter_spec: expected a PyTree of bools with the model's structure (or "
+            f"a prefix of it), or a callable; it does not match the model: {error}"
+        ) from None
+    if not any(eqx.is_inexact_array(x) for x in jtu.tree_leaves(params)):
+        raise ValueError("filter_spec: selects no floating-point array to train.")
+    return params, frozen
+
+
+def _wants_noise(model, noise) -> bool:
+    if noise is not None:
+        return bool(noise)
+    if not isinstance(model, AbstractStochasticDynamics):
+        return False
+    sigma = getattr(model, "sigma_rec", None)
+    return sigma is None or bool(np.any(np.asarray(sigma) != 0))
+
+
+def _progress_disabled(progress: bool | None) -> bool | None:
+    """Return tqdm's ``disable``: None (tqdm hides the bar off a terminal)."""
+    if os.environ.get("TQDM_DISABLE") or progress is False:
+        return True
+    return False if progress else None
+
+
+def _key_data(key) -> np.ndarray:
+    typed = jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+    return np.asarray(jr.key_data(key) if typed else key)
+
+
+class _Run:
+    """The host loop of :func:`fit`: chunks, progress, checkpoints, callback."""
+
+    def __init__(self, spec, hp, frozen, key, n_steps, log_every, checkpoint_every):
+        self.spec, self.hp, self.frozen, self.key = spec, hp, frozen, key
+        self.n_steps, self.log_every = n_steps, log_every
+        self.checkpoint_every = checkpoint_every
+        self.step = 0
+
+    def _state(self, carry: Carry, losses, step: int) -> dict:
+        return {
+            "params": carry.params,
+            "opt_state": carry.opt_state,
+            "failed": carry.failed,
+            "failed_step": carry.failed_step,
+            "loss": losses,
+            "step": np.asarray(step),
+            "key": _key_data(self.key),
+        }
+
+    def _meta(self, carry: Carry) -> dict:
+        return {
+            "n_steps": self.n_steps,
+            "n_members": int(carry.failed.shape[0]),
+            "batch_size": self.spec.batch_size,
+            "log_every": self.log_every,
+        }
+
+    def _resume(self, manager, carry, losses):
+        steps = manager.complete_steps()
+        if not steps:
+            return carry, losses, 0
+        meta = manager.metadata(steps[-1])
+        for name, value in self._meta(carry).items():
+            if meta.get(name) != value:
+                raise ValueError(
+                    f"checkpoint_dir: the checkpoint in {manager.directory} was "
+                    f"written with {name}={meta.get(name)}, this call has {value}; "
+                    "use a new folder for a different run."
+                )
+        state, _, step = manager.restore(self._state(carry, losses, 0))
+        if not np.array_equal(np.asarray(state["key"]), _key_data(self.key)):
+            raise ValueError(
+                f"key: the checkpoint in {manager.directory} was written with a "
+                "different key; pass the same key to resume, or use a new folder."
+            )
+        carry = Carry(
+            params=state["params"],
+            opt_state=state["opt_state"],
+            failed=jnp.asarray(state["failed"]),
+            failed_step=jnp.asarray(state["failed_step"]),
+        )
+        return carry, np.array(state["loss"]), int(step)
+
+    def loop(self, carry, losses, checkpoint_dir, max_to_keep, progress, callback, ens):
+        manager = None
+        if checkpoint_dir is not None:
+            manager = CheckpointManager(checkpoint_dir, max_to_keep=max_to_keep)
+        start = time.perf_counter()
+        first = math.nan
+        try:
+            resumed = 0
+            if manager is not None:
+                carry, losses, resumed = self._resume(manager, carry, losses)
+            step = self.step = resumed
+            bar = tqdm(
+                total=self.n_steps,
+                initial=step,
+                disable=_progress_disabled(progress),
+                mininterval=1.0,
+                desc="fit",
+            )
+            with bar:
+                while step < self.n_steps:
+                    n = min(self.log_every, self.n_steps - step)
+                    t0 = time.perf_counter()
+                    carry, chunk = run_chunk(
+                        carry,
+                        self.hp,
+                        self.frozen,
+                        jnp.asarray(step, jnp.int32),
+                        self.key,
+                        n,
+                        self.spec,
+                    )
+                    losses[step : step + n] = np.asarray(chunk)
+                    if math.isnan(first):
+                        first = time.perf_counter() - t0
+                    step = self.step = step + n
+                    n_failed = int(np.sum(np.asarray(carry.failed)))
+                    bar.update(n)
+                    bar.set_postfix(
+                        loss=f"{np.nanmedian(losses[step - 1]):.3g}", failed=n_failed
+                    )
+                    save = step % self.checkpoint_every == 0 or step == self.n_steps
+                    if manager is not None and save:
+                        manager.save(
+                            step, self._state(carry, losses, step), self._meta(carry)
+                        )
+                    if callback is not None:
+                        if manager is not None:
+                            manager.wait()
+                        seconds = time.perf_counter() - start
+                        callback(
+                            step,
+                            self.history(carry, losses, resumed, seconds, first, ens),
+                        )
+        finally:
+            if manager is not None:
+                manager.close()
+        return carry, losses, resumed, time.perf_counter() - start, first
+
+    def history(self, carry, losses, resumed, seconds, first, ensemble) -> History:
+        squeeze = (lambda x: x) if ensemble else (lambda x: x[..., 0])
+        return History(
+            loss=squeeze(jnp.asarray(losses)),
+            failed=squeeze(carry.failed),
+            failed_step=squeeze(carry.failed_step),
+            steps_done=self.step,
+            resumed_from=resumed,
+            seconds=float(seconds),
+            first_chunk_seconds=float(first),
+        )
+
+
+def fit(
+    model,
+    task,
+    *,
+    optimizer,
+    n_steps: int,
+    batch_size: int,
+    key: PRNGKeyArray,
+    filter_spec=None,
+    ensemble: bool = False,
+    hyperparams: dict | None = None,
+    loss: Callable | None = None,
+    regularizer: Callable | None = None,
+    noise: bool | None = None,
+    solver=None,
+    dt: float | None = None,
+    unroll: int = 1,
+    independent_batches: bool = False,
+    log_every: int | None = None,
+    checkpoint_dir=None,
+    checkpoint_every: int | None = None,
+    max_to_keep: int = 2,
+    progress: bool | None = None,
+    callback: Callable[[int, History], None] | None = None,
+):
+    r"""Train one network, or every member of a stacked ensemble at once, on a task.
+
+    Each step samples ``batch_size`` trials with ``task.sample``, runs
+    ``dx.simulate(model, model.init_state(), task.ts, inputs=batch.inputs)`` on each,
+    compares ``outputs`` with ``batch.targets`` under ``batch.mask`` and takes one
+    optimiser step. An ensemble is trained by one compiled program (vmap over
+    members; no Python loop), ``log_every`` steps per call (a ``lax.scan``).
+
+    **Failure isolation.** A member whose loss, gradient or updated parameters are
+    non-finite, or whose solve diverges, keeps its last good parameters and
+    optimiser state for the rest of the run and is flagged in ``history.failed``
+    (with ``history.failed_step``); the other members are unaffected.
+
+    **Determinism and resuming.** The trials and noise of step ``s`` come from
+    ``fold_in(key, s)``. With ``checkpoint_dir``, the trainable parameters,
+    optimiser state, step, key, flags and loss curve are saved through orbax every
+    ``checkpoint_every`` steps (atomically; a partly written checkpoint is never
+    loaded), and a call with a folder that holds a checkpoint resumes from it: the
+    result equals an uninterrupted run. Pass the same initial model, task and
+    settings to resume (the key must match).
+
+    Args:
+        model: one network, or a stacked ensemble (``ensemble=True``).
+        task: a :mod:`dynax.tasks` task (``.sample(key)``, ``.ts``, ``.loss_kind``).
+        optimizer: an ``optax.GradientTransformation`` shared by all members, or,
+            with ``hyperparams``, a function such as ``optax.adamw`` called per
+            member as ``optimizer(**hyperparams_of_member)``.
+        n_steps: number of optimiser steps.
+        batch_size: trials per step (per member).
+        key: PRNG key for trials and noise.
+        filter_spec: which leaves to train (a PyTree of bools or a callable, as in
+            ``eqx.partition``); default :func:`trainable`.
+        ensemble: whether ``model`` is a stacked ensemble.
+        hyperparams: per-member optimiser hyper-parameters, e.g.
+            ``{"learning_rate": lrs}`` with ``lrs`` of shape ``(n_members,)``
+            (scalars are shared). Per-member initial gains are set when the
+            ensemble is built, e.g. ``eqx.filter_vmap(lambda k, g: CTRNN(..., g=g,
+            key=k))(keys, gains)``.
+        loss: ``loss(outputs, targets, mask) -> scalar`` over a batch; default
+            from ``task.loss_kind`` (:func:`masked_mse` or :func:`cross_entropy`).
+        regularizer: ``regularizer(params, model, ys) -> scalar`` added to the
+            loss, e.g. :class:`Regularizer`.
+        noise: simulate with private noise (a key per trial). Default: on for a
+            stochastic model whose ``sigma_rec`` is nonzero.
+        solver: a diffrax solver for ``simulate`` (default Euler).
+        dt: integration step for ``simulate`` (default: the task's spacing).
+        unroll: ``lax.scan`` unrolling of the time loop in ``simulate``.
+        independent_batches: give every member its own trials instead of sharing
+            one batch per step.
+        log_every: steps per compiled chunk, loss report and callback (default
+            ``min(n_steps, 100)``).
+        checkpoint_dir: folder for orbax checkpoints; resumes from it if it holds
+            one.
+        checkpoint_every: steps between checkpoints, a multiple of ``log_every``
+            (default ``10 * log_every``); the final step is always saved.
+        max_to_keep: how many checkpoints to keep.
+        progress: show a progress bar (default: only on an interactive terminal;
+            ``TQDM_DISABLE=1`` turns it off).
+        callback: ``callback(step, history)`` called on the host after every chunk
+            (and after its checkpoint is written); raising stops training.
+
+    Returns:
+        ``(model, history)``: the trained network(s) and a :class:`History`.
+    """
+    _check_task(task)
+    _check_int("n_steps", n_steps, 1)
+    _check_int("batch_size", batch_size, 1)
+    _check_optimizer(optimizer, hyperparams)
+    if not (hasattr(key, "dtype") and hasattr(key, "shape")):
+        raise TypeError(f"key: expected a jax PRNG key, got {type(key).__name__}.")
+    log_every = min(n_steps, 100) if log_every is None else log_every
+    _check_int("log_every", log_every, 1)
+    checkpoint_every = 10 * log_every if checkpoint_every is None else checkpoint_every
+    _check_int("checkpoint_every", checkpoint_every, 1)
+    if checkpoint_every % log_every:
+        raise ValueError(
+            f"checkpoint_every: expected a multiple of log_every={log_every}, got "
+            f"{checkpoint_every}."
+        )
+    stacked = (
+        model
+        if ensemble
+        else jtu.tree_map(lambda x: x[None] if eqx.is_array(x) else x, model)
+    )
+    n_members = ensemble_size(stacked)
+    params, frozen = _partition(stacked, filter_spec)
+    hp = _member_hyperparams(hyperparams, n_members)
+    spec = StepSpec(
+        task=task,
+        loss=_choose_loss(loss, task),
+        regularizer=regularizer,
+        optimizer=optimizer,
+        batch_size=batch_size,
+        noise=_wants_noise(model, noise),
+        independent_batches=independent_batches,
+        sim_kwargs=(("solver", solver), ("dt", dt), ("unroll", unroll)),
+    )
+    init = eqx.filter_vmap(lambda p, h: make_optimizer(optimizer, h).init(p))
+    with jax.numpy_dtype_promotion("standard"):  # see _step.member_step
+        opt_state = init(params, hp)
+    carry = Carry(
+        params=params,
+        opt_state=opt_state,
+        failed=jnp.zeros((n_members,), bool),
+        failed_step=jnp.full((n_members,), -1, jnp.int32),
+    )
+    losses = np.full((n_steps, n_members), np.nan)
+    run = _Run(spec, hp, frozen, key, n_steps, log_every, checkpoint_every)
+    carry, losses, start, seconds, first = run.loop(
+        carry, losses, checkpoint_dir, max_to_keep, progress, callback, ensemble
+    )
+    trained = eqx.combine(carry.params, frozen)
+    if not ensemble:
+        trained = jtu.tree_map(lambda x: x[0] if eqx.is_array(x) else x, trained)
+    return trained, run.history(carry, losses, start, seconds, first, ensemble)
