@@ -23,3 +23,6 @@ def test_readme_python_blocks_run():
         lorenz, lorenz.init_state(), namespace["jnp"].linspace(0, 1, 11)
     )
     assert out.ys.shape == (11, 3)
+    history = namespace["history"]
+    assert history.loss.shape == (20, 8) and not bool(history.failed.any())
+    assert namespace["scores"].shape == (8,)
