@@ -244,6 +244,8 @@ def test_bad_task_and_empty_filter(getkey):
     kw = dict(optimizer=optax.adam(1e-2), n_steps=4, batch_size=2, key=getkey())
     with pytest.raises(TypeError, match="task"):
         dx.train.fit(_net(getkey()), object(), **kw)
+    with pytest.raises(ValueError, match="stacked ensemble"):
+        dx.train.fit(_net(getkey()), dx.tasks.FlipFlop(**TASK), ensemble=True, **kw)
     with pytest.raises(ValueError, match="filter_spec"):
         dx.train.fit(_net(getkey()), dx.tasks.FlipFlop(**TASK), filter_spec=False, **kw)
 
@@ -303,3 +305,31 @@ def test_training_reduces_loss_on_every_task(name, getkey):
         floor = float(-np.sum(p * np.log(p)))
     excess_before, excess_after = float(before.loss) - floor, float(after.loss) - floor
     assert excess_after < 0.9 * excess_before, (before, after)
+
+
+def test_per_member_init_gain_and_weight_decay(getkey):
+    """Init gains are vmapped constructor arguments; weight decay an optax leaf."""
+    gains = jnp.array([0.5, 1.0, 2.0])
+    ens = eqx.filter_vmap(lambda k, g: dx.models.CTRNN(2, 64, 2, g=g, key=k))(
+        jr.split(getkey(), 3), gains
+    )
+    std = np.std(np.asarray(ens.W).reshape(3, -1), axis=1) * np.sqrt(64)
+    np.testing.assert_allclose(std, np.asarray(gains), rtol=0.1)
+    trained, hist = dx.train.fit(
+        ens,
+        dx.tasks.FlipFlop(**TASK),
+        optimizer=optax.adamw,
+        hyperparams={
+            "learning_rate": 1e-2,
+            "weight_decay": jnp.array([0.0, 0.0, 50.0]),
+        },
+        n_steps=5,
+        batch_size=4,
+        key=getkey(),
+        ensemble=True,
+    )
+    shrink = np.linalg.norm(np.asarray(trained.W), axis=(1, 2)) / np.linalg.norm(
+        np.asarray(ens.W), axis=(1, 2)
+    )
+    # AdamW with decay 50 and lr 1e-2 multiplies W by (1 - 0.5) per step.
+    assert shrink[2] < 0.1 < 0.9 < shrink[0]

@@ -145,6 +145,16 @@ def _partition(model, filter_spec):
     return params, frozen
 
 
+def _check_stacked(model, ensemble: bool) -> None:
+    sizes = {jnp.shape(x)[:1] for x in jtu.tree_leaves(eqx.filter(model, eqx.is_array))}
+    if ensemble and (len(sizes) != 1 or () in sizes):
+        raise ValueError(
+            "model: ensemble=True expects a stacked ensemble (every array leaf with "
+            "the same leading member axis, e.g. from dx.make_ensemble), got leading "
+            f"sizes {sorted(sizes)}."
+        )
+
+
 def _wants_noise(model, noise) -> bool:
     if noise is not None:
         return bool(noise)
@@ -395,6 +405,7 @@ def fit(
             f"checkpoint_every: expected a multiple of log_every={log_every}, got "
             f"{checkpoint_every}."
         )
+    _check_stacked(model, ensemble)
     stacked = (
         model
         if ensemble

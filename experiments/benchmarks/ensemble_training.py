@@ -12,8 +12,9 @@ E CTRNNs (N=128 units, 64 trials per step, 100 Euler steps per trial, Adam) lear
   rematerialisation of the scan body (``jax.checkpoint``), buffer donation.
 
 Throughput is network-iterations per second (E x optimiser steps / run time);
-compile times are reported separately. Ratios are against ``handwritten`` (goal for
-``fit``: >= 0.9). One JSON object is printed.
+compile times (first call minus a timed call) are reported separately. Methods are
+timed in a shuffled round-robin (``repeats`` rounds, median). Ratios are against
+``handwritten`` (goal for ``fit``: >= 0.9). One JSON object is printed.
 
 Usage: ``python experiments/benchmarks/ensemble_training.py [--sizes 1 8 32]``.
 """
@@ -28,6 +29,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
+import numpy as np
 import optax
 
 import dynax as dx
@@ -44,6 +46,7 @@ class Config:
     iterations: int = 10
     learning_rate: float = 1e-3
     one_at_a_time_max: int = 4
+    repeats: int = 3
 
 
 def _handwritten(task, cfg: Config, unroll=1, remat=False, donate=False):
@@ -89,82 +92,83 @@ def _params(ens) -> dict:
     return {n: getattr(ens, n) for n in names}
 
 
-def _time_handwritten(ens, task, cfg, key, **variant) -> dict:
+def _handwritten_runner(ens, task, cfg, key, **variant):
     init, step = _handwritten(task, cfg, **variant)
-    p = jax.tree.map(jnp.copy, _params(ens))
-    s = init(p)
-    start = time.perf_counter()
-    p, s, _ = jax.block_until_ready(step(p, s, key, 0))
-    first = time.perf_counter() - start
-    start = time.perf_counter()
-    for i in range(1, cfg.iterations + 1):
-        p, s, _ = step(p, s, key, i)
-    jax.block_until_ready(p)
-    run = time.perf_counter() - start
-    return {"compile_s": first - run / cfg.iterations, "run_s": run}
+
+    def go():
+        p = jax.tree.map(jnp.copy, _params(ens))
+        s = init(p)
+        for i in range(cfg.iterations):
+            p, s, _ = step(p, s, key, i)
+        return jax.block_until_ready(p)
+
+    return go
 
 
-def _time_fit(model, task, cfg, key, ensemble, unroll=1, optimizer=None) -> dict:
+def _fit_runner(models, task, cfg, key, ensemble, optimizer, unroll=1):
+    """Run ``fit`` on each of ``models`` in turn (one model: the ensemble)."""
     kw = dict(
-        optimizer=optimizer or optax.adam(cfg.learning_rate),
+        optimizer=optimizer,
         n_steps=cfg.iterations,
         batch_size=cfg.batch_size,
         key=key,
         ensemble=ensemble,
         unroll=unroll,
     )
-    start = time.perf_counter()
-    jax.block_until_ready(dx.train.fit(model, task, **kw)[0])
-    first = time.perf_counter() - start
-    start = time.perf_counter()
-    jax.block_until_ready(dx.train.fit(model, task, **kw)[0])
-    run = time.perf_counter() - start
-    return {"compile_s": first - run, "run_s": run}
+
+    def go():
+        for model in models:
+            jax.block_until_ready(dx.train.fit(model, task, **kw)[0])
+
+    return go
 
 
 def measure(cfg: Config, n_nets: int) -> dict:
-    """Time every method at ensemble size ``n_nets``."""
+    """Time every method at ensemble size ``n_nets`` (shuffled round-robin)."""
     task = dx.tasks.FlipFlop(n_bits=3, n_steps=cfg.n_steps_trial, dt=0.1)
     ens = dx.make_ensemble(
         lambda k: dx.models.CTRNN(3, cfg.n_hidden, 3, tau=0.3, g=0.9, key=k),
         jr.split(jr.PRNGKey(0), n_nets),
     )
     key = jr.PRNGKey(1)
-    rows = {
-        "handwritten": _time_handwritten(ens, task, cfg, key),
-        "handwritten_unroll5": _time_handwritten(ens, task, cfg, key, unroll=5),
-        "handwritten_remat": _time_handwritten(ens, task, cfg, key, remat=True),
-        "handwritten_donate": _time_handwritten(ens, task, cfg, key, donate=True),
-        "fit": _time_fit(ens, task, cfg, key, True),
-        "fit_unroll5": _time_fit(ens, task, cfg, key, True, unroll=5),
-    }
+    opt = optax.adam(cfg.learning_rate)  # one object: fit compiles once per shape
     m = min(n_nets, cfg.one_at_a_time_max)
-    optimizer = optax.adam(cfg.learning_rate)  # one object: one compilation
-    single = _time_fit(dx.member(ens, 0), task, cfg, key, False, optimizer=optimizer)
-    start = time.perf_counter()
-    for i in range(m):
-        jax.block_until_ready(
-            dx.train.fit(
-                dx.member(ens, i),
-                task,
-                optimizer=optimizer,
-                n_steps=cfg.iterations,
-                batch_size=cfg.batch_size,
-                key=key,
-            )[0]
-        )
-    # Per-network time, scaled to the whole ensemble (compilation excluded).
-    rows["one_at_a_time"] = {
-        "compile_s": single["compile_s"],
-        "run_s": (time.perf_counter() - start) / m * n_nets,
-        "measured_members": m,
+    singles = [dx.member(ens, i) for i in range(m)]
+    runners = {
+        "handwritten": _handwritten_runner(ens, task, cfg, key),
+        "handwritten_unroll5": _handwritten_runner(ens, task, cfg, key, unroll=5),
+        "handwritten_remat": _handwritten_runner(ens, task, cfg, key, remat=True),
+        "handwritten_donate": _handwritten_runner(ens, task, cfg, key, donate=True),
+        "fit": _fit_runner([ens], task, cfg, key, True, opt),
+        "fit_unroll5": _fit_runner([ens], task, cfg, key, True, opt, unroll=5),
+        # One network at a time: m members, scaled to the ensemble below.
+        "one_at_a_time": _fit_runner(singles, task, cfg, key, False, opt),
     }
-    for row in rows.values():
-        row["network_iterations_per_s"] = round(
-            n_nets * cfg.iterations / row["run_s"], 1
-        )
-        row["run_s"] = round(row["run_s"], 4)
-        row["compile_s"] = round(row["compile_s"], 2)
+    first = {}
+    for name, go in runners.items():
+        start = time.perf_counter()
+        go()
+        first[name] = time.perf_counter() - start
+    times = {name: [] for name in runners}
+    order, rng = list(runners), np.random.default_rng(0)
+    for _ in range(cfg.repeats):
+        rng.shuffle(order)
+        for name in order:
+            start = time.perf_counter()
+            runners[name]()
+            times[name].append(time.perf_counter() - start)
+    rows = {}
+    for name, samples in times.items():
+        run = float(np.median(samples))
+        scale = n_nets / m if name == "one_at_a_time" else 1.0
+        rows[name] = {
+            "compile_s": round(first[name] - run, 2),
+            "run_s": round(run * scale, 4),
+            "network_iterations_per_s": round(
+                n_nets * cfg.iterations / (run * scale), 1
+            ),
+        }
+    rows["one_at_a_time"]["measured_members"] = m
     base = rows["handwritten"]["run_s"]
     ratios = {name: round(base / row["run_s"], 3) for name, row in rows.items()}
     return {"E": n_nets, "ratios_vs_handwritten": ratios, "results": rows}
@@ -192,6 +196,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=Config().sizes)
     parser.add_argument("--iterations", type=int, default=Config().iterations)
+    parser.add_argument("--repeats", type=int, default=Config().repeats)
     a = parser.parse_args()
-    out = main(Config(sizes=a.sizes, iterations=a.iterations))
+    out = main(Config(sizes=a.sizes, iterations=a.iterations, repeats=a.repeats))
     print(json.dumps(out, indent=1))

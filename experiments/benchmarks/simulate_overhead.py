@@ -52,6 +52,7 @@ class Config:
     dt: float = 0.1
     repeats: int = 5
     unroll: int = 1
+    solvers: list[str] = field(default_factory=lambda: list(SOLVERS))
 
 
 def handwritten_euler(model, u, dt, unroll):
@@ -120,7 +121,8 @@ def measure(cfg: Config, n_nets: int) -> list[dict]:
     methods = {
         ("euler", "scan"): lambda m, x: handwritten_euler(m, x, cfg.dt, cfg.unroll)
     }
-    for name, (solver, _) in SOLVERS.items():
+    for name in cfg.solvers:
+        solver = SOLVERS[name][0]
         methods[(name, "dynax")] = dynax_outputs(solver, ts, cfg.unroll)
         methods[(name, "diffeqsolve")] = diffeqsolve_outputs(solver, ts)
     fns, first_call = {}, {}
@@ -131,9 +133,15 @@ def measure(cfg: Config, n_nets: int) -> list[dict]:
         first_call[name] = time.perf_counter() - start
     # Round-robin repeats: every method is timed once per round, so slow drifts of a
     # shared machine hit all methods alike instead of biasing one block of repeats.
+    # The order is shuffled every round: what ran just before a method (a long
+    # diffeqsolve, say) measurably changes its time on a shared CPU.
     times = {name: [] for name in fns}
+    order = list(fns)
+    rng = np.random.default_rng(0)
     for _ in range(cfg.repeats):
-        for name, fn in fns.items():
+        rng.shuffle(order)
+        for name in order:
+            fn = fns[name]
             start = time.perf_counter()
             jax.block_until_ready(fn(ens, u, target))
             times[name].append(time.perf_counter() - start)
@@ -161,6 +169,8 @@ def ratios(rows: list[dict]) -> dict:
         scan = by[("euler", "scan")]
         entry = {}
         for name, (_, stages) in SOLVERS.items():
+            if (name, "dynax") not in by:
+                continue
             for method in ("dynax", "diffeqsolve"):
                 entry[f"{method}_{name}"] = round(stages * scan / by[(name, method)], 3)
         out[str(n_nets)] = entry
@@ -194,6 +204,13 @@ if __name__ == "__main__":
     parser.add_argument("--repeats", type=int, default=Config().repeats)
     parser.add_argument("--steps", type=int, default=Config().n_steps)
     parser.add_argument("--unroll", type=int, default=Config().unroll)
+    parser.add_argument("--solvers", nargs="+", default=list(SOLVERS), choices=SOLVERS)
     a = parser.parse_args()
-    cfg = Config(sizes=a.sizes, repeats=a.repeats, n_steps=a.steps, unroll=a.unroll)
+    cfg = Config(
+        sizes=a.sizes,
+        repeats=a.repeats,
+        n_steps=a.steps,
+        unroll=a.unroll,
+        solvers=a.solvers,
+    )
     print(json.dumps(main(cfg), indent=1))
