@@ -114,6 +114,7 @@ def scan_intervals(
     n_sub: int,
     unroll: int,
     readout: Callable | None = None,
+    remat: bool = False,
 ) -> tuple[State, Any, jax.Array]:
     """Scan ``one_step`` over the intervals of ``ts`` (``n_sub`` steps each).
 
@@ -150,7 +151,8 @@ def scan_intervals(
     # the loop body is a separate kernel launch per step, which is visible for small
     # networks.
     xs = (ts[:-1], jnp.diff(ts) / n_sub, per_interval)
-    _, (ys, outs) = jax.lax.scan(interval, (y0, state0), xs, unroll=unroll)
+    body = jax.checkpoint(interval) if remat else interval
+    _, (ys, outs) = jax.lax.scan(body, (y0, state0), xs, unroll=unroll)
     prepend = lambda first, rest: jtu.tree_map(  # noqa: E731
         lambda a, b: jnp.concatenate([a[None], b]), first, rest
     )

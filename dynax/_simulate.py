@@ -70,6 +70,7 @@ def simulate(
     throw: bool = False,
     ensemble: bool = False,
     unroll: int = 1,
+    remat: bool = False,
     brownian_tol: float | None = None,
 ) -> Trajectory:
     r"""Integrate a model over the times ``ts`` and return its trajectory.
@@ -129,6 +130,11 @@ def simulate(
             own noise (``key`` is split). For per-member initial states or inputs use
             ``eqx.filter_vmap(dx.simulate, ...)`` directly.
         unroll: ``lax.scan`` unrolling of the fixed-step path.
+        remat: rematerialise each save interval in the backward pass of the
+            fixed-step path (``jax.checkpoint``): less memory for activations, at
+            the cost of a second forward evaluation per step (on 2 CPU cores this
+            was measured up to 10% faster for 128-unit networks, being less
+            memory bound).
         brownian_tol: tolerance of the ``VirtualBrownianTree`` on the adaptive SDE
             path; default ``(ts[-1] - ts[0]) / 2**14``.
 
@@ -168,6 +174,7 @@ def simulate(
         throw=throw,
         ensemble=ensemble,
         unroll=unroll,
+        remat=remat,
         check_ts=not is_concrete(ts),
     )
 
@@ -226,7 +233,7 @@ def _flag(ok):
     )
 
 
-def _run_map(model, y0, ts, inputs, readout, *, n_sub, max_steps, unroll):
+def _run_map(model, y0, ts, inputs, readout, *, n_sub, max_steps, unroll, remat):
     del n_sub, max_steps
     items, make_args = _interval_inputs(inputs)
 
@@ -234,7 +241,7 @@ def _run_map(model, y0, ts, inputs, readout, *, n_sub, max_steps, unroll):
         return model(t, y, make_args(item[0])), state
 
     ys, outs, ok = scan_intervals(
-        one_step, y0, None, ts, (items, None), 1, unroll, readout
+        one_step, y0, None, ts, (items, None), 1, unroll, readout, remat
     )
     return ys, outs, _flag(ok), {"num_steps": jnp.asarray(ts.shape[0] - 1)}
 
@@ -253,7 +260,7 @@ def _run_fixed(model, y0, ts, inputs, key, solver, readout, **kw):
     first = jtu.tree_map(lambda x: x[0], (items, dws))
     state0 = init(y0, ts[0], (ts[1] - ts[0]) / n_sub, first)
     ys, outs, ok = scan_intervals(
-        one_step, y0, state0, ts, (items, dws), n_sub, unroll, readout
+        one_step, y0, state0, ts, (items, dws), n_sub, unroll, readout, kw["remat"]
     )
     n_steps = jnp.asarray((ts.shape[0] - 1) * n_sub)
     return ys, outs, _flag(ok), {"num_steps": n_steps}

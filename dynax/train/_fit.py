@@ -318,6 +318,7 @@ def fit(
     solver=None,
     dt: float | None = None,
     unroll: int = 1,
+    remat: bool = False,
     independent_batches: bool = False,
     log_every: int | None = None,
     checkpoint_dir=None,
@@ -373,6 +374,8 @@ def fit(
         solver: a diffrax solver for ``simulate`` (default Euler).
         dt: integration step for ``simulate`` (default: the task's spacing).
         unroll: ``lax.scan`` unrolling of the time loop in ``simulate``.
+        remat: rematerialise the time loop in the backward pass (see
+            :func:`dynax.simulate`).
         independent_batches: give every member its own trials instead of sharing
             one batch per step.
         log_every: steps per compiled chunk, loss report and callback (default
@@ -422,7 +425,12 @@ def fit(
         batch_size=batch_size,
         noise=_wants_noise(model, noise),
         independent_batches=independent_batches,
-        sim_kwargs=(("solver", solver), ("dt", dt), ("unroll", unroll)),
+        sim_kwargs=(
+            ("solver", solver),
+            ("dt", dt),
+            ("unroll", unroll),
+            ("remat", remat),
+        ),
     )
     init = eqx.filter_vmap(lambda p, h: make_optimizer(optimizer, h).init(p))
     with jax.numpy_dtype_promotion("standard"):  # see _step.member_step

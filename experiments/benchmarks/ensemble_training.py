@@ -9,7 +9,8 @@ E CTRNNs (N=128 units, 64 trials per step, 100 Euler steps per trial, Adam) lear
 - ``handwritten``: a hand-written ``lax.scan`` Euler loop with optax, vmapped over the
   ensemble, one jitted step per iteration (the baseline a JAX user writes);
 - variants of the hand-written loop and of ``fit``: ``lax.scan`` unrolling,
-  rematerialisation of the scan body (``jax.checkpoint``), buffer donation.
+  rematerialisation of the scan body (``jax.checkpoint``; ``fit(..., remat=True)``),
+  buffer donation.
 
 Throughput is network-iterations per second (E x optimiser steps / run time);
 compile times (first call minus a timed call) are reported separately. Methods are
@@ -105,7 +106,7 @@ def _handwritten_runner(ens, task, cfg, key, **variant):
     return go
 
 
-def _fit_runner(models, task, cfg, key, ensemble, optimizer, unroll=1):
+def _fit_runner(models, task, cfg, key, ensemble, optimizer, unroll=1, remat=False):
     """Run ``fit`` on each of ``models`` in turn (one model: the ensemble)."""
     kw = dict(
         optimizer=optimizer,
@@ -114,6 +115,7 @@ def _fit_runner(models, task, cfg, key, ensemble, optimizer, unroll=1):
         key=key,
         ensemble=ensemble,
         unroll=unroll,
+        remat=remat,
     )
 
     def go():
@@ -141,6 +143,7 @@ def measure(cfg: Config, n_nets: int) -> dict:
         "handwritten_donate": _handwritten_runner(ens, task, cfg, key, donate=True),
         "fit": _fit_runner([ens], task, cfg, key, True, opt),
         "fit_unroll5": _fit_runner([ens], task, cfg, key, True, opt, unroll=5),
+        "fit_remat": _fit_runner([ens], task, cfg, key, True, opt, remat=True),
         # One network at a time: m members, scaled to the ensemble below.
         "one_at_a_time": _fit_runner(singles, task, cfg, key, False, opt),
     }
