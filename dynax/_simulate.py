@@ -131,10 +131,10 @@ def simulate(
             ``eqx.filter_vmap(dx.simulate, ...)`` directly.
         unroll: ``lax.scan`` unrolling of the fixed-step path.
         remat: rematerialise each save interval in the backward pass of the
-            fixed-step path (``jax.checkpoint``): less memory for activations, at
-            the cost of a second forward evaluation per step (on 2 CPU cores this
-            was measured up to 10% faster for 128-unit networks, being less
-            memory bound).
+            fixed-step path (``jax.checkpoint``): the activations of a step are
+            recomputed instead of stored, trading a second forward evaluation for
+            memory (useful for long trials or large ensembles on a GPU; on 2 CPU
+            cores its effect on speed was within run-to-run noise).
         brownian_tol: tolerance of the ``VirtualBrownianTree`` on the adaptive SDE
             path; default ``(ts[-1] - ts[0]) / 2**14``.
 
