@@ -133,8 +133,9 @@ def simulate(
         remat: rematerialise each save interval in the backward pass of the
             fixed-step path (``jax.checkpoint``): the activations of a step are
             recomputed instead of stored, trading a second forward evaluation for
-            memory (useful for long trials or large ensembles on a GPU; on 2 CPU
-            cores its effect on speed was within run-to-run noise).
+            memory (meant for long trials and large ensembles, where stored
+            activations dominate memory; on 2 CPU cores its effect on speed was
+            within run-to-run noise).
         brownian_tol: tolerance of the ``VirtualBrownianTree`` on the adaptive SDE
             path; default ``(ts[-1] - ts[0]) / 2**14``.
 
