@@ -8,7 +8,7 @@ import jax.random as jr
 
 from .._custom_types import Array, Float, PRNGKeyArray
 from .._simulate import simulate
-from ._loss import cross_entropy, masked_mse
+from ._loss import choose_loss
 
 
 class Evaluation(eqx.Module):
@@ -72,8 +72,6 @@ def evaluate(
     """
     if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
         raise ValueError(f"n_trials: expected an integer >= 1, got {n_trials!r}.")
-    if loss is None:
-        kind = getattr(task, "loss_kind", "mse")
-        loss = cross_entropy if kind == "cross_entropy" else masked_mse
+    loss = choose_loss(loss, task)
     keys = jr.split(key, n_trials)
     return _evaluate(model, task, keys, ensemble, loss, {"solver": solver, "dt": dt})

@@ -19,7 +19,7 @@ from .._custom_types import Array, Bool, Float, Int, PRNGKeyArray
 from .._ensemble import ensemble_size
 from ..models._base import AbstractStochasticDynamics
 from ._checkpoint import CheckpointManager
-from ._loss import cross_entropy, masked_mse
+from ._loss import choose_loss
 from ._step import Carry, StepSpec, make_optimizer, run_chunk
 
 
@@ -77,21 +77,6 @@ def _check_task(task) -> None:
                 "task: expected a dynax task with .sample(key) and .ts (e.g. "
                 f"dx.tasks.FlipFlop()), got {type(task).__name__} without .{attr}."
             )
-
-
-def _choose_loss(loss, task) -> Callable:
-    if loss is not None:
-        if not callable(loss):
-            raise TypeError(f"loss: expected a callable, got {type(loss).__name__}.")
-        return loss
-    kind = getattr(task, "loss_kind", "mse")
-    if kind == "mse":
-        return masked_mse
-    if kind == "cross_entropy":
-        return cross_entropy
-    raise ValueError(
-        f"task.loss_kind: expected 'mse' or 'cross_entropy', got {kind!r}."
-    )
 
 
 def _check_optimizer(optimizer, hyperparams) -> None:
@@ -419,7 +404,7 @@ def fit(
     hp = _member_hyperparams(hyperparams, n_members)
     spec = StepSpec(
         task=task,
-        loss=_choose_loss(loss, task),
+        loss=choose_loss(loss, task),
         regularizer=regularizer,
         optimizer=optimizer,
         batch_size=batch_size,

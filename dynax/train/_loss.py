@@ -1,5 +1,7 @@
 """Pure losses and regularisers (no model code, no optimiser state)."""
 
+from collections.abc import Callable
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -59,6 +61,26 @@ def cross_entropy(
     nll = -jnp.sum(targets * jax.nn.log_softmax(logits, axis=-1), axis=-1)
     per_step = jnp.max(jnp.broadcast_to(mask, logits.shape), axis=-1)
     return _masked_mean(nll, per_step)
+
+
+def choose_loss(loss: Callable | None, task) -> Callable:
+    """``loss`` if given, else the loss that ``task.loss_kind`` names.
+
+    ``"mse"`` (the default for tasks without ``loss_kind``) gives
+    :func:`masked_mse`, ``"cross_entropy"`` gives :func:`cross_entropy`.
+    """
+    if loss is not None:
+        if not callable(loss):
+            raise TypeError(f"loss: expected a callable, got {type(loss).__name__}.")
+        return loss
+    kind = getattr(task, "loss_kind", "mse")
+    if kind == "mse":
+        return masked_mse
+    if kind == "cross_entropy":
+        return cross_entropy
+    raise ValueError(
+        f"task.loss_kind: expected 'mse' or 'cross_entropy', got {kind!r}."
+    )
 
 
 def weight_penalty(
