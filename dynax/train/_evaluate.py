@@ -9,6 +9,7 @@ import jax.random as jr
 from .._custom_types import Array, Float, PRNGKeyArray
 from .._simulate import simulate
 from ._loss import choose_loss
+from ._step import cast_floats
 
 
 class Evaluation(eqx.Module):
@@ -28,13 +29,15 @@ def _evaluate(model, task, keys, ensemble, loss, sim_kwargs):
     batch = jax.vmap(task.sample)(keys)
 
     def one(m):
+        b = cast_floats(batch, m.init_state())
+
         def run(inputs):
             return simulate(
                 m, m.init_state(), task.ts, inputs=inputs, throw=False, **sim_kwargs
             ).outputs
 
-        outputs = jax.vmap(run)(batch.inputs)
-        return loss(outputs, batch.targets, batch.mask), task.score(outputs, batch)
+        outputs = jax.vmap(run)(b.inputs)
+        return loss(outputs, b.targets, b.mask), task.score(outputs, b)
 
     values, scores = eqx.filter_vmap(one)(model) if ensemble else one(model)
     return Evaluation(loss=values, score=scores)

@@ -54,6 +54,19 @@ def _select(pred, on_true, on_false):
     return jtu.tree_map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
 
 
+def cast_floats(batch, like):
+    """Give the task's float arrays the dtype of the model's state.
+
+    Tasks sample in JAX's default float (float64 under x64); a float32 network then
+    trains in float32 instead of failing strict promotion or silently upcasting.
+    """
+    dtype = jtu.tree_leaves(like)[0].dtype
+    return jtu.tree_map(
+        lambda a: a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a,
+        batch,
+    )
+
+
 def member_loss(params, frozen, batch, keys, spec: StepSpec):
     """The task loss (plus regulariser) of one network on a batch of trials.
 
@@ -61,6 +74,7 @@ def member_loss(params, frozen, batch, keys, spec: StepSpec):
     """
     model = eqx.combine(params, frozen)
     ts = spec.task.ts
+    batch = cast_floats(batch, model.init_state())
 
     def run(inputs, key):
         traj = simulate(

@@ -1,0 +1,468 @@
+r"""Fixed and slow points of a flow or a map, for one network or a stacked ensemble.
+
+Sussillo & Barak (2013), "Opening the black box: low-dimensional dynamics in
+high-dimensional recurrent neural networks", Neural Computation 25:626: minimise the
+speed $q(x) = \tfrac12\lVert F(x)\rVert^2$ from many starting states, where
+$F(x) = f(t, x, \text{args})$ for a flow and $F(x) = f(t, x, \text{args}) - x$ for a
+map, with the input held constant. Minima with $q \approx 0$ are fixed points; minima
+with small $q > 0$ are slow points. De-duplication and outlier exclusion follow Golub
+& Sussillo's FixedPointFinder (2018).
+"""
+
+from collections.abc import Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import optimistix as optx
+
+from .._custom_types import Args, Array, ArrayLike, Bool, Float, Int, ScalarLike
+from .._ensemble import ensemble_size
+from ._levenberg_marquardt import batched_levenberg_marquardt
+from ._linearise import (
+    Kind,
+    as_pytree,
+    check_f,
+    resolve_args,
+    resolve_kind,
+    vector_field,
+)
+
+
+class FixedPoints(eqx.Module):
+    r"""Fixed and slow points found from a batch of candidates (fixed-size, masked).
+
+    Slots are sorted: unique points first (fixed points before slow points, each by
+    increasing speed), then the duplicates, outliers and non-finite results. With an
+    ensemble every field has a leading member axis. Use
+    :func:`dynax.analysis.unique_fixed_points` for the compact list on the host.
+
+    Attributes:
+        points: the final states, shape ``(k, n)``.
+        speed: $q = \tfrac12\lVert F\rVert^2$ at each point.
+        converged: ``speed <= tol``: a fixed point; a unique slot that has not
+            converged is a slow point (a local minimum of $q$ above ``tol``).
+        unique: the representatives: finite, not distance outliers, and farther than
+            ``unique_tol`` from every representative of lower speed.
+        candidate: the index of the candidate each slot came from.
+        n_unique: how many unique points there were in all (may exceed ``k`` when
+            ``max_points`` truncated the list).
+        jacobians: $\partial f/\partial x$ at each point (``None`` when
+            ``compute_jacobians=False``).
+        eigvals: its eigenvalues, most unstable first (real part for flows, modulus
+            for maps), complex.
+        n_unstable: the number of unstable modes ($\operatorname{Re}\lambda > 0$ for
+            flows, $|\lambda| > 1$ for maps).
+        stable: whether every mode is stable (strictly).
+        n_steps: solver iterations the batch took.
+    """
+
+    points: Float[Array, "*ens k n"]
+    speed: Float[Array, "*ens k"]
+    converged: Bool[Array, "*ens k"]
+    unique: Bool[Array, "*ens k"]
+    candidate: Int[Array, "*ens k"]
+    n_unique: Int[Array, "*ens"]
+    jacobians: Float[Array, "*ens k n n"] | None
+    eigvals: Array | None
+    n_unstable: Int[Array, "*ens k"] | None
+    stable: Bool[Array, "*ens k"] | None
+    n_steps: Int[Array, "*ens"]
+
+
+def sample_candidates(
+    trajectories: Float[ArrayLike, "... n"],
+    n: int,
+    *,
+    noise: float,
+    key: jax.Array,
+    mask: Bool[ArrayLike, "..."] | None = None,
+) -> Float[Array, "{n} n"]:
+    """Initial states for :func:`find_fixed_points`: visited states plus noise.
+
+    States are drawn uniformly, with replacement, from every position of
+    ``trajectories`` (all leading axes, e.g. trials x time), as FixedPointFinder does,
+    and i.i.d. Gaussian noise of standard deviation ``noise`` is added.
+
+    Args:
+        trajectories: visited states, shape ``(..., n_state)``, e.g.
+            ``simulate(...).ys`` under ``vmap`` over trials. For an ensemble, ``vmap``
+            this function over the member axis (and over ``key``).
+        n: the number of candidates.
+        noise: standard deviation of the added noise (FixedPointFinder's flip-flop
+            example uses 0.5; 0 gives visited states exactly).
+        key: PRNG key.
+        mask: optional boolean array over the leading axes of ``trajectories``;
+            only positions where it is true are drawn.
+
+    Returns:
+        Candidates of shape ``(n, n_state)``.
+    """
+    x = jnp.asarray(trajectories)
+    if x.ndim < 2:
+        raise ValueError(
+            "trajectories: expected visited states of shape (..., n_state) with at "
+            f"least one leading axis, got shape {x.shape}."
+        )
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n: expected a positive int, got {n!r}.")
+    if not noise >= 0:
+        raise ValueError(f"noise: expected a standard deviation >= 0, got {noise}.")
+    flat = x.reshape(-1, x.shape[-1])
+    k_index, k_noise = jr.split(key)
+    if mask is None:
+        index = jr.randint(k_index, (n,), 0, flat.shape[0])
+    else:
+        mask = jnp.asarray(mask)
+        if mask.shape != x.shape[:-1]:
+            raise ValueError(
+                f"mask: expected shape {x.shape[:-1]} (the leading axes of "
+                f"trajectories), got {mask.shape}."
+            )
+        p = mask.reshape(-1).astype(flat.dtype)
+        index = jr.choice(k_index, flat.shape[0], (n,), p=p / jnp.sum(p))
+    eps = jr.normal(k_noise, (n, flat.shape[1]), flat.dtype)
+    return flat[index] + jnp.asarray(noise, flat.dtype) * eps
+
+
+def find_fixed_points(
+    f: Callable,
+    candidates: Float[ArrayLike, "*ens m n"],
+    *,
+    args: Args = None,
+    inputs: Float[ArrayLike, "*ens n_in"] | None = None,
+    kind: Kind | None = None,
+    t: ScalarLike = 0.0,
+    tol: float | None = None,
+    max_steps: int = 200,
+    ftol: float = 1e-6,
+    solver: optx.AbstractLeastSquaresSolver | optx.AbstractMinimiser | None = None,
+    unique_tol: float = 1e-3,
+    outlier_distance_scale: float | None = 10.0,
+    max_points: int | None = None,
+    compute_jacobians: bool = True,
+    ensemble: bool = False,
+) -> FixedPoints:
+    r"""Find fixed and slow points of ``f`` from every candidate at once.
+
+    Minimises $q(x) = \tfrac12\lVert F(x)\rVert^2$ ($F = f$ for a flow,
+    $F(x) = f(x) - x$ for a map) from all candidates in one jitted call, then
+    removes non-finite results and distance outliers, de-duplicates, and
+    linearises the points that are left.
+
+    The default solver is Levenberg-Marquardt on $F$ (Gauss-Newton steps on $q$
+    with adaptive damping): it converges quadratically to fixed points, saddles
+    included (it finds zeros of $F$, whatever their stability), and stops at local
+    minima of $q$ above ``tol``, which are reported as slow points with their speed
+    rather than dropped. Any optimistix least-squares solver or minimiser can be
+    passed instead (e.g. ``optx.OptaxMinimiser(optax.adam(1e-2), rtol, atol)`` for
+    FixedPointFinder's Adam, or for states too large for an ``n x n`` Jacobian).
+
+    ``points`` are differentiable with respect to the model's parameters (and a
+    held input) by the implicit function theorem,
+    $\partial x^* = -J_F^{-1}\,\partial_\theta F$, whichever solver ran; no
+    gradient flows through the solver's iterations. The derivative is that of a
+    fixed point: at a slow point (``converged`` false) it has no meaning.
+
+    Args:
+        f: a dynax model (its vector field, or its update for an ``AbstractMap``) or
+            any ``f(t, y, args)`` with ``y`` of shape ``(n,)``. With
+            ``ensemble=True``, a stacked ensemble of models. Parameters are
+            differentiable when they are array leaves of ``f`` (a model or any
+            equinox module) or arrays under ``jax.grad`` that a plain function
+            closes over directly.
+        candidates: starting states, shape ``(m, n)`` (``(members, m, n)`` for an
+            ensemble); see :func:`sample_candidates`.
+        args: handed to ``f`` unchanged (e.g. a ``dx.ConstantInput``).
+        inputs: a constant input vector for a dynax model, wrapped as
+            ``dx.ConstantInput`` (use either ``inputs`` or ``args``); for an
+            ensemble, shape ``(n_in,)`` shared or ``(members, n_in)``.
+        kind: ``"flow"`` or ``"map"``; default ``"map"`` for an ``AbstractMap``,
+            ``"flow"`` otherwise.
+        t: the time at which ``f`` is evaluated.
+        tol: a point with $q \le$ ``tol`` is a fixed point. Default 1e-10 in float32
+            and 1e-20 in float64 (FixedPointFinder uses 1e-12 in float32, which
+            rounding does not always allow for a 100-unit network).
+        max_steps: the most solver iterations (all candidates share one loop).
+        ftol: an accepted step that lowers $q$ by less than ``ftol`` times itself
+            stops that candidate as a slow point (default solver only).
+        solver: ``None`` for the built-in Levenberg-Marquardt, or an optimistix
+            least-squares solver or minimiser.
+        unique_tol: points closer than this (Euclidean) are duplicates; the one of
+            lowest speed is kept (FixedPointFinder's ``tol_unique``, 1e-3).
+        outlier_distance_scale: drop points farther from the candidates' centroid
+            than this many times the candidates' mean distance from it
+            (FixedPointFinder's default 10); ``None`` keeps every point.
+        max_points: the number of slots returned (default: one per candidate).
+            Jacobians and eigenvalues are computed only for the slots kept, so a
+            small value (e.g. 64) saves most of the cost of the eigen-decomposition;
+            ``n_unique`` says whether any unique point was cut.
+        compute_jacobians: whether to compute Jacobians and eigenvalues.
+        ensemble: ``f`` is a stacked ensemble and ``candidates`` carry a leading
+            member axis; one call, padded outputs.
+
+    Returns:
+        A :class:`FixedPoints`.
+    """
+    check_f(f)
+    kind = resolve_kind(f, kind)
+    x = jnp.asarray(candidates)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        raise TypeError(f"candidates: expected a float array, got dtype {x.dtype}.")
+    lead = 1 if ensemble else 0
+    if x.ndim != 2 + lead:
+        expected = "(members, m, n)" if ensemble else "(m, n)"
+        raise ValueError(f"candidates: expected shape {expected}, got shape {x.shape}.")
+    if ensemble and x.shape[0] != ensemble_size(f):
+        raise ValueError(
+            f"candidates: expected a leading member axis of {ensemble_size(f)} "
+            f"(the ensemble size), got {x.shape[0]}."
+        )
+    opts = _check_options(
+        x, tol, max_steps, ftol, unique_tol, outlier_distance_scale, max_points
+    )
+    _check_state_dim(f, x, ensemble)
+    if solver is not None and not isinstance(
+        solver, optx.AbstractLeastSquaresSolver | optx.AbstractMinimiser
+    ):
+        raise TypeError(
+            "solver: expected None or an optimistix least-squares solver or "
+            f"minimiser (e.g. optx.LevenbergMarquardt(rtol, atol)), got {solver!r}."
+        )
+    if not ensemble:
+        f = as_pytree(f, t, x[0], resolve_args(args, inputs))
+    return _find(
+        f, x, args, inputs, t, solver, kind, ensemble, compute_jacobians, **opts
+    )
+
+
+def _check_options(x, tol, max_steps, ftol, unique_tol, outlier_scale, max_points):
+    if tol is None:
+        tol = 1e-10 if x.dtype == jnp.float32 else 1e-20
+    if not tol > 0:
+        raise ValueError(f"tol: expected a positive tolerance on q, got {tol}.")
+    if not isinstance(max_steps, int) or max_steps < 1:
+        raise ValueError(f"max_steps: expected a positive int, got {max_steps!r}.")
+    if not 0 <= ftol < 1:
+        raise ValueError(f"ftol: expected a fraction in [0, 1), got {ftol}.")
+    if not unique_tol > 0:
+        raise ValueError(f"unique_tol: expected a positive distance, got {unique_tol}.")
+    if outlier_scale is not None and not outlier_scale > 0:
+        raise ValueError(
+            f"outlier_distance_scale: expected a positive number or None, got "
+            f"{outlier_scale}."
+        )
+    m = x.shape[-2]
+    if max_points is not None and (not isinstance(max_points, int) or max_points < 1):
+        raise ValueError(f"max_points: expected a positive int, got {max_points!r}.")
+    if not isinstance(x, jax.Array) or _is_concrete(x):
+        if not bool(jnp.all(jnp.isfinite(x))):
+            raise ValueError("candidates: expected finite states, got NaN or inf.")
+    return dict(
+        tol=float(tol),
+        max_steps=max_steps,
+        ftol=float(ftol),
+        unique_tol=float(unique_tol),
+        outlier_scale=None if outlier_scale is None else float(outlier_scale),
+        k=m if max_points is None else min(max_points, m),
+    )
+
+
+def _check_state_dim(f, x, ensemble):
+    """A model's ``init_state()`` fixes the state shape candidates must have."""
+    one_f = jax.tree_util.tree_map(
+        lambda leaf: leaf[0] if ensemble and eqx.is_array(leaf) else leaf, f
+    )
+    init = getattr(one_f, "init_state", None)
+    if callable(init):
+        want = jax.eval_shape(init).shape  # pyright: ignore
+        if want != x.shape[-1:]:
+            raise ValueError(
+                f"candidates: expected states of shape {want} (the model's "
+                f"init_state()), got candidates of shape {x.shape}."
+            )
+
+
+def _check_residual(F, y):
+    """At trace time: ``f`` must map a state to a state of the same shape."""
+    try:
+        out = jax.eval_shape(F, y)
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            f"candidates: f could not be evaluated on a state of shape {y.shape} "
+            f"({type(err).__name__}: {err})."
+        ) from err
+    if getattr(out, "shape", None) != y.shape:
+        raise ValueError(
+            f"candidates: expected states of the shape f returns; f maps shape "
+            f"{y.shape} to {getattr(out, 'shape', out)}."
+        )
+
+
+def _is_concrete(x) -> bool:
+    try:
+        bool(jnp.all(x == x))
+    except jax.errors.ConcretizationTypeError:
+        return False
+    return True
+
+
+@eqx.filter_jit
+def _find(f, x, args, inputs, t, solver, kind, ensemble, compute_jacobians, **opts):
+    def one(f, x, inputs):
+        a = resolve_args(args, inputs)
+        return _find_one(f, x, a, t, solver, kind, compute_jacobians, **opts)
+
+    if not ensemble:
+        return one(f, x, inputs)
+    in_inputs = 0 if inputs is not None and jnp.ndim(inputs) == 2 else None
+    return eqx.filter_vmap(one, in_axes=(eqx.if_array(0), 0, in_inputs))(f, x, inputs)
+
+
+def _residual(ctx: tuple, kind: Kind) -> Callable[[Array], Array]:
+    f, t, args = ctx
+    g = vector_field(f, t, args)
+    return g if kind == "flow" else (lambda y: g(y) - y)
+
+
+def _minimise(ctx, kind, x, solver, *, tol, max_steps, ftol, **_):
+    """Run the solver from every candidate; return final points, q and steps."""
+    F = _residual(ctx, kind)
+    if solver is None:
+        res = batched_levenberg_marquardt(F, x, tol=tol, max_steps=max_steps, ftol=ftol)
+        return res.x, res.q, res.n_steps
+
+    def one(y0):
+        # The model travels as optimistix's ``args`` (not a closure) so that its
+        # implicit adjoint differentiates the fixed point with respect to it.
+        sol = optx.least_squares(
+            lambda y, c: _residual(c, kind)(y),
+            solver,
+            y0,
+            ctx,
+            max_steps=max_steps,
+            throw=False,
+        )
+        return sol.value, sol.stats["num_steps"]
+
+    xs, steps = jax.vmap(one)(x)
+    q = jax.vmap(lambda y: 0.5 * jnp.sum(F(y) ** 2))(xs)
+    return xs, jnp.where(jnp.isfinite(q), q, jnp.inf), jnp.max(steps)
+
+
+def _greedy_unique(points, valid, unique_tol):
+    """Greedy de-duplication of points already sorted by speed (jit-friendly)."""
+    m = points.shape[0]
+
+    def visit(kept, i):
+        dist = jnp.sqrt(jnp.sum((points - points[i][None]) ** 2, axis=-1))
+        duplicate = jnp.any(kept & (dist <= unique_tol))
+        return kept.at[i].set(valid[i] & ~duplicate), None
+
+    kept, _ = jax.lax.scan(visit, jnp.zeros((m,), bool), jnp.arange(m))
+    return kept
+
+
+def _find_one(f, x, args, t, solver, kind, compute_jacobians, **opts):
+    tol, k = opts["tol"], opts["k"]
+    ctx = (f, t, args)
+    _check_residual(_residual(ctx, kind), x[0])
+    xs, q, n_steps = _minimise(ctx, kind, x, solver, **opts)
+    valid = jnp.isfinite(q) & jnp.all(jnp.isfinite(xs), axis=-1)
+    if opts["outlier_scale"] is not None:
+        centre = jnp.mean(x, axis=0)
+        spread = jnp.mean(jnp.linalg.norm(x - centre[None], axis=-1))
+        far = (
+            jnp.linalg.norm(xs - centre[None], axis=-1) > opts["outlier_scale"] * spread
+        )
+        valid = valid & ~(far & (spread > 0))
+    by_speed = jnp.argsort(jnp.where(valid, q, jnp.inf), stable=True)
+    kept = _greedy_unique(xs[by_speed], valid[by_speed], opts["unique_tol"])
+    slots = by_speed[jnp.argsort(~kept, stable=True)][:k]
+    kept_slots = ~jnp.sort(~kept)[:k]  # kept sorted first, in speed order
+    points = jax.vmap(lambda y: _implicit_point(ctx, y, kind=kind))(
+        jax.lax.stop_gradient(xs[slots])
+    )
+    speed = q[slots]
+    jac = eig = n_unstable = stable = None
+    if compute_jacobians:
+        g = vector_field(f, t, args)
+        jac = jax.vmap(jax.jacfwd(g))(points)
+        eig, n_unstable, stable = jax.vmap(lambda a: _spectrum(a, kind))(jac)
+    return FixedPoints(
+        points,
+        speed,
+        speed <= tol,
+        kept_slots,
+        slots,
+        jnp.sum(kept),
+        jac,
+        eig,
+        n_unstable,
+        stable,
+        jnp.asarray(n_steps),
+    )
+
+
+@eqx.filter_custom_jvp
+def _implicit_point(ctx, y, *, kind):
+    r"""The fixed point ``y`` of ``F(ctx)``, differentiable in ``ctx``.
+
+    Returns ``y`` unchanged; its tangent is the implicit-function-theorem one,
+    $\dot y = -J_F^{-1}\,\partial_{ctx} F\,\dot{ctx}$, so gradients with respect to
+    the model need no differentiation through the solver's iterations (and cost
+    nothing when none is asked for).
+    """
+    return y
+
+
+@_implicit_point.def_jvp
+def _implicit_point_jvp(primals, tangents, *, kind):
+    ctx, y = primals
+    ctx_dot, _ = tangents
+    if ctx_dot is None:
+        return y, jnp.zeros_like(y)
+    residual = lambda c: _residual(c, kind)(y)  # noqa: E731
+    _, F_dot = eqx.filter_jvp(residual, (ctx,), (ctx_dot,))
+    J = jax.jacfwd(_residual(ctx, kind))(y)
+    return y, -jnp.linalg.solve(J, F_dot[:, None])[:, 0]
+
+
+def _spectrum(a, kind: Kind):
+    eig = jnp.linalg.eigvals(a)
+    growth = jnp.real(eig) if kind == "flow" else jnp.abs(eig) - 1
+    order = jnp.argsort(-growth)
+    return eig[order], jnp.sum(growth > 0), jnp.all(growth < 0)
+
+
+def unique_fixed_points(
+    fps: FixedPoints, *, include_slow: bool = False
+) -> FixedPoints | list[FixedPoints]:
+    """The compact list of unique points, on the host (not jittable).
+
+    Args:
+        fps: the result of :func:`find_fixed_points` (one network or an ensemble).
+        include_slow: also keep unique slow points (not converged); by default
+            only fixed points are returned.
+
+    Returns:
+        A :class:`FixedPoints` whose slots are exactly the unique (converged) points,
+        as NumPy arrays; for an ensemble, a list with one per member.
+    """
+    if np.ndim(fps.n_unique) == 1:
+        n = int(np.shape(fps.n_unique)[0])
+        return [_compact(_index(fps, i), include_slow) for i in range(n)]
+    return _compact(fps, include_slow)
+
+
+def _index(fps: FixedPoints, i: int) -> FixedPoints:
+    return jax.tree_util.tree_map(lambda a: a[i], fps)
+
+
+def _compact(fps: FixedPoints, include_slow: bool) -> FixedPoints:
+    keep = np.asarray(fps.unique) & (include_slow | np.asarray(fps.converged))
+    return jax.tree_util.tree_map(
+        lambda a: np.asarray(a)[keep] if np.ndim(a) >= 1 else np.asarray(a), fps
+    )

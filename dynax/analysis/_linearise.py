@@ -1,0 +1,202 @@
+"""Jacobians and linearisation of a flow or a map at a state."""
+
+from collections.abc import Callable
+from typing import Literal
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jax.core import Tracer
+
+from .._custom_types import Args, Array, ArrayLike, Float, ScalarLike
+from .._inputs import ConstantInput
+from ..models._base import AbstractMap
+
+Kind = Literal["flow", "map"]
+
+
+def resolve_kind(f, kind: Kind | None) -> Kind:
+    """``kind`` if given, else ``"map"`` for an ``AbstractMap`` and ``"flow"``."""
+    if kind is None:
+        return "map" if isinstance(f, AbstractMap) else "flow"
+    if kind not in ("flow", "map"):
+        raise ValueError(f"kind: expected 'flow' or 'map', got {kind!r}.")
+    return kind
+
+
+def resolve_args(args: Args, inputs: ArrayLike | None) -> Args:
+    """The ``args`` handed to ``f``: ``args`` itself, or a held ``inputs`` vector."""
+    if inputs is None:
+        return args
+    if args is not None:
+        raise ValueError(
+            "inputs: pass either inputs (a constant input vector, wrapped as "
+            "dx.ConstantInput) or args (handed to f as is), not both."
+        )
+    return ConstantInput(inputs)
+
+
+def check_f(f) -> None:
+    """``f`` must be callable as ``f(t, y, args)``."""
+    if not callable(f):
+        raise TypeError(
+            "f: expected a dynax model or a callable f(t, y, args), got "
+            f"{type(f).__name__}."
+        )
+
+
+def _is_tracer(x) -> bool:
+    return isinstance(x, Tracer)
+
+
+def _closes_over_tracer(fn, depth: int = 2) -> bool:
+    """Whether a plain function's closure holds a traced array (shallow scan)."""
+    cells = [c.cell_contents for c in (getattr(fn, "__closure__", None) or ())]
+    cells += list(getattr(fn, "__defaults__", None) or ())
+    for value in cells:
+        if any(_is_tracer(leaf) for leaf in jax.tree_util.tree_leaves(value)):
+            return True
+        if depth and callable(value) and not isinstance(value, eqx.Module):
+            if _closes_over_tracer(value, depth - 1):
+                return True
+    return False
+
+
+def as_pytree(f, t, y, args):
+    """``f`` with the traced arrays it closes over made explicit (differentiable).
+
+    A plain function that closes over arrays being traced (e.g. by ``jax.grad``
+    around the call) is closure-converted, so that derivatives flow through them;
+    models and other equinox modules, and functions closing over concrete values
+    only, are returned unchanged (converting costs a new compilation per call).
+    """
+    if isinstance(f, eqx.Module) or not _closes_over_tracer(f):
+        return f
+    return eqx.filter_closure_convert(f, t, y, args)
+
+
+def vector_field(f: Callable, t: ScalarLike, args: Args) -> Callable:
+    """``y -> f(t, y, args)``: the drift of a flow or the update of a map."""
+    return lambda y: f(t, y, args)
+
+
+def jacobian(
+    f: Callable,
+    y: Float[ArrayLike, " n"],
+    *,
+    args: Args = None,
+    inputs: Float[ArrayLike, " n_in"] | None = None,
+    t: ScalarLike = 0.0,
+) -> Float[Array, "n n"]:
+    r"""The Jacobian $\partial f(t, y, \text{args}) / \partial y$ at one state.
+
+    For a flow this is the matrix $A$ of the linearisation
+    $\dot{\delta y} = A\,\delta y$; for a map (``f`` returns the next state) it is the
+    one-step propagator $\delta y_{k+1} = A\,\delta y_k$.
+
+    Args:
+        f: a dynax model or any ``f(t, y, args)``.
+        y: the state, shape ``(n,)``.
+        args: handed to ``f`` unchanged.
+        inputs: a constant input vector, handed to a dynax model as
+            ``dx.ConstantInput(inputs)`` (use either ``inputs`` or ``args``).
+        t: the time at which ``f`` is evaluated.
+
+    Returns:
+        The ``(n, n)`` Jacobian, forward-mode (``jax.jacfwd``).
+    """
+    check_f(f)
+    y = jnp.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"y: expected one state of shape (n,), got shape {y.shape}.")
+    return jax.jacfwd(vector_field(f, t, resolve_args(args, inputs)))(y)
+
+
+class Linearisation(eqx.Module):
+    r"""The linearisation of a flow or a map at a state.
+
+    Eigenvalues are sorted most unstable first: by decreasing real part for a flow,
+    by decreasing modulus for a map.
+
+    Attributes:
+        jacobian: $A = \partial f/\partial y$, shape ``(n, n)``.
+        eigvals: eigenvalues of $A$, complex, shape ``(n,)``.
+        eigvecs: the matching right eigenvectors as columns, shape ``(n, n)``.
+        time_constants: the e-folding time of each mode, $-1/\operatorname{Re}\lambda$
+            for a flow and $-\Delta t/\log|\lambda|$ for a map with time step
+            $\Delta t$; positive for decaying modes, negative for growing ones,
+            ``inf`` for marginal ones.
+        frequencies: the rotation frequency of each mode in cycles per unit time,
+            $\operatorname{Im}\lambda / 2\pi$ for a flow and
+            $\arg\lambda / (2\pi\Delta t)$ for a map.
+        n_unstable: the number of unstable modes ($\operatorname{Re}\lambda > 0$ for
+            a flow, $|\lambda| > 1$ for a map).
+        stable: whether every mode decays (strictly).
+    """
+
+    jacobian: Float[Array, "n n"]
+    eigvals: Array
+    eigvecs: Array
+    time_constants: Float[Array, " n"]
+    frequencies: Float[Array, " n"]
+    n_unstable: Array
+    stable: Array
+
+
+def linearise_matrix(a: Float[Array, "n n"], kind: Kind, dt) -> Linearisation:
+    """Eigen-decompose one Jacobian (no input checks; used under vmap)."""
+    eigvals, eigvecs = jnp.linalg.eig(a)
+    if kind == "flow":
+        growth = jnp.real(eigvals)
+        phase = jnp.imag(eigvals)
+    else:
+        growth = jnp.log(jnp.abs(eigvals)) / dt
+        phase = jnp.angle(eigvals) / dt
+    order = jnp.argsort(-growth)
+    eigvals, eigvecs = eigvals[order], eigvecs[:, order]
+    growth, phase = growth[order], phase[order]
+    safe = jnp.where(growth == 0, 1.0, growth)
+    tau = jnp.where(growth == 0, jnp.inf, -1.0 / safe)
+    n_unstable = jnp.sum(growth > 0)
+    return Linearisation(
+        a,
+        eigvals,
+        eigvecs,
+        tau,
+        phase / (2 * jnp.pi),
+        n_unstable,
+        jnp.all(growth < 0),
+    )
+
+
+def linearise(
+    f: Callable,
+    y: Float[ArrayLike, " n"],
+    *,
+    args: Args = None,
+    inputs: Float[ArrayLike, " n_in"] | None = None,
+    t: ScalarLike = 0.0,
+    kind: Kind | None = None,
+    dt: float = 1.0,
+) -> Linearisation:
+    """Linearise ``f`` at ``y``: Jacobian, eigen-decomposition and mode time scales.
+
+    Args:
+        f: a dynax model or any ``f(t, y, args)``.
+        y: the state, shape ``(n,)`` (usually a fixed point).
+        args: handed to ``f`` unchanged.
+        inputs: a constant input vector for a dynax model (instead of ``args``).
+        t: the time at which ``f`` is evaluated.
+        kind: ``"flow"`` (``f`` is $dy/dt$) or ``"map"`` (``f`` returns the next
+            state); default ``"map"`` for an ``AbstractMap`` and ``"flow"`` otherwise.
+        dt: for a map, the time between iterations (time constants and frequencies
+            are in units of ``dt``); ignored for a flow.
+
+    Returns:
+        A :class:`Linearisation`.
+    """
+    kind = resolve_kind(f, kind)
+    if not dt > 0:
+        raise ValueError(f"dt: expected a positive time step, got {dt}.")
+    a = jacobian(f, y, args=args, inputs=inputs, t=t)
+    return linearise_matrix(a, kind, dt)
