@@ -87,7 +87,8 @@ def lyapunov_spectrum(
             key the noise is off. Only ``solver=None`` or ``diffrax.Euler()``.
         kind: ``"flow"`` or ``"map"``; default from ``f``'s type.
         solver: an explicit Runge-Kutta diffrax solver for flows, stepped through
-            its Butcher tableau; default ``diffrax.Tsit5()``.
+            its Butcher tableau; default ``diffrax.Tsit5()`` (``diffrax.Euler()``
+            with a key).
         t0: the initial time.
         n_transient: steps run first and discarded (tangent vectors included).
         qr_every: steps between re-orthonormalisations (1 is safest; more is
@@ -106,7 +107,8 @@ def lyapunov_spectrum(
     k = n if n_exponents is None else n_exponents
     noisy = isinstance(f, AbstractStochasticDynamics) and key is not None
     if kind == "flow":
-        solver = diffrax.Tsit5() if solver is None else solver
+        if solver is None:
+            solver = diffrax.Euler() if noisy else diffrax.Tsit5()
         if noisy and type(solver) is not diffrax.Euler:
             raise ValueError(
                 "solver: with a key the noise is integrated by Euler-Maruyama; pass "
@@ -220,7 +222,7 @@ def _one(f, y0, inputs, args, key, solver, t0, **opts):
     bounds = np.linspace(0, n_out, n_blocks + 1).astype(int)
     blocks = jnp.stack(
         [
-            jnp.sum(logs[a:b], axis=0) / ((b - a) * span)
+            jnp.sum(logs[a:b], axis=0) / (float(b - a) * span)
             for a, b in zip(bounds[:-1], bounds[1:], strict=True)
         ]
     )
@@ -229,7 +231,8 @@ def _one(f, y0, inputs, args, key, solver, t0, **opts):
         if n_blocks > 1
         else jnp.full((k,), jnp.nan, y0.dtype)
     )
-    running = jnp.cumsum(logs, axis=0)[bounds[1:] - 1] / (bounds[1:, None] * span)
+    ends = jnp.asarray(bounds[1:, None], h.dtype)
+    running = jnp.cumsum(logs, axis=0)[bounds[1:] - 1] / (ends * span)
     order = jnp.argsort(-exponents)
     finite = jnp.all(jnp.isfinite(logs)) & jnp.all(jnp.isfinite(y))
     return LyapunovSpectrum(
