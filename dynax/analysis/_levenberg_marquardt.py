@@ -43,13 +43,15 @@ def batched_levenberg_marquardt(
     ftol: float,
     lam0: float = 1e-3,
     lam_max: float = 1e8,
+    first_phase: int = 8,
 ) -> LMResult:
     """Minimise ``q(x) = |F(x)|^2 / 2`` from every row of ``x0`` at once.
 
-    A member stops when ``q <= tol`` (converged), when an accepted step lowers ``q``
-    by less than a fraction ``ftol`` of itself or the damping exceeds ``lam_max``
-    (stalled: a local minimum of ``q`` above ``tol``, i.e. a slow point), or at
-    ``max_steps``. Stopped members are held while the others go on.
+    A member stops when ``q <= tol`` (converged); when the decrease of ``q`` that the
+    linearisation predicts for the next step, or an accepted step achieves, is less
+    than a fraction ``ftol`` of ``q``, or the damping exceeds ``lam_max`` (stalled: a
+    local minimum of ``q`` above ``tol``, i.e. a slow point; MINPACK's ``ftol`` test);
+    or at ``max_steps``. Stopped members are held while the others go on.
     """
     n = x0.shape[-1]
     eye = jnp.eye(n, dtype=x0.dtype)
@@ -61,11 +63,14 @@ def batched_levenberg_marquardt(
         mu = jnp.trace(H) / n
         chol = jnp.linalg.cholesky(H + (lam * mu) * eye)
         d = -jsl.cho_solve((chol, True), g)
+        # The decrease of q the local linear model promises for this step; at a
+        # local minimum of q above zero (a slow point) it vanishes.
+        predicted = -(g @ d + 0.5 * d @ (H @ d))
         x_new = x + d
         r_new = F(x_new)
         q_new = _half_sq(r_new)
         accept = jnp.all(jnp.isfinite(d)) & (q_new < q)
-        small = accept & (q - q_new <= ftol * q)
+        small = (predicted <= ftol * q) | (accept & (q - q_new <= ftol * q))
         x = jnp.where(accept, x_new, x)
         r = jnp.where(accept, r_new, r)
         q = jnp.where(accept, q_new, q)
@@ -75,23 +80,45 @@ def batched_levenberg_marquardt(
     batched = jax.vmap(step)
 
     def body(carry):
-        i, x, r, q, lam, done, stalled = carry
+        k, (x, r, q, lam, done, stalled, it) = carry
         x1, r1, q1, lam1, stall1 = batched(x, r, q, lam)
         hold = done[:, None]
         x, r = jnp.where(hold, x, x1), jnp.where(hold, r, r1)
         q, lam = jnp.where(done, q, q1), jnp.where(done, lam, lam1)
+        it = it + (~done).astype(it.dtype)
         stalled = stalled | (~done & stall1 & (q > tol))
-        done = done | (q <= tol) | stalled
-        return i + 1, x, r, q, lam, done, stalled
+        done = done | (q <= tol) | stalled | (it >= max_steps)
+        return k + 1, (x, r, q, lam, done, stalled, it)
 
-    def cond(carry):
-        return (carry[0] < max_steps) & ~jnp.all(carry[5])
+    def iterate(state, limit: int):
+        def cond(carry):
+            return (carry[0] < limit) & ~jnp.all(carry[1][4])
 
+        return jax.lax.while_loop(cond, body, (jnp.asarray(0), state))[1]
+
+    m = x0.shape[0]
     r0 = jax.vmap(F)(x0)
     q0 = jax.vmap(_half_sq)(r0)
-    m = x0.shape[0]
-    done0 = q0 <= tol
     lam_init = jnp.full((m,), lam0, x0.dtype)
-    carry = (jnp.asarray(0), x0, r0, q0, lam_init, done0, jnp.zeros((m,), bool))
-    i, x, _, q, _, done, stalled = jax.lax.while_loop(cond, body, carry)
-    return LMResult(x, q, i, stalled | ~done)
+    zeros = jnp.zeros((m,), jnp.int32)
+    state = (x0, r0, q0, lam_init, q0 <= tol, jnp.zeros((m,), bool), zeros)
+    # Most candidates converge in a few iterations; the rest (slow points, far
+    # starts) are then iterated in compact chunks, so that the finished ones stop
+    # costing work. Every candidate's iterates are the same as in one big loop.
+    state = iterate(state, min(first_phase, max_steps))
+    chunk = max(m // 8, 1)
+
+    def more(state):
+        return ~jnp.all(state[4])
+
+    def next_chunk(state):
+        idx = jnp.argsort(state[4], stable=True)[:chunk]  # unfinished first
+        sub = iterate(jax.tree_util.tree_map(lambda a: a[idx], state), max_steps)
+        return jax.tree_util.tree_map(lambda a, b: a.at[idx].set(b), state, sub)
+
+    if chunk < m:
+        state = jax.lax.while_loop(more, next_chunk, state)
+    else:
+        state = iterate(state, max_steps)
+    x, _, q, _, _, stalled, it = state
+    return LMResult(x, q, jnp.max(it), stalled | (q > tol))

@@ -1,7 +1,7 @@
 """Jacobians and linearisation of a flow or a map at a state."""
 
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 import equinox as eqx
 import jax
@@ -62,7 +62,7 @@ def _closes_over_tracer(fn, depth: int = 2) -> bool:
     return False
 
 
-def as_pytree(f, t, y, args):
+def as_pytree(f: Callable, t, y, args) -> Any:
     """``f`` with the traced arrays it closes over made explicit (differentiable).
 
     A plain function that closes over arrays being traced (e.g. by ``jax.grad``
@@ -72,7 +72,8 @@ def as_pytree(f, t, y, args):
     """
     if isinstance(f, eqx.Module) or not _closes_over_tracer(f):
         return f
-    return eqx.filter_closure_convert(f, t, y, args)
+    converted: Callable = eqx.filter_closure_convert(f, t, y, args)
+    return converted
 
 
 def vector_field(f: Callable, t: ScalarLike, args: Args) -> Callable:
