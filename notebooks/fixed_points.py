@@ -1,0 +1,175 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Fixed points of a whole ensemble of trained RNNs
+#
+# Sussillo & Barak (2013) reverse-engineered an RNN trained on the 3-bit flip-flop by
+# finding its fixed points: one stable point per memory (the 8 corners of a cube in
+# output space) and saddles between neighbouring memories. This notebook trains an
+# ensemble of continuous-time RNNs with `dx.train.fit`, finds the fixed points of
+# **every member in one call** of `dx.analysis.find_fixed_points`, plots them in
+# each member's PCA space, and checks the memories' stability with the Lyapunov
+# spectrum.
+#
+# Set the environment variable `DYNAX_SMALL=1` for a quick run (the tests do).
+
+# %%
+import os
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import matplotlib.pyplot as plt
+import numpy as np
+import optax
+
+import dynax as dx
+
+SMALL = os.environ.get("DYNAX_SMALL", "0") == "1"
+n_members = 2 if SMALL else 8
+n_steps = 300 if SMALL else 800
+n_candidates = 256 if SMALL else 1024
+
+# %% [markdown]
+# ## Train the ensemble
+# All members train at once (one compiled program). A member that fails to learn
+# the task is reported, not dropped.
+
+# %%
+task = dx.tasks.FlipFlop(n_bits=3, n_steps=100, dt=0.1, settle_steps=2)
+ensemble = dx.make_ensemble(
+    lambda k: dx.models.CTRNN(3, 32, 3, tau=0.3, g=0.9, key=k),
+    jr.split(jr.PRNGKey(0), n_members),
+)
+ensemble, history = dx.train.fit(
+    ensemble,
+    task,
+    optimizer=optax.chain(optax.clip_by_global_norm(1.0), optax.adam(1e-2)),
+    n_steps=n_steps,
+    batch_size=32,
+    key=jr.PRNGKey(1),
+    ensemble=True,
+    progress=False,
+)
+accuracy = dx.train.evaluate(ensemble, task, key=jr.PRNGKey(2), ensemble=True).score
+print("held-out accuracy per member:", np.round(np.asarray(accuracy), 4))
+
+# %% [markdown]
+# ## Candidates and fixed points
+# Candidates are states the networks visit on held-out trials, plus noise
+# (FixedPointFinder's recipe). The input is held at zero: the memory periods.
+
+# %%
+trials = jax.vmap(task.sample)(jr.split(jr.PRNGKey(3), 64))
+
+
+def visited(model):
+    def run(u):
+        return dx.simulate(model, model.init_state(), task.ts, inputs=u).ys
+
+    return jax.vmap(run)(trials.inputs)
+
+
+states = jax.vmap(visited)(ensemble)  # (members, trials, time, units)
+candidates = jax.vmap(
+    lambda ys, k: dx.analysis.sample_candidates(ys, n_candidates, noise=0.5, key=k)
+)(states, jr.split(jr.PRNGKey(4), n_members))
+fps = dx.analysis.find_fixed_points(
+    ensemble, candidates, inputs=jnp.zeros(3), ensemble=True, max_points=64
+)
+per_member = dx.analysis.unique_fixed_points(fps)
+for i, u in enumerate(per_member):
+    counts = np.bincount(u.n_unstable, minlength=3)
+    print(
+        f"member {i}: {len(u.points)} fixed points, {counts[0]} stable, "
+        f"{counts[1]} saddles with one unstable mode, "
+        f"{int(fps.n_unique[i]) - len(u.points)} slow points"
+    )
+
+# %% [markdown]
+# Each stable point should hold one memory: its readout has a distinct sign
+# pattern.
+
+# %%
+for i, u in enumerate(per_member):
+    member = dx.member(ensemble, i)
+    outputs = np.asarray(jax.vmap(member.readout)(u.points[u.stable]))
+    patterns = {tuple(np.sign(o).astype(int)) for o in outputs}
+    print(f"member {i}: {len(patterns)} distinct memories among the stable points")
+
+# %% [markdown]
+# ## The fixed points in PCA space
+# Trajectories in grey; stable points filled, saddles open, coloured by the number
+# of unstable modes.
+
+# %%
+n_cols = min(n_members, 4)
+n_rows = -(-n_members // n_cols)
+fig = plt.figure(figsize=(4 * n_cols, 4 * n_rows))
+for i, u in enumerate(per_member):
+    ys = np.asarray(states[i]).reshape(-1, states.shape[-1])
+    mean = ys.mean(axis=0)
+    _, _, vt = np.linalg.svd(ys - mean, full_matrices=False)
+    axes = vt[:3].T
+    ax = fig.add_subplot(n_rows, n_cols, i + 1, projection="3d")
+    for trial in np.asarray(states[i])[:8]:
+        p = (trial - mean) @ axes
+        ax.plot(p[:, 0], p[:, 1], p[:, 2], color="0.7", lw=0.5)
+    p = (u.points - mean) @ axes
+    colours = np.array(["tab:blue", "tab:orange", "tab:red", "tab:purple"])
+    c = colours[np.minimum(u.n_unstable, 3)]
+    stable = np.asarray(u.stable)
+    ax.scatter(*p[stable].T, c=c[stable], s=40, label="stable")
+    ax.scatter(*p[~stable].T, facecolors="none", edgecolors=c[~stable], s=40)
+    ax.set_title(f"member {i}: {stable.sum()} stable, {(~stable).sum()} unstable")
+fig.tight_layout()
+
+# %% [markdown]
+# ## Linearisation and Lyapunov spectra
+# The slowest mode of a memory sets how long it lasts without input; the saddles'
+# single unstable mode is what a pulse kicks the state along.
+
+# %%
+u = per_member[0]
+memory = u.points[np.flatnonzero(u.stable)[0]]
+lin = dx.analysis.linearise(dx.member(ensemble, 0), memory, inputs=jnp.zeros(3))
+print("slowest time constants at a memory:", np.round(lin.time_constants[:3], 3))
+saddle_index = np.flatnonzero(u.n_unstable == 1)
+if len(saddle_index):
+    saddle = dx.analysis.linearise(
+        dx.member(ensemble, 0), u.points[saddle_index[0]], inputs=jnp.zeros(3)
+    )
+    print("a saddle's unstable growth time:", np.round(-saddle.time_constants[0], 3))
+
+# From a memory (nudged off it) the autonomous network's Lyapunov exponents are the
+# real parts of the Jacobian's leading eigenvalues there: one call for all members.
+memories = jnp.stack([u.points[np.flatnonzero(u.stable)[0]] for u in per_member])
+n_lyap = 400 if SMALL else 2000
+spectrum = dx.analysis.lyapunov_spectrum(
+    ensemble,
+    memories + 1e-3,
+    dt=0.05,
+    n_steps=n_lyap,
+    n_transient=n_lyap,
+    n_exponents=3,
+    inputs=jnp.zeros((2 * n_lyap, 3)),
+    ensemble=True,
+)
+for i in range(n_members):
+    lin_i = dx.analysis.linearise(
+        dx.member(ensemble, i), memories[i], inputs=jnp.zeros(3)
+    )
+    print(
+        f"member {i}: Lyapunov {np.round(spectrum.exponents[i], 3)}, "
+        f"Re eigenvalues {np.round(np.real(lin_i.eigvals[:3]), 3)}"
+    )
