@@ -4,7 +4,10 @@ Every member of an ensemble of continuous-time RNNs learns the 3-bit flip-flop
 (Sussillo & Barak 2013) at once, through ``dx.train.fit`` (one compiled program; no
 Python loop over members). The trained ensemble is then scored on held-out trials
 and on the task's out-of-distribution variant (trials 4x longer, half the pulse
-rate), and a per-member accuracy summary is printed as JSON.
+rate); the stable fixed points of every member (at zero input, one call of
+``dx.analysis.find_fixed_points``) are counted: a network that solved the task
+the way Sussillo & Barak describe has one per memory, 2**n_bits. A per-member
+summary is printed as JSON.
 
 Run: ``python experiments/quickstart.py`` (about a minute on 2 CPU cores);
 ``--n-members``, ``--n-steps`` etc. change the sizes.
@@ -15,6 +18,8 @@ import json
 import time
 from dataclasses import asdict, dataclass, fields
 
+import jax
+import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import optax
@@ -39,6 +44,30 @@ class Config:
     settle_steps: int = 2
     n_test_trials: int = 256
     seed: int = 0
+
+
+def _memories(ens, task, cfg: Config, key) -> dict:
+    """Stable fixed points of every member at zero input (one call for all)."""
+    k_trials, k_cand = jr.split(key)
+    inputs = jax.vmap(task.sample)(jr.split(k_trials, 32)).inputs
+
+    def visited(m):
+        run = lambda u: dx.simulate(m, m.init_state(), task.ts, inputs=u).ys  # noqa: E731
+        return jax.vmap(run)(inputs)
+
+    cands = jax.vmap(
+        lambda ys, k: dx.analysis.sample_candidates(ys, 256, noise=0.5, key=k)
+    )(jax.vmap(visited)(ens), jr.split(k_cand, cfg.n_members))
+    fps = dx.analysis.find_fixed_points(
+        ens, cands, inputs=jnp.zeros(cfg.n_bits), ensemble=True, max_points=64
+    )
+    stable = np.sum(np.asarray(fps.unique & fps.converged & fps.stable), axis=1)
+    return {
+        "stable_per_member": stable.tolist(),
+        "members_with_one_stable_point_per_memory": int(
+            np.sum(stable == 2**cfg.n_bits)
+        ),
+    }
 
 
 def main(cfg: Config) -> dict:
@@ -76,6 +105,7 @@ def main(cfg: Config) -> dict:
         trained, task.ood(), key=k_ood, n_trials=cfg.n_test_trials, ensemble=True
     )
     acc = np.asarray(test.score)
+    memories = _memories(trained, task, cfg, k_test)
     return {
         "config": asdict(cfg),
         "train_seconds": round(train_s, 1),
@@ -90,6 +120,7 @@ def main(cfg: Config) -> dict:
             "per_member": [round(float(a), 4) for a in acc],
         },
         "ood_accuracy_median": round(float(np.median(np.asarray(ood.score))), 4),
+        "fixed_points": memories,
         "final_loss_median": round(float(np.median(np.asarray(history.loss[-1]))), 4),
     }
 

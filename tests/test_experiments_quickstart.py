@@ -25,3 +25,5 @@ def test_quickstart_trains_every_member():
     # Chance is 0.5; a few hundred steps at this size give well above it.
     assert acc["min"] > 0.8
     assert 0.0 <= out["ood_accuracy_median"] <= 1.0
+    stable = out["fixed_points"]["stable_per_member"]
+    assert len(stable) == 3 and all(s >= 1 for s in stable)
