@@ -254,14 +254,26 @@ def _is_concrete(x) -> bool:
 
 @eqx.filter_jit
 def _find(f, x, args, inputs, t, solver, kind, ensemble, compute_jacobians, **opts):
-    def one(f, x, inputs):
-        a = resolve_args(args, inputs)
-        return _find_one(f, x, a, t, solver, kind, compute_jacobians, **opts)
+    if ensemble:
+        in_inputs = 0 if inputs is not None and jnp.ndim(inputs) == 2 else None
+        ctx = eqx.filter_vmap(
+            lambda f, u: (f, t, resolve_args(args, u)),
+            in_axes=(eqx.if_array(0), in_inputs),
+        )(f, inputs)
+        first = jax.tree_util.tree_map(lambda a: a[0] if eqx.is_array(a) else a, ctx)
+        _check_residual(_residual(first, kind), x[0, 0])
+    else:
+        ctx = (f, t, resolve_args(args, inputs))
+        _check_residual(_residual(ctx, kind), x[0])
+    xs, q, n_steps = _minimise(ctx, kind, x, solver, ensemble, **opts)
+
+    def post(ctx, x, xs, q, n_steps):
+        return _postprocess(ctx, kind, x, xs, q, n_steps, compute_jacobians, **opts)
 
     if not ensemble:
-        return one(f, x, inputs)
-    in_inputs = 0 if inputs is not None and jnp.ndim(inputs) == 2 else None
-    return eqx.filter_vmap(one, in_axes=(eqx.if_array(0), 0, in_inputs))(f, x, inputs)
+        return post(ctx, x, xs, q, n_steps)
+    in_axes = (eqx.if_array(0), 0, 0, 0, 0)
+    return eqx.filter_vmap(post, in_axes=in_axes)(ctx, x, xs, q, n_steps)
 
 
 def _residual(ctx: tuple, kind: Kind) -> Callable[[Array], Array]:
@@ -270,29 +282,33 @@ def _residual(ctx: tuple, kind: Kind) -> Callable[[Array], Array]:
     return g if kind == "flow" else (lambda y: g(y) - y)
 
 
-def _minimise(ctx, kind, x, solver, *, tol, max_steps, ftol, **_):
+def _minimise(ctx, kind, x, solver, ensemble, *, tol, max_steps, ftol, **_):
     """Run the solver from every candidate; return final points, q and steps."""
-    F = _residual(ctx, kind)
+
+    def F(y, c):
+        return _residual(c, kind)(y)
+
     if solver is None:
-        res = batched_levenberg_marquardt(F, x, tol=tol, max_steps=max_steps, ftol=ftol)
+        res = batched_levenberg_marquardt(
+            F, x, ctx, grouped=ensemble, tol=tol, max_steps=max_steps, ftol=ftol
+        )
         return res.x, res.q, res.n_steps
 
-    def one(y0):
-        # The model travels as optimistix's ``args`` (not a closure) so that its
-        # implicit adjoint differentiates the fixed point with respect to it.
-        sol = optx.least_squares(
-            lambda y, c: _residual(c, kind)(y),
-            solver,
-            y0,
-            ctx,
-            max_steps=max_steps,
-            throw=False,
-        )
-        return sol.value, sol.stats["num_steps"]
+    def run(ctx, x):
+        def one(y0):
+            # The model travels as optimistix's ``args``, not as a closure.
+            sol = optx.least_squares(
+                F, solver, y0, ctx, max_steps=max_steps, throw=False
+            )
+            return sol.value, sol.stats["num_steps"]
 
-    xs, steps = jax.vmap(one)(x)
-    q = jax.vmap(lambda y: 0.5 * jnp.sum(F(y) ** 2))(xs)
-    return xs, jnp.where(jnp.isfinite(q), q, jnp.inf), jnp.max(steps)
+        xs, steps = jax.vmap(one)(x)
+        q = jax.vmap(lambda y: 0.5 * jnp.sum(F(y, ctx) ** 2))(xs)
+        return xs, jnp.where(jnp.isfinite(q), q, jnp.inf), jnp.max(steps)
+
+    if not ensemble:
+        return run(ctx, x)
+    return eqx.filter_vmap(run, in_axes=(eqx.if_array(0), 0))(ctx, x)
 
 
 def _greedy_unique(points, valid, unique_tol):
@@ -308,11 +324,9 @@ def _greedy_unique(points, valid, unique_tol):
     return kept
 
 
-def _find_one(f, x, args, t, solver, kind, compute_jacobians, **opts):
+def _postprocess(ctx, kind, x, xs, q, n_steps, compute_jacobians, **opts):
+    """Screen, de-duplicate, order and linearise one network's solver results."""
     tol, k = opts["tol"], opts["k"]
-    ctx = (f, t, args)
-    _check_residual(_residual(ctx, kind), x[0])
-    xs, q, n_steps = _minimise(ctx, kind, x, solver, **opts)
     valid = jnp.isfinite(q) & jnp.all(jnp.isfinite(xs), axis=-1)
     if opts["outlier_scale"] is not None:
         centre = jnp.mean(x, axis=0)
@@ -331,7 +345,7 @@ def _find_one(f, x, args, t, solver, kind, compute_jacobians, **opts):
     speed = q[slots]
     jac = eig = n_unstable = stable = None
     if compute_jacobians:
-        g = vector_field(f, t, args)
+        g = vector_field(*ctx)
         jac = jax.vmap(jax.jacfwd(g))(points)
         eig, n_unstable, stable = jax.vmap(lambda a: _spectrum(a, kind))(jac)
     return FixedPoints(

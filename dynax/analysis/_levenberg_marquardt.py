@@ -11,11 +11,13 @@ diagonal of $J^T J$ so that it does not depend on the units of F.
 """
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.scipy.linalg as jsl
+import jax.tree_util as jtu
 
 from .._custom_types import Array
 
@@ -23,10 +25,9 @@ from .._custom_types import Array
 class LMResult(NamedTuple):
     """Final iterates of a batch of Levenberg-Marquardt solves."""
 
-    x: Array  # (m, n) final points
-    q: Array  # (m,) 1/2 |F(x)|^2 there
-    n_steps: Array  # () iterations taken by the batch (the slowest member)
-    stalled: Array  # (m,) stopped without reaching tol (a slow point or no progress)
+    x: Array  # (*groups, m, n) final points
+    q: Array  # (*groups, m) 1/2 |F(x)|^2 there
+    n_steps: Array  # (*groups) iterations of the slowest start of each group
 
 
 def _half_sq(r: Array) -> Array:
@@ -34,10 +35,36 @@ def _half_sq(r: Array) -> Array:
     return jnp.where(jnp.isfinite(q), q, jnp.inf)
 
 
+def _lm_step(F, theta, x, r, q, lam, *, ftol, lam_max):
+    """One damped Gauss-Newton step from one start; returns the new state + stall."""
+    n = x.shape[-1]
+    J = jax.jacfwd(lambda y: F(y, theta))(x)
+    H = J.T @ J
+    g = J.T @ r
+    mu = jnp.trace(H) / n
+    chol = jnp.linalg.cholesky(H + (lam * mu) * jnp.eye(n, dtype=x.dtype))
+    d = -jsl.cho_solve((chol, True), g)
+    # The decrease of q the local linear model promises for this step; at a local
+    # minimum of q above zero (a slow point) it vanishes.
+    predicted = -(g @ d + 0.5 * d @ (H @ d))
+    x_new = x + d
+    r_new = F(x_new, theta)
+    q_new = _half_sq(r_new)
+    accept = jnp.all(jnp.isfinite(d)) & (q_new < q)
+    small = (predicted <= ftol * q) | (accept & (q - q_new <= ftol * q))
+    x = jnp.where(accept, x_new, x)
+    r = jnp.where(accept, r_new, r)
+    q = jnp.where(accept, q_new, q)
+    lam = jnp.where(accept, jnp.maximum(lam * 0.3, 1e-12), lam * 10.0)
+    return x, r, q, lam, small | (lam > lam_max)
+
+
 def batched_levenberg_marquardt(
-    F: Callable[[Array], Array],
+    F: Callable[[Array, Any], Array],
     x0: Array,
+    theta: Any,
     *,
+    grouped: bool,
     tol: float,
     max_steps: int,
     ftol: float,
@@ -45,80 +72,86 @@ def batched_levenberg_marquardt(
     lam_max: float = 1e8,
     first_phase: int = 8,
 ) -> LMResult:
-    """Minimise ``q(x) = |F(x)|^2 / 2`` from every row of ``x0`` at once.
+    """Minimise ``q(x) = |F(x, theta)|^2 / 2`` from every start in ``x0`` at once.
 
-    A member stops when ``q <= tol`` (converged); when the decrease of ``q`` that the
-    linearisation predicts for the next step, or an accepted step achieves, is less
-    than a fraction ``ftol`` of ``q``, or the damping exceeds ``lam_max`` (stalled: a
-    local minimum of ``q`` above ``tol``, i.e. a slow point; MINPACK's ``ftol`` test);
-    or at ``max_steps``. Stopped members are held while the others go on.
+    ``x0`` is ``(m, n)`` with one ``theta`` for all starts, or, with ``grouped``,
+    ``(g, m, n)`` with the array leaves of ``theta`` carrying a leading axis ``g``
+    (one model per group: an ensemble). A start stops when ``q <= tol`` (converged);
+    when the decrease of ``q`` that the linearisation predicts for the next step,
+    or an accepted step achieves, is less than a fraction ``ftol`` of ``q``, or the
+    damping exceeds ``lam_max`` (stalled: a local minimum of ``q`` above ``tol``,
+    i.e. a slow point; MINPACK's ``ftol`` test); or after ``max_steps`` iterations.
+
+    Most starts converge in a few iterations; after ``first_phase`` iterations of
+    the whole batch the unfinished starts, of all groups together, are gathered
+    into chunks of an eighth of the batch and iterated to the end, so finished ones
+    stop costing work. Every start's iterates are the same as in one big loop.
     """
-    n = x0.shape[-1]
-    eye = jnp.eye(n, dtype=x0.dtype)
+    step = lambda th, x, r, q, lam: _lm_step(  # noqa: E731
+        F, th, x, r, q, lam, ftol=ftol, lam_max=lam_max
+    )
+    shared = jax.vmap(step, in_axes=(None, 0, 0, 0, 0))
+    per_row = eqx.filter_vmap(step, in_axes=(eqx.if_array(0), 0, 0, 0, 0))
+    batched = eqx.filter_vmap(shared, in_axes=(eqx.if_array(0), 0, 0, 0, 0))
+    phase0 = batched if grouped else shared
 
-    def step(x, r, q, lam):
-        J = jax.jacfwd(F)(x)
-        H = J.T @ J
-        g = J.T @ r
-        mu = jnp.trace(H) / n
-        chol = jnp.linalg.cholesky(H + (lam * mu) * eye)
-        d = -jsl.cho_solve((chol, True), g)
-        # The decrease of q the local linear model promises for this step; at a
-        # local minimum of q above zero (a slow point) it vanishes.
-        predicted = -(g @ d + 0.5 * d @ (H @ d))
-        x_new = x + d
-        r_new = F(x_new)
-        q_new = _half_sq(r_new)
-        accept = jnp.all(jnp.isfinite(d)) & (q_new < q)
-        small = (predicted <= ftol * q) | (accept & (q - q_new <= ftol * q))
-        x = jnp.where(accept, x_new, x)
-        r = jnp.where(accept, r_new, r)
-        q = jnp.where(accept, q_new, q)
-        lam = jnp.where(accept, jnp.maximum(lam * 0.3, 1e-12), lam * 10.0)
-        return x, r, q, lam, small | (lam > lam_max)
-
-    batched = jax.vmap(step)
-
-    def body(carry):
-        k, (x, r, q, lam, done, stalled, it) = carry
-        x1, r1, q1, lam1, stall1 = batched(x, r, q, lam)
-        hold = done[:, None]
+    def advance(state, th, stepper):
+        x, r, q, lam, done, stalled, it = state
+        x1, r1, q1, lam1, stall1 = stepper(th, x, r, q, lam)
+        hold = done[..., None]
         x, r = jnp.where(hold, x, x1), jnp.where(hold, r, r1)
         q, lam = jnp.where(done, q, q1), jnp.where(done, lam, lam1)
         it = it + (~done).astype(it.dtype)
         stalled = stalled | (~done & stall1 & (q > tol))
         done = done | (q <= tol) | stalled | (it >= max_steps)
-        return k + 1, (x, r, q, lam, done, stalled, it)
+        return x, r, q, lam, done, stalled, it
 
-    def iterate(state, limit: int):
-        def cond(carry):
-            return (carry[0] < limit) & ~jnp.all(carry[1][4])
+    def iterate(state, th, stepper, limit: int):
+        def cond(c):
+            return (c[0] < limit) & ~jnp.all(c[1][4])
+
+        def body(c):
+            return c[0] + 1, advance(c[1], th, stepper)
 
         return jax.lax.while_loop(cond, body, (jnp.asarray(0), state))[1]
 
-    m = x0.shape[0]
-    r0 = jax.vmap(F)(x0)
-    q0 = jax.vmap(_half_sq)(r0)
-    lam_init = jnp.full((m,), lam0, x0.dtype)
-    zeros = jnp.zeros((m,), jnp.int32)
-    state = (x0, r0, q0, lam_init, q0 <= tol, jnp.zeros((m,), bool), zeros)
-    # Most candidates converge in a few iterations; the rest (slow points, far
-    # starts) are then iterated in compact chunks, so that the finished ones stop
-    # costing work. Every candidate's iterates are the same as in one big loop.
-    state = iterate(state, min(first_phase, max_steps))
-    chunk = max(m // 8, 1)
-
-    def more(state):
-        return ~jnp.all(state[4])
+    r0 = _residuals(F, x0, theta, grouped)
+    q0 = jnp.sum(r0 * r0, axis=-1) * 0.5
+    q0 = jnp.where(jnp.isfinite(q0), q0, jnp.inf)
+    batch = q0.shape
+    state = (
+        x0,
+        r0,
+        q0,
+        jnp.full(batch, lam0, x0.dtype),
+        q0 <= tol,
+        jnp.zeros(batch, bool),
+        jnp.zeros(batch, jnp.int32),
+    )
+    state = iterate(state, theta, phase0, min(first_phase, max_steps))
+    rows = q0.size
+    flat = jtu.tree_map(lambda a: a.reshape((rows,) + a.shape[len(batch) :]), state)
+    group = jnp.repeat(jnp.arange(batch[0]), batch[-1])
+    chunk = max(rows // 8, 1)
 
     def next_chunk(state):
         idx = jnp.argsort(state[4], stable=True)[:chunk]  # unfinished first
-        sub = iterate(jax.tree_util.tree_map(lambda a: a[idx], state), max_steps)
-        return jax.tree_util.tree_map(lambda a, b: a.at[idx].set(b), state, sub)
+        sub = jtu.tree_map(lambda a: a[idx], state)
+        if grouped:
+            rows_of = group[idx]
+            th = jtu.tree_map(lambda a: a[rows_of] if eqx.is_array(a) else a, theta)
+            sub = iterate(sub, th, per_row, max_steps)
+        else:
+            sub = iterate(sub, theta, shared, max_steps)
+        return jtu.tree_map(lambda a, b: a.at[idx].set(b), state, sub)
 
-    if chunk < m:
-        state = jax.lax.while_loop(more, next_chunk, state)
-    else:
-        state = iterate(state, max_steps)
-    x, _, q, _, _, stalled, it = state
-    return LMResult(x, q, jnp.max(it), stalled | (q > tol))
+    flat = jax.lax.while_loop(lambda s: ~jnp.all(s[4]), next_chunk, flat)
+    x, _, q, _, _, _, it = jtu.tree_map(lambda a: a.reshape(batch + a.shape[1:]), flat)
+    return LMResult(x, q, jnp.max(it, axis=-1))
+
+
+def _residuals(F, x, theta, grouped: bool) -> Array:
+    one = jax.vmap(F, in_axes=(0, None))
+    if not grouped:
+        return one(x, theta)
+    return eqx.filter_vmap(one, in_axes=(0, eqx.if_array(0)))(x, theta)

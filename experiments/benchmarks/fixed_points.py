@@ -27,6 +27,7 @@ import json
 import platform
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import equinox as eqx
 import jax
@@ -53,6 +54,7 @@ class Config:
     tol: float = 1e-10
     max_points: int = 64
     seed: int = 0
+    cache: str = ""  # a file to keep the trained ensemble in between runs
 
 
 def train(cfg: Config):
@@ -63,16 +65,21 @@ def train(cfg: Config):
         lambda k: dx.models.CTRNN(3, cfg.n_hidden, 3, tau=0.3, g=0.9, key=k),
         jr.split(k_ens, cfg.n_members),
     )
-    ens, _ = dx.train.fit(
-        ens,
-        task,
-        optimizer=optax.chain(optax.clip_by_global_norm(1.0), optax.adam(1e-2)),
-        n_steps=cfg.train_steps,
-        batch_size=32,
-        key=k_fit,
-        ensemble=True,
-        progress=False,
-    )
+    if cfg.cache and Path(cfg.cache).exists():
+        ens = eqx.tree_deserialise_leaves(cfg.cache, ens)
+    else:
+        ens, _ = dx.train.fit(
+            ens,
+            task,
+            optimizer=optax.chain(optax.clip_by_global_norm(1.0), optax.adam(1e-2)),
+            n_steps=cfg.train_steps,
+            batch_size=32,
+            key=k_fit,
+            ensemble=True,
+            progress=False,
+        )
+        if cfg.cache:
+            eqx.tree_serialise_leaves(cfg.cache, ens)
     score = dx.train.evaluate(ens, task, key=k_trials, ensemble=True).score
     inputs = jax.vmap(task.sample)(jr.split(k_trials, 32)).inputs
 
@@ -202,7 +209,7 @@ def main(cfg: Config) -> dict:
             "dynax": dx.__version__,
         },
         "config": asdict(cfg),
-        "train_s": round(train_s, 1),
+        "train_s_or_cache_load_s": round(train_s, 1),
         "held_out_accuracy_min": round(float(score.min()), 4),
         "single_network": results,
         "ratio_vs_scipy_bfgs": round(
