@@ -1,0 +1,27 @@
+"""Analysis: pure, jit- and vmap-friendly functions of models and trajectories."""
+
+from ._graphs import (
+    complete_graph as complete_graph,
+    edges_from_adjacency as edges_from_adjacency,
+    erdos_renyi_graph as erdos_renyi_graph,
+    path_graph as path_graph,
+    ring_graph as ring_graph,
+    watts_strogatz_graph as watts_strogatz_graph,
+)
+from ._laplacian import (
+    ConsensusNoise as ConsensusNoise,
+    algebraic_connectivity as algebraic_connectivity,
+    consensus_noise as consensus_noise,
+    kirchhoff_index as kirchhoff_index,
+    laplacian as laplacian,
+    laplacian_spectrum as laplacian_spectrum,
+)
+from ._synchrony import (
+    analytic_signal as analytic_signal,
+    instantaneous_phase as instantaneous_phase,
+    order_parameter as order_parameter,
+    phase_locking_value as phase_locking_value,
+    sync_error as sync_error,
+    synchronization_matrix as synchronization_matrix,
+    synchronization_series as synchronization_series,
+)
