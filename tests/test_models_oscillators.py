@@ -28,7 +28,7 @@ def weighted_graph(key, n=N, p=0.6):
 
 
 def np_kuramoto(omega, C, lag, theta):
-    """dtheta_i/dt = omega_i + sum_j C_ij sin(theta_j - theta_i - lag), by brute force."""
+    """omega_i + sum_j C_ij sin(theta_j - theta_i - lag), by brute force."""
     diff = theta[None, :] - theta[:, None] - lag
     return omega + np.sum(C * np.sin(diff), axis=1)
 
