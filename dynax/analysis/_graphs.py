@@ -7,6 +7,8 @@ diagonal and unit weights (an undirected simple graph), ready for
 jit- and vmap-friendly (``vmap`` over keys gives an ensemble of graphs).
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -110,7 +112,11 @@ def watts_strogatz_graph(
     if not isinstance(k, int) or k % 2 or not 2 <= k < n:
         raise ValueError(f"k: expected an even int with 2 <= k < n = {n}, got {k!r}.")
     _check_probability(p)
-    half = k // 2
+    return _watts_strogatz(n, k // 2, jnp.asarray(p), key).astype(_dtype(dtype))
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _watts_strogatz(n: int, half: int, p, key) -> Array:
     nodes = jnp.arange(n)
 
     def rewire(step, A):
@@ -125,8 +131,7 @@ def watts_strogatz_graph(
         added = removed.at[u, w].set(True).at[w, u].set(True)
         return jnp.where(do, added, A)
 
-    lattice = _circulant(n, half, bool)
-    return jax.lax.fori_loop(0, n * half, rewire, lattice).astype(_dtype(dtype))
+    return jax.lax.fori_loop(0, n * half, rewire, _circulant(n, half, bool))
 
 
 def edges_from_adjacency(
