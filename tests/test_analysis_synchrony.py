@@ -32,10 +32,11 @@ from dynax.analysis import (
 )
 
 
-def random_symmetric_graph(key, n=8, p=0.6):
-    a = np.asarray(erdos_renyi_graph(n, p, key=key))
-    w = np.asarray(jr.uniform(jr.fold_in(key, 1), (n, n), jnp.float64, 0.5, 2.0))
-    return a * (w + w.T) / 2
+def random_symmetric_graph(seed, n=8, p=0.6):
+    """Symmetric weights in [0.5, 2] on a random support (NumPy, no JAX)."""
+    rng = np.random.default_rng(seed)
+    upper = np.triu(rng.uniform(size=(n, n)) < p, k=1) * rng.uniform(0.5, 2.0, (n, n))
+    return upper + upper.T
 
 
 # ----------------------------------------------------------------------------------
@@ -70,9 +71,9 @@ def test_spectra_of_ring_path_and_complete_graphs(n):
     np.testing.assert_allclose(kirchhoff_index(complete_graph(n)), n - 1)
 
 
-def test_laplacian_definition_directed_and_normalized(getkey):
+def test_laplacian_definition_directed_and_normalized():
     n = 6
-    A = np.asarray(jr.uniform(getkey(), (n, n), jnp.float64)) * (1 - np.eye(n))
+    A = np.random.default_rng(0).uniform(size=(n, n)) * (1 - np.eye(n))
     A[2, :] = A[:, 2] = 0.0  # an isolated node
     L = np.asarray(laplacian(A))
     np.testing.assert_allclose(L, np.diag(A.sum(axis=1)) - A, rtol=1e-14)
@@ -102,14 +103,14 @@ def test_consensus_noise_matches_algorithms_notes():
 
 
 @pytest.mark.parametrize("dt", [None, 0.05])
-def test_consensus_noise_matches_lyapunov_equation(dt, getkey):
+def test_consensus_noise_matches_lyapunov_equation(dt):
     """Stationary covariance P of X from a Lyapunov solve (scipy), no eigenmodes.
 
     SDE: M P + P M^T + sigma^2 I = 0 with M = -(lam I + k L). Euler-Maruyama chain:
     P = F P F^T + sigma^2 dt I with F = I + dt M. Per coordinate; d copies.
     """
     n, d, lam, k, sigma = 8, 3, 0.7, 1.9, 0.4
-    L = laplacian(random_symmetric_graph(getkey(), n))
+    L = laplacian(random_symmetric_graph(1, n))
     M = -(lam * np.eye(n) + k * np.asarray(L))
     if dt is None:
         P = scipy.linalg.solve_continuous_lyapunov(M, -(sigma**2) * np.eye(n))
@@ -123,7 +124,7 @@ def test_consensus_noise_matches_lyapunov_equation(dt, getkey):
     np.testing.assert_allclose(
         got.unit_error, d * np.trace(P) / n, rtol=1e-10
     )  # E (1/n) sum_i |x_i - x*|^2
-    mu2 = algebraic_connectivity(random_symmetric_graph(getkey(), n))
+    mu2 = algebraic_connectivity(random_symmetric_graph(1, n))
     assert mu2 > 0
     if dt is None:
         assert got.dispersion <= got.dispersion_bound * (1 + 1e-12)
@@ -146,8 +147,8 @@ def test_consensus_noise_pure_consensus_is_kirchhoff():
 # Phases
 
 
-def test_order_parameter(getkey):
-    theta = np.asarray(jr.uniform(getkey(), (4, 30), jnp.float64, 0, 2 * np.pi))
+def test_order_parameter():
+    theta = np.random.default_rng(0).uniform(0, 2 * np.pi, (4, 30))
     r, psi = order_parameter(theta)
     z = np.exp(1j * theta).mean(axis=-1)
     np.testing.assert_allclose(r, np.abs(z), rtol=1e-12)
@@ -158,8 +159,8 @@ def test_order_parameter(getkey):
     assert abs(float(r0)) < 1e-12
 
 
-def test_phase_locking_value(getkey):
-    theta = np.asarray(jr.normal(getkey(), (2, 50, 4), jnp.float64)).cumsum(axis=1)
+def test_phase_locking_value():
+    theta = np.random.default_rng(0).normal(size=(2, 50, 4)).cumsum(axis=1)
     e = np.exp(1j * theta)
     want = np.abs(np.einsum("bti,btj->bij", e, e.conj()) / 50)
     got = phase_locking_value(theta)
@@ -169,8 +170,8 @@ def test_phase_locking_value(getkey):
 
 
 @pytest.mark.parametrize("length", [64, 65])
-def test_analytic_signal_matches_scipy(length, getkey):
-    x = np.asarray(jr.normal(getkey(), (length, 3), jnp.float64))
+def test_analytic_signal_matches_scipy(length):
+    x = np.random.default_rng(length).normal(size=(length, 3))
     np.testing.assert_allclose(
         analytic_signal(x), scipy.signal.hilbert(x, axis=0), rtol=1e-10, atol=1e-12
     )
@@ -192,8 +193,8 @@ def test_instantaneous_phase_of_a_cosine():
     )
 
 
-def test_sync_error(getkey):
-    x = np.asarray(jr.normal(getkey(), (5, 6, 3), jnp.float64))
+def test_sync_error():
+    x = np.random.default_rng(0).normal(size=(5, 6, 3))
     want = ((x - x.mean(axis=1, keepdims=True)) ** 2).sum(axis=(1, 2))
     np.testing.assert_allclose(sync_error(x), want, rtol=1e-12)
     np.testing.assert_allclose(sync_error(np.ones((4, 2))), 0.0)
@@ -214,9 +215,10 @@ def ctm_reference(z, decay):
     return np.array(out)
 
 
-def test_synchronization_recurrent_equals_closed_form(getkey):
-    z = np.asarray(jr.normal(getkey(), (12, 5), jnp.float64))
-    decay = np.array(jr.uniform(getkey(), (5, 5), jnp.float64, -1.0, 3.0))
+def test_synchronization_recurrent_equals_closed_form():
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(12, 5))
+    decay = rng.uniform(-1.0, 3.0, (5, 5))
     decay[0, 1] = 20.0  # clamped to 15, like CTM
     want = ctm_reference(z, decay)
     left, right = np.array([0, 3, 4]), np.array([2, 3, 1])
@@ -292,8 +294,8 @@ def test_watts_strogatz(getkey):
     assert not np.array_equal(a, b)
 
 
-def test_edges_from_adjacency_round_trip(getkey):
-    A = random_symmetric_graph(getkey())
+def test_edges_from_adjacency_round_trip():
+    A = random_symmetric_graph(2)
     A[0, 3], A[3, 0] = 0.7, 0.0  # one directed edge 3 -> 0
     s, r, w = edges_from_adjacency(A)
     rebuilt = np.zeros_like(A)
@@ -305,9 +307,9 @@ def test_edges_from_adjacency_round_trip(getkey):
 # Transformations and errors
 
 
-def test_vmap_over_an_ensemble_equals_loop(getkey):
-    graphs = jnp.stack([random_symmetric_graph(k) for k in jr.split(getkey(), 3)])
-    theta = jr.uniform(getkey(), (3, 20, 6), jnp.float64, 0, 6)
+def test_vmap_over_an_ensemble_equals_loop():
+    graphs = jnp.asarray(np.stack([random_symmetric_graph(seed) for seed in range(3)]))
+    theta = jnp.asarray(np.random.default_rng(3).uniform(0, 6, (3, 20, 6)))
     ks = jnp.array([0.5, 1.0, 3.0])
 
     def everything(A, th, k):
@@ -323,15 +325,14 @@ def test_vmap_over_an_ensemble_equals_loop(getkey):
             instantaneous_phase(th),
         )
 
-    batched = jax.vmap(everything)(graphs, theta, ks)
+    batched = jax.jit(jax.vmap(everything))(graphs, theta, ks)
+    single = jax.jit(everything)
     for i in range(3):
-        for got, want in zip(
-            batched, everything(graphs[i], theta[i], ks[i]), strict=True
-        ):
+        for got, want in zip(batched, single(graphs[i], theta[i], ks[i]), strict=True):
             np.testing.assert_allclose(got[i], want, rtol=1e-10, atol=1e-12)
 
 
-def test_analysis_functions_do_not_retrace(getkey):
+def test_analysis_functions_do_not_retrace():
     functions = {
         "laplacian": lambda A, th: laplacian(A),
         "spectrum": lambda A, th: laplacian_spectrum(A),
@@ -349,9 +350,13 @@ def test_analysis_functions_do_not_retrace(getkey):
         "ctm": lambda A, th: synchronization_matrix(th, A[:6, :6]),
         "ctm_series": lambda A, th: synchronization_series(th, A[:6, :6]),
     }
+    rng = np.random.default_rng(0)
     inputs = [
-        (jnp.asarray(random_symmetric_graph(k)), jr.uniform(k, (10, 6), jnp.float64))
-        for k in jr.split(getkey(), 3)
+        (
+            jnp.asarray(random_symmetric_graph(seed)),
+            jnp.asarray(rng.uniform(size=(10, 6))),
+        )
+        for seed in range(3)
     ]
     for name, fn in functions.items():
         counted = eqx.debug.assert_max_traces(fn, max_traces=1)
@@ -363,7 +368,7 @@ def test_analysis_functions_do_not_retrace(getkey):
 
 def test_float32_stays_float32(getkey):
     A = ring_graph(6, dtype=jnp.float32)
-    th = jr.uniform(getkey(), (10, 6), jnp.float32)
+    th = jnp.asarray(np.random.default_rng(0).uniform(size=(10, 6)), jnp.float32)
     outs = jax.jit(
         lambda A, th, key: [
             laplacian(A),

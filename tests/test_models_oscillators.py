@@ -4,7 +4,6 @@ import diffrax
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import jax.random as jr
 import numpy as np
 import pytest
 from scipy.optimize import brentq
@@ -21,10 +20,15 @@ def lorentzian_quantiles(n, gamma):
     return gamma * np.tan(np.pi * (j - 0.5) / n - np.pi / 2)
 
 
-def weighted_graph(key, n=N, p=0.6):
-    a = np.asarray(dx.analysis.erdos_renyi_graph(n, p, key=key))
-    w = np.asarray(jr.uniform(jr.fold_in(key, 1), (n, n), jnp.float64, 0.2, 1.5))
-    return a * w  # directed weights on an undirected support
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def weighted_graph(rng, n=N, p=0.6):
+    """Directed weights in [0.2, 1.5] on a random undirected support."""
+    upper = np.triu(rng.uniform(size=(n, n)) < p, k=1)
+    return (upper | upper.T) * rng.uniform(0.2, 1.5, (n, n))
 
 
 def np_kuramoto(omega, C, lag, theta):
@@ -61,7 +65,7 @@ def test_lorentzian_order_parameter_matches_ott_antonsen():
     omega = jnp.asarray(lorentzian_quantiles(n, gamma))
     ks = jnp.array([0.5, 1.5, 2.0, 4.0])
     ens = eqx.filter_vmap(lambda k: Kuramoto(omega, k))(ks)
-    theta0 = jr.uniform(jr.PRNGKey(3), (n,), jnp.float64, 0.0, 2 * np.pi)
+    theta0 = np.random.default_rng(3).uniform(0.0, 2 * np.pi, n)
     ts = jnp.linspace(0.0, 100.0, 1001)
     ys = dx.simulate(ens, theta0, ts, solver=diffrax.Heun(), ensemble=True).ys
     r, _ = dx.analysis.order_parameter(ys[:, 500:])
@@ -143,10 +147,10 @@ def test_stuart_landau_limit_cycle_radius_and_frequency():
 # Layouts agree; NumPy references
 
 
-def three_layouts(cls, key, **kw):
+def three_layouts(cls, rng, **kw):
     """The same coupling as dense, sparse and (for the column-constant part) MF."""
     omega = jnp.asarray(np.linspace(-1.0, 1.3, N))
-    C = jnp.asarray(weighted_graph(key))
+    C = jnp.asarray(weighted_graph(rng))
     s, r, w = dx.analysis.edges_from_adjacency(C)
     k_i = jnp.linspace(0.5, 2.0, N)
     return (
@@ -158,16 +162,16 @@ def three_layouts(cls, key, **kw):
 
 
 @pytest.mark.parametrize("cls", [Kuramoto, StuartLandau])
-def test_mean_field_and_sparse_equal_dense(cls, getkey):
+def test_mean_field_and_sparse_equal_dense(cls, rng):
     kw = dict(lag=0.4) if cls is Kuramoto else dict(shear=0.7, lam=0.8)
-    dense, sparse, mean_field, mf_dense = three_layouts(cls, getkey(), **kw)
+    dense, sparse, mean_field, mf_dense = three_layouts(cls, rng, **kw)
     assert (dense.mode, sparse.mode, mean_field.mode) == (
         "dense",
         "sparse",
         "mean_field",
     )
     shape = (N,) if cls is Kuramoto else (N, 2)
-    y = 2.0 * jr.normal(getkey(), shape, jnp.float64)
+    y = jnp.asarray(2.0 * rng.normal(size=shape))
     np.testing.assert_allclose(sparse(0.0, y, None), dense(0.0, y, None), rtol=1e-12)
     np.testing.assert_allclose(
         mean_field(0.0, y, None), mf_dense(0.0, y, None), rtol=1e-12, atol=1e-14
@@ -177,11 +181,11 @@ def test_mean_field_and_sparse_equal_dense(cls, getkey):
     assert (N, N) not in shapes  # the all-to-all path never forms an N x N array
 
 
-def test_kuramoto_matches_numpy_euler_loop(getkey):
+def test_kuramoto_matches_numpy_euler_loop(rng):
     omega = np.linspace(-1.0, 1.3, N)
-    C = weighted_graph(getkey())
+    C = weighted_graph(rng)
     lag, dt, steps = 0.3, 0.02, 200
-    theta0 = np.asarray(jr.uniform(getkey(), (N,), jnp.float64, 0, 2 * np.pi))
+    theta0 = rng.uniform(0, 2 * np.pi, N)
     theta = theta0.copy()
     for _ in range(steps):
         theta = theta + dt * np_kuramoto(omega, C, lag, theta)
@@ -192,11 +196,11 @@ def test_kuramoto_matches_numpy_euler_loop(getkey):
     np.testing.assert_allclose(ys[-1], theta, rtol=1e-11, atol=1e-11)
 
 
-def test_stuart_landau_matches_numpy_euler_loop(getkey):
+def test_stuart_landau_matches_numpy_euler_loop(rng):
     omega = np.linspace(0.5, 1.5, N)
-    C = weighted_graph(getkey())
+    C = weighted_graph(rng)
     lam, shear, dt, steps = np.linspace(-0.5, 1.0, N), 0.6, 0.01, 300
-    z0 = np.asarray(jr.normal(getkey(), (N, 2), jnp.float64))
+    z0 = rng.normal(size=(N, 2))
     z = z0[:, 0] + 1j * z0[:, 1]
     for _ in range(steps):
         z = z + dt * np_stuart_landau(omega, C, lam, shear, z)
@@ -210,11 +214,11 @@ def test_stuart_landau_matches_numpy_euler_loop(getkey):
 # Delays
 
 
-def test_zero_delays_equal_no_delays(getkey):
+def test_zero_delays_equal_no_delays(rng):
     omega = jnp.asarray(np.linspace(-1.0, 1.3, N))
-    C = jnp.asarray(weighted_graph(getkey()))
+    C = jnp.asarray(weighted_graph(rng))
     s, r, w = dx.analysis.edges_from_adjacency(C)
-    theta0 = jr.uniform(getkey(), (N,), jnp.float64, 0, 2 * np.pi)
+    theta0 = jnp.asarray(rng.uniform(0, 2 * np.pi, N))
     dt, steps = 0.02, 100
     ts = jnp.arange(steps + 1.0) * dt
     cases = [
@@ -264,12 +268,12 @@ def np_delayed(omega, C, lag, lags, theta0, dt, steps):
     return np.array(hist)
 
 
-def test_heterogeneous_delays_match_numpy(getkey):
+def test_heterogeneous_delays_match_numpy(rng):
     omega = np.linspace(-1.0, 1.3, N)
-    C = weighted_graph(getkey())
+    C = weighted_graph(rng)
     dt, steps, lag = 0.05, 120, 0.25
-    lags = np.asarray(jr.randint(getkey(), (N, N), 0, 9))
-    theta0 = np.asarray(jr.uniform(getkey(), (N,), jnp.float64, 0, 2 * np.pi))
+    lags = rng.integers(0, 9, (N, N))
+    theta0 = rng.uniform(0, 2 * np.pi, N)
     want = np_delayed(omega, C, lag, lags, theta0, dt, steps)
     ts = jnp.arange(steps + 1.0) * dt
     s, r, w = dx.analysis.edges_from_adjacency(C)
@@ -303,15 +307,15 @@ GRAD_FIELD = {
 }
 
 
-def make(kind, key, dtype=jnp.float64):
+def make(kind, seed, dtype=jnp.float64):
     """A model with non-trivial parameters and a state to evaluate it at.
 
-    The graph is the same for every key (ensembles stack members of one layout).
+    The graph is the same for every seed (ensembles stack members of one layout).
     """
-    k_graph, (k_w, k_y) = jr.PRNGKey(7), jr.split(key)
-    omega = jr.normal(k_w, (N,), dtype)
-    C = jnp.asarray(weighted_graph(k_graph), dtype)
-    y = jr.uniform(k_y, (N,), dtype, 0, 2 * np.pi)
+    fixed, rng = np.random.default_rng(7), np.random.default_rng(seed)
+    C = jnp.asarray(weighted_graph(fixed), dtype)
+    omega = jnp.asarray(rng.normal(size=N), dtype)
+    y = jnp.asarray(rng.uniform(0, 2 * np.pi, N), dtype)
     if kind == "dense":
         return Kuramoto(omega, C, lag=0.3, sigma=0.2), y
     if kind == "sparse":
@@ -322,7 +326,7 @@ def make(kind, key, dtype=jnp.float64):
     if kind == "stuart_landau":
         model = StuartLandau(omega, C, lam=0.5, shear=0.4, sigma=0.1)
         return model, jnp.stack([jnp.cos(y), jnp.sin(y)], axis=1)
-    delays = jnp.asarray(np.asarray(jr.randint(k_graph, (N, N), 0, 4)) * 0.1, dtype)
+    delays = jnp.asarray(fixed.integers(0, 4, (N, N)) * 0.1, dtype)
     model = DelayedKuramoto(Kuramoto(omega, C, lag=0.3), delays, dt=0.1)
     hist = jnp.cumsum(jnp.ones((model.n_lags, N), dtype) * 0.1, axis=0) + y[None]
     return model, model.history_state(hist)
@@ -346,9 +350,8 @@ def rollout_loss(model, y, steps=12, dt=0.05):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_vmap_ensemble_equals_loop(kind, getkey):
-    keys = jr.split(getkey(), 3)
-    models, states = zip(*(make(kind, k) for k in keys), strict=True)
+def test_vmap_ensemble_equals_loop(kind):
+    models, states = zip(*(make(kind, seed) for seed in range(3)), strict=True)
     ens = jax.tree.map(lambda *xs: jnp.stack(xs), *models)
     ys = jax.tree.map(lambda *xs: jnp.stack(xs), *states)
     batched = eqx.filter_jit(eqx.filter_vmap(evaluate))(ens, ys)
@@ -359,8 +362,8 @@ def test_vmap_ensemble_equals_loop(kind, getkey):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_jit_equals_no_jit(kind, getkey):
-    model, y = make(kind, getkey())
+def test_jit_equals_no_jit(kind):
+    model, y = make(kind, 1)
     for got, want in zip(
         eqx.filter_jit(evaluate)(model, y), evaluate(model, y), strict=True
     ):
@@ -368,8 +371,8 @@ def test_jit_equals_no_jit(kind, getkey):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_grad_matches_finite_differences(kind, getkey):
-    model, y = make(kind, getkey())
+def test_grad_matches_finite_differences(kind):
+    model, y = make(kind, 2)
     where = GRAD_FIELD[kind]
     p = where(model)
 
@@ -392,7 +395,7 @@ def test_grad_matches_finite_differences(kind, getkey):
 @pytest.mark.parametrize("kind", KINDS)
 def test_float32_stays_float32(kind, getkey):
     """Parameters, vector fields and (for one flow and the map) simulate stay f32."""
-    model, y = make(kind, getkey(), dtype=jnp.float32)
+    model, y = make(kind, 3, dtype=jnp.float32)
     leaves = jax.tree.leaves(eqx.filter(model, eqx.is_inexact_array))
     assert {leaf.dtype for leaf in leaves} == {jnp.dtype(jnp.float32)}
     outs = evaluate(model, y) + eqx.filter_jit(evaluate)(model, y)

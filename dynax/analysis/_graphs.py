@@ -78,8 +78,13 @@ def erdos_renyi_graph(
     """
     _check_n(n, 1)
     _check_probability(p)
+    return _erdos_renyi(n, jnp.asarray(p), key).astype(_dtype(dtype))
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _erdos_renyi(n: int, p, key) -> Array:
     upper = jnp.triu(jr.uniform(key, (n, n)) < p, k=1)
-    return (upper | upper.T).astype(_dtype(dtype))
+    return upper | upper.T
 
 
 def watts_strogatz_graph(
