@@ -116,10 +116,20 @@ class Kuramoto(AbstractStochasticDynamics):
         ``source = theta`` gives the coupling term of the vector field; other
         sources (e.g. delayed phases) reuse the same layout.
         """
-        trig = jnp.stack([jnp.cos(source), jnp.sin(source)], axis=1)
-        summed = aggregate(self.mode, self.coupling, self.senders, self.receivers, trig)
-        shifted = theta + self.lag
-        return jnp.cos(shifted) * summed[:, 1] - jnp.sin(shifted) * summed[:, 0]
+        cos_src, sin_src = jnp.cos(source), jnp.sin(source)
+        if source is theta:  # the undelayed vector field: reuse the sines
+            cos_th, sin_th = cos_src, sin_src
+        else:
+            cos_th, sin_th = jnp.cos(theta), jnp.sin(theta)
+        trig = jnp.stack([cos_src, sin_src], axis=1)
+        z = aggregate(self.mode, self.coupling, self.senders, self.receivers, trig)
+        # sin(phi - theta - lag) = Im(e^{-i theta} e^{-i lag} e^{i phi}): rotate the
+        # aggregated field Z_i = sum_j C_ij e^{i phi_j} by -lag, then by -theta_i;
+        # two sines per oscillator and evaluation, none per pair.
+        cos_lag, sin_lag = jnp.cos(self.lag), jnp.sin(self.lag)
+        re = cos_lag * z[:, 0] + sin_lag * z[:, 1]
+        im = cos_lag * z[:, 1] - sin_lag * z[:, 0]
+        return cos_th * im - sin_th * re
 
     def __call__(
         self, t: ScalarLike, theta: Float[Array, " n"], args: Args
