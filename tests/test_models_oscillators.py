@@ -56,8 +56,10 @@ def test_lorentzian_order_parameter_matches_ott_antonsen():
     temporal fluctuation of r is ~0.3/sqrt(N) = 0.007 with a correlation time of
     order 1, so the 50-unit average has a standard error ~0.001; the measured
     finite-N offset at N = 2000 is <= 0.001 (0.7061 at K = 2 with Euler dt = 0.01
-    in the notes, 0.7068 here); 0.004 covers both with margin and still rejects
-    e.g. a 1/(N-1) normalisation error of the critical coupling by 2 percent.
+    in the notes, 0.7068 here); 0.004 covers both with margin. Since dr/dK =
+    K_c / (2 r K^2) = 0.18 at K = 2, it rejects an error of more than ~1% in the
+    scale of the coupling (a 1/(N-1) slip is 0.05% at this N: the package test
+    below, with N = 50, is the one that pins the exact normalisation).
     Below K_c the incoherent state has <r^2> = 1/(N (1 - K/K_c)) from finite-size
     noise alone (linear theory, e.g. Hildebrand et al. 2007, PRL 98:054101).
     """
