@@ -225,7 +225,6 @@ def test_zero_delays_equal_no_delays(rng):
     ts = jnp.arange(steps + 1.0) * dt
     cases = [
         (Kuramoto(omega, C, lag=0.2), jnp.zeros((N, N))),
-        (Kuramoto(omega, C, lag=0.2), jnp.zeros(N)),
         (Kuramoto(omega, w, lag=0.2, edges=(s, r)), jnp.zeros(w.shape)),
         (Kuramoto(omega, 1.7, lag=0.2), 0.0),
     ]
