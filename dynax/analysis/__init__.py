@@ -1,4 +1,4 @@
-"""Analysis: pure, jittable functions of a model or a trajectory, returning Modules."""
+"""Analysis: pure, jit- and vmap-friendly functions of models and trajectories."""
 
 from ._candidates import (
     sample_candidates as sample_candidates,
@@ -8,6 +8,22 @@ from ._fixed_points import (
     FixedPoints as FixedPoints,
     find_fixed_points as find_fixed_points,
 )
+from ._graphs import (
+    complete_graph as complete_graph,
+    edges_from_adjacency as edges_from_adjacency,
+    erdos_renyi_graph as erdos_renyi_graph,
+    path_graph as path_graph,
+    ring_graph as ring_graph,
+    watts_strogatz_graph as watts_strogatz_graph,
+)
+from ._laplacian import (
+    ConsensusNoise as ConsensusNoise,
+    algebraic_connectivity as algebraic_connectivity,
+    consensus_noise as consensus_noise,
+    kirchhoff_index as kirchhoff_index,
+    laplacian as laplacian,
+    laplacian_spectrum as laplacian_spectrum,
+)
 from ._linearise import (
     Linearisation as Linearisation,
     jacobian as jacobian,
@@ -16,4 +32,13 @@ from ._linearise import (
 from ._lyapunov import (
     LyapunovSpectrum as LyapunovSpectrum,
     lyapunov_spectrum as lyapunov_spectrum,
+)
+from ._synchrony import (
+    analytic_signal as analytic_signal,
+    instantaneous_phase as instantaneous_phase,
+    order_parameter as order_parameter,
+    phase_locking_value as phase_locking_value,
+    sync_error as sync_error,
+    synchronization_matrix as synchronization_matrix,
+    synchronization_series as synchronization_series,
 )

@@ -5,7 +5,10 @@ from ._base import (
     AbstractMap as AbstractMap,
     AbstractStochasticDynamics as AbstractStochasticDynamics,
 )
+from ._delayed import DelayBuffer as DelayBuffer, DelayedKuramoto as DelayedKuramoto
 from ._discrete import GRU as GRU, VanillaRNN as VanillaRNN
+from ._gradient_network import CoupledGradientNetwork as CoupledGradientNetwork
+from ._oscillators import Kuramoto as Kuramoto, StuartLandau as StuartLandau
 from ._rnn import (
     CTRNN as CTRNN,
     EIRNN as EIRNN,

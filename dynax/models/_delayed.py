@@ -1,0 +1,216 @@
+r"""Kuramoto oscillators with transmission delays: a map with a ring buffer.
+
+A delay differential equation needs the past of the state, which a diffrax solver
+does not keep. :class:`DelayedKuramoto` is therefore an
+:class:`~dynax.models.AbstractMap`: its state is a :class:`DelayBuffer` holding the
+last ``n_lags`` phase vectors in a ring, and one application takes ``n_substeps``
+explicit Euler steps of a fixed, documented ``dt``.
+"""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._custom_types import Args, Array, ArrayLike, Float, Int, ScalarLike
+from ._base import AbstractMap
+from ._coupling import DENSE, MEAN_FIELD, SPARSE, check_nonnegative, is_concrete
+from ._oscillators import Kuramoto
+
+
+class DelayBuffer(eqx.Module):
+    """The state of :class:`DelayedKuramoto`: a ring buffer of past phases.
+
+    Attributes:
+        history: phases at the last ``n_lags`` Euler steps, shape ``(n_lags, n)``;
+            row ``index`` is the current phase vector, row ``index - m`` (modulo
+            ``n_lags``) the one ``m`` steps ago.
+        index: the row of the current phases (an integer array).
+    """
+
+    history: Float[Array, "lags n"]
+    index: Int[Array, ""]
+
+    @property
+    def current(self) -> Float[Array, " n"]:
+        """The current phases."""
+        return self.history[self.index]
+
+
+class DelayedKuramoto(AbstractMap):
+    r"""Kuramoto oscillators with transmission delays, stepped by explicit Euler.
+
+    $$\dot\theta_i(t) = \omega_i + \sum_j C_{ij}\,
+    \sin\big(\theta_j(t - \tau_{ij}) - \theta_i(t) - \alpha\big),$$
+
+    with the frequencies, coupling layout and lag of the wrapped :class:`Kuramoto`
+    (see there for the conventions). One call advances the state by
+    ``n_substeps`` Euler steps of size ``dt``:
+    $\theta^{k+1} = \theta^k + \Delta t\,[\omega + \sum_j C_{ij}
+    \sin(\theta^{k - m_{ij}}_j - \theta^k_i - \alpha)]$ with integer lags
+    $m_{ij} = \operatorname{round}(\tau_{ij}/\Delta t)$, i.e. each delay is
+    rounded to the nearest multiple of ``dt``. With all delays zero this is
+    exactly Euler on :class:`Kuramoto`. :func:`dynax.simulate` applies the map once
+    per interval of ``ts``; choose ``ts`` with spacing ``n_substeps * dt`` so that
+    its times are the model's times. The history before the start is the constant
+    initial phase unless a full history is given to :meth:`history_state`.
+
+    Delays may be a scalar (one delay for every connection; the all-to-all layout
+    then stays $O(N)$), one per sender ``(n,)`` for the all-to-all and dense
+    layouts ($\tau_{ij} = \tau_j$, still $O(N)$ for all-to-all), one per pair
+    ``(n, n)`` for the dense layout, or one per edge ``(E,)`` for the sparse layout.
+    Noise is not supported (a map receives no Brownian motion): the wrapped model
+    must have ``sigma = 0``.
+
+    Reference: M. K. S. Yeung & S. H. Strogatz (1999), PRL 82:648 (for identical
+    oscillators the in-phase state rotates at $\Omega = \omega - K\sin(\Omega\tau)$).
+
+    Args:
+        kuramoto: the oscillators and their coupling.
+        delays: transmission delays $\tau \ge 0$ (time units), shaped as above.
+        dt: the Euler step $\Delta t > 0$.
+        n_substeps: Euler steps per call.
+        max_delay: the longest delay the ring buffer must hold; required only when
+            ``delays`` are traced (e.g. swept with ``vmap``), default
+            ``max(delays)``.
+    """
+
+    kuramoto: Kuramoto
+    delays: Float[Array, "..."]
+    dt: Float[Array, ""]
+    n_lags: int = eqx.field(static=True)
+    n_substeps: int = eqx.field(static=True)
+
+    def __init__(
+        self,
+        kuramoto: Kuramoto,
+        delays: Float[ArrayLike, "..."],
+        *,
+        dt: ScalarLike,
+        n_substeps: int = 1,
+        max_delay: float | None = None,
+    ):
+        if not isinstance(kuramoto, Kuramoto):
+            raise ValueError(
+                f"kuramoto: expected a dynax.models.Kuramoto, got {type(kuramoto)}."
+            )
+        if is_concrete(kuramoto.sigma) and np.any(np.asarray(kuramoto.sigma) != 0):
+            raise ValueError(
+                "kuramoto: DelayedKuramoto is deterministic; expected sigma = 0, got "
+                f"sigma = {kuramoto.sigma}."
+            )
+        if not isinstance(n_substeps, int) or n_substeps < 1:
+            raise ValueError(f"n_substeps: expected an int >= 1, got {n_substeps!r}.")
+        dtype = kuramoto.omega.dtype
+        self.kuramoto, self.n_substeps = kuramoto, n_substeps
+        self.dt = jnp.asarray(dt, dtype)
+        if self.dt.ndim != 0 or not is_concrete(self.dt) or not float(self.dt) > 0:
+            raise ValueError(f"dt: expected a concrete scalar > 0, got {dt!r}.")
+        delays = jnp.asarray(delays, dtype)
+        _check_delay_shape(delays.shape, kuramoto)
+        delays = check_nonnegative("delays", delays, dtype)
+        lags = _buffer_length(delays, float(self.dt), max_delay)
+        if not is_concrete(delays):  # checked when the computation runs (vmap)
+            too_long = jnp.any(delays > (lags + 0.5) * self.dt)
+            delays = jnp.asarray(
+                eqx.error_if(delays, too_long, "delays: exceed max_delay.")
+            )
+        self.delays, self.n_lags = delays, lags + 1
+
+    def _lags(self) -> Int[Array, "..."]:
+        return jnp.round(self.delays / self.dt).astype(jnp.int32)
+
+    def _coupling(self, buf: DelayBuffer, theta: Float[Array, " n"]):
+        k = self.kuramoto
+        rows = (buf.index - self._lags()) % self.n_lags
+        if self.delays.ndim == 0:
+            return k.interaction(theta, buf.history[rows])
+        if k.mode in (MEAN_FIELD, DENSE) and self.delays.ndim == 1:
+            return k.interaction(theta, buf.history[rows, jnp.arange(k.n)])
+        if k.mode == SPARSE:
+            assert k.senders is not None and k.receivers is not None
+            source = buf.history[rows, k.senders]
+            phase = source - theta[k.receivers] - k.lag
+            terms = jnp.broadcast_to(k.coupling, phase.shape) * jnp.sin(phase)
+            return jax.ops.segment_sum(terms, k.receivers, num_segments=k.n)
+        source = buf.history[rows, jnp.arange(k.n).reshape(1, -1)]
+        phase = source - theta.reshape(-1, 1) - k.lag
+        return jnp.sum(k.coupling * jnp.sin(phase), axis=1)
+
+    def _euler(self, buf: DelayBuffer) -> DelayBuffer:
+        theta = buf.current
+        new = theta + self.dt * (self.kuramoto.omega + self._coupling(buf, theta))
+        index = (buf.index + 1) % self.n_lags
+        return DelayBuffer(buf.history.at[index].set(new), index)
+
+    def __call__(self, t: ScalarLike, y: DelayBuffer, args: Args) -> DelayBuffer:
+        """Return the buffer after ``n_substeps`` Euler steps."""
+        del t, args
+        if self.n_substeps == 1:
+            return self._euler(y)
+        return jax.lax.fori_loop(0, self.n_substeps, lambda _, b: self._euler(b), y)
+
+    def history_state(self, theta: Float[ArrayLike, "..."]) -> DelayBuffer:
+        """Return the state for an initial phase vector or a full history.
+
+        Args:
+            theta: the phases at the start, shape ``(n,)`` (held constant over the
+                past), or a history of shape ``(n_lags, n)``, oldest first, whose
+                last row is the phase at the start and row ``-1 - m`` the phase
+                ``m`` steps of ``dt`` earlier.
+        """
+        theta = jnp.asarray(theta, self.kuramoto.omega.dtype)
+        shape = (self.n_lags, self.kuramoto.n)
+        if theta.shape not in (shape[1:], shape):
+            raise ValueError(
+                f"theta: expected shape ({shape[1]},) or {shape} (n_lags, n), got "
+                f"{theta.shape}."
+            )
+        history = jnp.broadcast_to(theta, shape)
+        return DelayBuffer(history, jnp.asarray(self.n_lags - 1, jnp.int32))
+
+    def init_state(self) -> DelayBuffer:
+        """Return a buffer with every phase at zero, now and in the past."""
+        return self.history_state(self.kuramoto.init_state())
+
+    def readout(self, y: DelayBuffer) -> Float[Array, " n"]:
+        """Return the current phases (``Trajectory.outputs`` is the phase series)."""
+        return y.current
+
+
+def _check_delay_shape(shape: tuple[int, ...], k: Kuramoto) -> None:
+    allowed = {MEAN_FIELD: [(), (k.n,)], DENSE: [(), (k.n,), (k.n, k.n)]}
+    if k.mode == SPARSE:
+        assert k.senders is not None
+        allowed[SPARSE] = [(), (k.senders.shape[0],)]
+    if shape not in allowed[k.mode]:
+        raise ValueError(
+            f"delays: with the {k.mode} coupling layout expected a shape in "
+            f"{allowed[k.mode]}, got {shape}."
+        )
+
+
+def _buffer_length(delays: Array, dt: float, max_delay: float | None) -> int:
+    """The largest lag in steps the buffer must hold (static)."""
+    if max_delay is not None:
+        if not max_delay >= 0:
+            raise ValueError(f"max_delay: expected a value >= 0, got {max_delay!r}.")
+        longest = float(max_delay)
+    elif is_concrete(delays):
+        longest = float(np.max(np.asarray(delays))) if delays.size else 0.0
+    else:
+        raise ValueError(
+            "max_delay: the delays are traced (e.g. vmapped), so the buffer size is "
+            "unknown; pass max_delay, the longest delay of any member."
+        )
+    lags = int(np.round(longest / dt))
+    if (
+        is_concrete(delays)
+        and max_delay is not None
+        and np.any(np.asarray(delays) > longest + dt / 2)
+    ):
+        raise ValueError(
+            f"delays: expected delays <= max_delay = {max_delay}, got up to "
+            f"{float(np.max(np.asarray(delays)))}."
+        )
+    return lags
