@@ -255,6 +255,16 @@ def test_ensemble_equals_loop(getkey):
     np.testing.assert_allclose(fps2.points[2], one.points, atol=1e-10)
     lists = dx.analysis.unique_fixed_points(fps)
     assert len(lists) == 3 and len(lists[1].points) <= int(fps.n_unique[1])
+    # two members at a time: a group of two, then one padded group
+    paired = dx.analysis.find_fixed_points(
+        ens, cands, inputs=per_member, ensemble=True, members_per_batch=2
+    )
+    single = dx.analysis.find_fixed_points(
+        ens, cands, inputs=per_member, ensemble=True, members_per_batch=1
+    )
+    for other in (paired, single):
+        for a, b in zip(jax.tree.leaves(other), jax.tree.leaves(fps2), strict=True):
+            np.testing.assert_allclose(a, b, atol=1e-10, rtol=1e-10)
 
 
 def test_one_trace_across_repeated_calls(getkey):

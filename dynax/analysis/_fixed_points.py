@@ -87,6 +87,7 @@ def find_fixed_points(
     max_points: int | None = None,
     compute_jacobians: bool = True,
     ensemble: bool = False,
+    members_per_batch: int | None = None,
 ) -> FixedPoints:
     r"""Find fixed and slow points of ``f`` from every candidate at once.
 
@@ -145,6 +146,13 @@ def find_fixed_points(
         compute_jacobians: whether to compute Jacobians and eigenvalues.
         ensemble: ``f`` is a stacked ensemble and ``candidates`` carry a leading
             member axis; one call, padded outputs.
+        members_per_batch: with an ensemble, how many members are solved together
+            (the rest follow in sequence inside the same compiled call). Default:
+            all of them on an accelerator; on CPU enough for about 1,024
+            candidates, because larger batches of per-candidate Jacobians stop
+            fitting in cache (64 members x 1,024 candidates of 64 units ran 2.5x
+            slower in one batch than in a loop on 2 CPU cores, and 8 at a time
+            0.8x).
 
     Returns:
         A :class:`FixedPoints`.
@@ -176,6 +184,18 @@ def find_fixed_points(
         )
     if not ensemble:
         f = as_pytree(f, t, x[0], resolve_args(args, inputs))
+    if members_per_batch is not None and (
+        not isinstance(members_per_batch, int) or members_per_batch < 1
+    ):
+        raise ValueError(
+            f"members_per_batch: expected a positive int, got {members_per_batch!r}."
+        )
+    if ensemble:
+        n_members, m = x.shape[0], x.shape[1]
+        if members_per_batch is None:
+            cpu = jax.default_backend() == "cpu"
+            members_per_batch = max(1, 1024 // m) if cpu else n_members
+        opts["group"] = min(members_per_batch, n_members)
     return _find(
         f, x, args, inputs, t, solver, kind, ensemble, compute_jacobians, **opts
     )
@@ -254,6 +274,11 @@ def _is_concrete(x) -> bool:
 
 @eqx.filter_jit
 def _find(f, x, args, inputs, t, solver, kind, ensemble, compute_jacobians, **opts):
+    group = opts.pop("group", None)
+    if ensemble and group is not None and group < x.shape[0]:
+        return _find_in_groups(
+            f, x, args, inputs, t, solver, kind, compute_jacobians, group, **opts
+        )
     if ensemble:
         in_inputs = 0 if inputs is not None and jnp.ndim(inputs) == 2 else None
         ctx = eqx.filter_vmap(
@@ -274,6 +299,42 @@ def _find(f, x, args, inputs, t, solver, kind, ensemble, compute_jacobians, **op
         return post(ctx, x, xs, q, n_steps)
     in_axes = (eqx.if_array(0), 0, 0, 0, 0)
     return eqx.filter_vmap(post, in_axes=in_axes)(ctx, x, xs, q, n_steps)
+
+
+def _find_in_groups(f, x, args, inputs, t, solver, kind, cj, group, **opts):
+    """An ensemble solved ``group`` members at a time (``lax.map`` over groups)."""
+    n = x.shape[0]
+    n_groups = -(-n // group)
+    pad = n_groups * group - n
+    per_member_inputs = inputs is not None and jnp.ndim(inputs) == 2
+
+    def split(a):  # (n, ...) -> (n_groups, group, ...), padded with member 0
+        a = jnp.concatenate([a, jnp.repeat(a[:1], pad, axis=0)]) if pad else a
+        return a.reshape((n_groups, group) + a.shape[1:])
+
+    arrays, static = eqx.partition(f, eqx.is_array)
+    batched = (
+        jax.tree_util.tree_map(split, arrays),
+        split(x),
+        split(jnp.asarray(inputs)) if per_member_inputs else None,
+    )
+
+    def one_group(item):
+        f_g = eqx.combine(item[0], static)
+        u = item[2] if per_member_inputs else inputs
+        if group > 1:
+            return _find(f_g, item[1], args, u, t, solver, kind, True, cj, **opts)
+        # one member at a time: the single-network path (shared parameters)
+        squeeze = lambda a: a[0] if eqx.is_array(a) else a  # noqa: E731
+        f_1 = jax.tree_util.tree_map(squeeze, f_g)
+        u_1 = u[0] if per_member_inputs and u is not None else u
+        out = _find(f_1, item[1][0], args, u_1, t, solver, kind, False, cj, **opts)
+        return jax.tree_util.tree_map(lambda a: a[None], out)
+
+    out = jax.lax.map(one_group, batched)
+    return jax.tree_util.tree_map(
+        lambda a: a.reshape((n_groups * group,) + a.shape[2:])[:n], out
+    )
 
 
 def _residual(ctx: tuple, kind: Kind) -> Callable[[Array], Array]:
