@@ -17,3 +17,11 @@ from ._lyapunov import (
     LyapunovSpectrum as LyapunovSpectrum,
     lyapunov_spectrum as lyapunov_spectrum,
 )
+from ._reservoir import (
+    EchoStateCheck as EchoStateCheck,
+    MemoryCapacity as MemoryCapacity,
+    echo_state_property as echo_state_property,
+    effective_spectral_radius as effective_spectral_radius,
+    memory_capacity as memory_capacity,
+    nrmse as nrmse,
+)

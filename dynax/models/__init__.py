@@ -6,6 +6,12 @@ from ._base import (
     AbstractStochasticDynamics as AbstractStochasticDynamics,
 )
 from ._discrete import GRU as GRU, VanillaRNN as VanillaRNN
+from ._reservoir import ESN as ESN
+from ._reservoir_init import (
+    scale_to_spectral_radius as scale_to_spectral_radius,
+    sparse_matrix as sparse_matrix,
+    spectral_radius as spectral_radius,
+)
 from ._rnn import (
     CTRNN as CTRNN,
     EIRNN as EIRNN,
