@@ -44,7 +44,7 @@ class MemoryCapacity(eqx.Module):
 
 def _ridge(X, Y, alpha):
     x_mean, y_mean = jnp.mean(X, axis=0), jnp.mean(Y, axis=0)
-    Xc, Yc = X - x_mean, Y - y_mean
+    Xc, Yc = X - x_mean[None, :], Y - y_mean[None, :]
     gram = Xc.T @ Xc + alpha * jnp.eye(X.shape[1], dtype=X.dtype)
     W = jsl.cho_solve(jsl.cho_factor(gram, lower=True), Xc.T @ Yc)
     return W, y_mean - x_mean @ W
@@ -112,8 +112,9 @@ def memory_capacity(
     targets = u[rows - 1 - jnp.arange(1, max_delay + 1)[None, :]]
     X = states[start:]
     W, b = _ridge(X[:n_train], targets[:n_train], jnp.asarray(alpha, X.dtype))
-    pred, test = X[n_train:] @ W + b, targets[n_train:]
-    pc, tc = pred - jnp.mean(pred, axis=0), test - jnp.mean(test, axis=0)
+    pred, test = X[n_train:] @ W + b[None, :], targets[n_train:]
+    pc = pred - jnp.mean(pred, axis=0, keepdims=True)
+    tc = test - jnp.mean(test, axis=0, keepdims=True)
     corr2 = jnp.sum(pc * tc, axis=0) ** 2 / (
         jnp.sum(pc**2, axis=0) * jnp.sum(tc**2, axis=0)
     )

@@ -60,6 +60,7 @@ def sparse_matrix(
     return jnp.where(mask, values, jnp.zeros((), dtype))
 
 
+@eqx.filter_jit
 def spectral_radius(W: Float[Array, "n n"], *, n_squarings: int = 30) -> Scalar:
     r"""Return the spectral radius $\rho(W) = \max_i |\lambda_i(W)|$.
 

@@ -28,7 +28,7 @@ class Readout(eqx.Module):
         self, states: Float[Array, "time n_features"]
     ) -> Float[Array, "time n_out"]:
         """Return the outputs for a sequence of states (leading time axis)."""
-        return states @ self.weights.T + self.bias
+        return states @ self.weights.T + self.bias[None, :]
 
 
 def _check_alpha(alpha: ArrayLike, dtype) -> Array:
@@ -108,7 +108,7 @@ def ridge_readout(
     alpha = _check_alpha(alpha, X.dtype)
     if bias:
         x_mean, y_mean = jnp.mean(X, axis=0), jnp.mean(Y, axis=0)
-        X, Y = X - x_mean, Y - y_mean
+        X, Y = X - x_mean[None, :], Y - y_mean[None, :]
     else:
         x_mean = jnp.zeros(X.shape[1], X.dtype)
         y_mean = jnp.zeros(Y.shape[1], X.dtype)
@@ -122,7 +122,7 @@ def ridge_readout(
     proj = V.T @ cross
     solve = jax.vmap(lambda a: (V @ (proj / (s + a)[:, None])).T)
     weights = solve(alpha)
-    return Readout(weights, y_mean - weights @ x_mean)
+    return Readout(weights, y_mean[None, :] - weights @ x_mean)
 
 
 class ForceResult(eqx.Module):
