@@ -108,7 +108,12 @@ def memory_capacity(
             f"states: {n_t} rows leave too few after washout/max_delay "
             f"({n_t - start}) for train_fraction = {train_fraction}."
         )
-    rows = jnp.arange(start, n_t)[:, None]
+    return _memory_capacity(states, u, max_delay, start, n_train, alpha)
+
+
+@eqx.filter_jit
+def _memory_capacity(states, u, max_delay, start, n_train, alpha):
+    rows = jnp.arange(start, states.shape[0])[:, None]
     targets = u[rows - 1 - jnp.arange(1, max_delay + 1)[None, :]]
     X = states[start:]
     W, b = _ridge(X[:n_train], targets[:n_train], jnp.asarray(alpha, X.dtype))

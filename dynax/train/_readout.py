@@ -5,6 +5,7 @@ import jax
 import jax.numpy as jnp
 import jax.scipy.linalg as jsl
 
+from .._checks import is_concrete
 from .._custom_types import Array, ArrayLike, Float
 
 
@@ -105,7 +106,11 @@ def ridge_readout(
         of length ``len(alpha)``.
     """
     X, Y = _check_data(states, targets, washout)
-    alpha = _check_alpha(alpha, X.dtype)
+    return _ridge(X, Y, _check_alpha(alpha, X.dtype), bias)
+
+
+@eqx.filter_jit
+def _ridge(X, Y, alpha, bias):
     if bias:
         x_mean, y_mean = jnp.mean(X, axis=0), jnp.mean(Y, axis=0)
         X, Y = X - x_mean[None, :], Y - y_mean[None, :]
@@ -176,7 +181,7 @@ def force_readout(
     targets = jnp.asarray(targets, x0.dtype)
     if targets.ndim != 2:
         raise ValueError(f"targets: expected shape (time, n_out), got {targets.shape}.")
-    n_t, n = targets.shape[0], x0.shape[0]
+    n_t = targets.shape[0]
     if inputs is None:
         inputs = jnp.zeros((n_t, model.n_in), x0.dtype)
     inputs = jnp.asarray(inputs, x0.dtype)
@@ -188,7 +193,14 @@ def force_readout(
     alpha = _check_alpha(alpha, x0.dtype)
     if alpha.ndim != 0:
         raise ValueError(f"alpha: expected a scalar, got shape {alpha.shape}.")
-    alpha = eqx.error_if(alpha, alpha <= 0, "alpha must be > 0 for FORCE.")
+    if is_concrete(alpha) and not float(alpha) > 0:
+        raise ValueError(f"alpha must be > 0 for FORCE, got {float(alpha)!r}.")
+    return _force(model, x0, targets, inputs, alpha)
+
+
+@eqx.filter_jit
+def _force(model, x0, targets, inputs, alpha):
+    n = x0.shape[0]
 
     def one(carry, data):
         x, w, P = carry
