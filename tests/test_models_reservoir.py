@@ -26,7 +26,7 @@ def np_step(m, x, u, y=None):
     return (1 - a) * x + a * np.tanh(pre)
 
 
-@pytest.mark.parametrize("n", [5, 60, 300])
+@pytest.mark.parametrize("n", [5, 120])
 @pytest.mark.parametrize("density", [1.0, 0.1])
 @pytest.mark.parametrize("dtype", [jnp.float64, jnp.float32])
 def test_spectral_radius_matches_numpy_eigvals(n, density, dtype, getkey):
@@ -124,7 +124,7 @@ def test_mackey_glass_nrmse_equals_reservoirpy(getkey):
 
 
 def test_vmap_ensemble_equals_loop(getkey):
-    keys = jr.split(getkey(), 4)
+    keys = jr.split(getkey(), 3)
     ens = dx.make_ensemble(lambda k: make(k), keys)
     u = jr.normal(getkey(), (10, 2))
     ts = jnp.arange(10.0)
@@ -133,7 +133,7 @@ def test_vmap_ensemble_equals_loop(getkey):
         ref = dx.simulate(make(k), jnp.zeros(20), ts, inputs=u).ys
         np.testing.assert_allclose(np.asarray(ys[i]), np.asarray(ref), rtol=1e-12)
     # a swept spectral radius is an array leaf: one vmap over radii
-    sweep = jax.vmap(lambda r: ESN(1, 30, spectral_radius=r, key=keys[0]).W)
+    sweep = jax.vmap(lambda r: ESN(2, 20, spectral_radius=r, key=keys[0]).W)
     Ws = sweep(jnp.array([0.5, 1.1]))
     for W, r in zip(Ws, (0.5, 1.1), strict=True):
         got = np.max(np.abs(np.linalg.eigvals(np.asarray(W))))
@@ -155,7 +155,7 @@ def test_jit_equals_nojit_and_grad_equals_finite_differences(getkey):
     def loss(W_in):
         mm = eqx.tree_at(lambda e: e.W_in, m, W_in)
         x = mm.init_state()
-        for k in range(8):
+        for k in range(5):
             x = mm.step(x, u[k])
         return jnp.sum(x**2)
 
