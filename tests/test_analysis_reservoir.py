@@ -62,7 +62,7 @@ def test_memory_capacity_linear_reservoir_near_n():
     ref = np_memory_capacity(X, u, 100, 500, 10000, 1e-10)
     np.testing.assert_allclose(np.asarray(mc.per_delay), ref, rtol=1e-6, atol=1e-9)
     assert float(mc.total) <= 50.0
-    assert abs(float(mc.total) - 48.86) < 0.5  # measured 49.01 (other draw/seed)
+    assert abs(float(mc.total) - 48.86) < 0.01  # measured 48.8605 (same setup, seed 0)
     assert float(mc.per_delay[0]) > 0.99
 
 
