@@ -124,3 +124,21 @@ def test_echo_state_property(getkey):
     check = echo_state_property(bad, jnp.zeros((300, 1)), key=getkey())
     assert not bool(check.converged)
     assert float(check.distance[-1]) > 1e-2
+
+
+def test_one_trace_across_repeated_calls(getkey, monkeypatch):
+    import dynax.analysis._reservoir as mod
+
+    traces = []
+    ridge = mod._ridge
+
+    def counted(*args):
+        traces.append(1)  # runs at trace time only
+        return ridge(*args)
+
+    monkeypatch.setattr(mod, "_ridge", counted)
+    u = jr.uniform(getkey(), (200,), jnp.float64)
+    for _ in range(3):
+        X = jr.normal(getkey(), (200, 8))
+        memory_capacity(X, u, max_delay=5)
+    assert len(traces) == 1
