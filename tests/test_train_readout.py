@@ -155,3 +155,34 @@ def test_force_learns_sine_in_closed_loop(getkey):
     # the untrained network (zero readout) does not produce the sine
     untrained = dx.simulate(m, res.state, ts).outputs
     assert float(dx.analysis.nrmse(untrained, target[T:])) > 0.9
+
+
+def test_one_trace_across_repeated_calls(getkey, monkeypatch):
+    import dynax.train._readout as mod
+
+    traces = []
+    cholesky = mod._cholesky
+
+    def counted(*args):
+        traces.append(1)  # runs at trace time only
+        return cholesky(*args)
+
+    monkeypatch.setattr(mod, "_cholesky", counted)
+    for _ in range(3):
+        X, Y = data(getkey())
+        ridge_readout(X, Y, alpha=0.1, washout=2)
+    assert len(traces) == 1
+
+    m = dx.models.ESN(0, 8, n_out=1, feedback=True, key=getkey())
+    calls = []
+    step = type(m).step
+
+    def counted_step(self, x, u, y=None):
+        calls.append(1)
+        return step(self, x, u, y)
+
+    monkeypatch.setattr(dx.models.ESN, "step", counted_step)
+    for _ in range(3):
+        f = jr.normal(getkey(), (20, 1))
+        force_readout(m, jnp.zeros(8), f, alpha=1.0)
+    assert len(calls) == 1
