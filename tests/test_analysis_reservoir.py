@@ -1,5 +1,6 @@
 """Reservoir metrics: NRMSE, memory capacity, effective spectral radius, ESP."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -105,8 +106,8 @@ def test_effective_spectral_radius_matches_numpy(getkey):
         J = (1 - a) * np.eye(20) + a * np.asarray(esn.W)
         ref = np.max(np.abs(np.linalg.eigvals(J)))
         np.testing.assert_allclose(float(effective_spectral_radius(esn)), ref, 1e-7)
-    ens = dx.make_ensemble(lambda k: dx.models.ESN(1, 20, leak=0.5, key=k),
-                           jr.split(getkey(), 3))  # fmt: skip
+    make = eqx.filter_jit(dx.make_ensemble)
+    ens = make(lambda k: dx.models.ESN(1, 20, leak=0.5, key=k), jr.split(getkey(), 3))
     rhos = jax.vmap(effective_spectral_radius)(ens)
     for i in range(3):
         one = effective_spectral_radius(dx.member(ens, i))
