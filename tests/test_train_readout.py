@@ -44,8 +44,8 @@ def test_ridge_equals_numpy_lstsq(alpha, getkey):
 
 
 def test_ridge_blocked_cholesky_equals_lstsq(getkey):
-    """n_features = 150 > 64 exercises the recursive blocked Cholesky."""
-    X, Y = data(getkey(), T=400, N=150, n_out=2)
+    """n_features = 80 > 64 exercises the recursive blocked Cholesky."""
+    X, Y = data(getkey(), T=300, N=80, n_out=2)
     r = ridge_readout(X, Y, alpha=1e-2, washout=3)
     W, c = lstsq_ridge(X, Y, 1e-2, 3)
     np.testing.assert_allclose(np.asarray(r.weights), W, rtol=1e-8, atol=1e-10)
