@@ -1,6 +1,12 @@
 """dynax: differentiable dynamical systems for neuroscience and machine learning."""
 
-from . import analysis as analysis, models as models, tasks as tasks, train as train
+from . import (
+    analysis as analysis,
+    data as data,
+    models as models,
+    tasks as tasks,
+    train as train,
+)
 from ._ensemble import (
     ensemble_size as ensemble_size,
     make_ensemble as make_ensemble,

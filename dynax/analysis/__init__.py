@@ -33,6 +33,14 @@ from ._lyapunov import (
     LyapunovSpectrum as LyapunovSpectrum,
     lyapunov_spectrum as lyapunov_spectrum,
 )
+from ._reservoir import (
+    EchoStateCheck as EchoStateCheck,
+    MemoryCapacity as MemoryCapacity,
+    echo_state_property as echo_state_property,
+    effective_spectral_radius as effective_spectral_radius,
+    memory_capacity as memory_capacity,
+    nrmse as nrmse,
+)
 from ._synchrony import (
     analytic_signal as analytic_signal,
     instantaneous_phase as instantaneous_phase,

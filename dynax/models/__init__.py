@@ -9,6 +9,12 @@ from ._delayed import DelayBuffer as DelayBuffer, DelayedKuramoto as DelayedKura
 from ._discrete import GRU as GRU, VanillaRNN as VanillaRNN
 from ._gradient_network import CoupledGradientNetwork as CoupledGradientNetwork
 from ._oscillators import Kuramoto as Kuramoto, StuartLandau as StuartLandau
+from ._reservoir import ESN as ESN
+from ._reservoir_init import (
+    scale_to_spectral_radius as scale_to_spectral_radius,
+    sparse_matrix as sparse_matrix,
+    spectral_radius as spectral_radius,
+)
 from ._rnn import (
     CTRNN as CTRNN,
     EIRNN as EIRNN,

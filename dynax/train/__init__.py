@@ -13,3 +13,9 @@ from ._loss import (
     masked_mse as masked_mse,
     weight_penalty as weight_penalty,
 )
+from ._readout import (
+    ForceResult as ForceResult,
+    Readout as Readout,
+    force_readout as force_readout,
+    ridge_readout as ridge_readout,
+)

@@ -1,0 +1,193 @@
+r"""Reservoir metrics: NRMSE, linear memory capacity, effective spectral radius, ESP."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import jax.scipy.linalg as jsl
+
+from .._custom_types import Array, ArrayLike, Bool, Float, PRNGKeyArray, Scalar
+from .._simulate import simulate
+from ..models._reservoir_init import spectral_radius
+
+
+def nrmse(
+    pred: Float[ArrayLike, "time ..."], target: Float[ArrayLike, "time ..."]
+) -> Scalar:
+    r"""Normalised root-mean-square error, normalised by the target's std.
+
+    $$\mathrm{NRMSE} = \sqrt{\langle (\hat y - y)^2 \rangle} \,/\, \mathrm{std}(y),$$
+
+    means and the (population) standard deviation taken over every element. 1 is the
+    error of predicting the mean. (reservoirpy's ``nrmse`` divides by
+    $\max y - \min y$ by default instead.)
+    """
+    pred, target = jnp.asarray(pred), jnp.asarray(target)
+    if pred.shape != target.shape:
+        raise ValueError(
+            f"pred, target: expected equal shapes, got {pred.shape} and {target.shape}."
+        )
+    return jnp.sqrt(jnp.mean((pred - target) ** 2)) / jnp.std(target)
+
+
+class MemoryCapacity(eqx.Module):
+    r"""The linear memory capacity of a reservoir.
+
+    Attributes:
+        total: $\sum_d MC_d$.
+        per_delay: $MC_d$ for $d = 1..$ ``max_delay``.
+    """
+
+    total: Float[Array, ""]
+    per_delay: Float[Array, " max_delay"]
+
+
+def _ridge(X, Y, alpha):
+    x_mean, y_mean = jnp.mean(X, axis=0), jnp.mean(Y, axis=0)
+    Xc, Yc = X - x_mean[None, :], Y - y_mean[None, :]
+    gram = Xc.T @ Xc + alpha * jnp.eye(X.shape[1], dtype=X.dtype)
+    W = jsl.cho_solve(jsl.cho_factor(gram, lower=True), Xc.T @ Yc)
+    return W, y_mean - x_mean @ W
+
+
+def memory_capacity(
+    states: Float[Array, "time n"],
+    inputs: Float[Array, "time ..."],
+    *,
+    max_delay: int,
+    washout: int = 0,
+    alpha: float = 1e-8,
+    train_fraction: float = 0.5,
+) -> MemoryCapacity:
+    r"""Linear memory capacity (Jaeger 2002): $MC = \sum_{d=1}^{D} MC_d$.
+
+    $MC_d = \mathrm{corr}^2\big(u(t - d), \hat u_d(t)\big)$, where $u(t)$ is the most
+    recent input the state $x(t)$ has seen and $\hat u_d$ is the best linear
+    reconstruction (ridge with unpenalised bias, ridge value ``alpha``). With
+    :func:`dynax.simulate`'s alignment (``ys[k]`` has seen ``inputs[0..k-1]``) the
+    target of row ``k`` for delay ``d`` is ``inputs[k - 1 - d]`` (reservoirpy's
+    ``observables.memory_capacity`` uses the same delays). For i.i.d. input
+    $MC \le N$, and a linear reservoir reaches about $N - 1$ here (the most recent
+    input, delay 0, is not counted).
+
+    Rows from ``max(washout, max_delay + 1)`` on are used: the first
+    ``train_fraction`` of them fit the readouts, the rest measure the correlations
+    (held-out test set).
+
+    Args:
+        states: reservoir states, shape ``(time, n)``.
+        inputs: the scalar input, shape ``(time,)`` or ``(time, 1)``.
+        max_delay: the largest delay $D$.
+        washout: number of leading rows always discarded.
+        alpha: ridge value (> 0).
+        train_fraction: fraction of the usable rows used for training.
+
+    Returns:
+        A :class:`MemoryCapacity`.
+    """
+    u = jnp.asarray(inputs)
+    u = u[:, 0] if u.ndim == 2 and u.shape[1] == 1 else u
+    n_t = states.shape[0]
+    if states.ndim != 2 or u.shape != (n_t,):
+        raise ValueError(
+            f"states, inputs: expected shapes (time, n) and (time,) or (time, 1), got "
+            f"{states.shape} and {jnp.shape(inputs)}."
+        )
+    if not isinstance(max_delay, int) or max_delay < 1:
+        raise ValueError(f"max_delay must be a Python int >= 1, got {max_delay!r}.")
+    if not isinstance(washout, int) or not 0 <= washout < n_t:
+        raise ValueError(
+            f"washout must be a Python int in [0, time) = [0, {n_t}), got {washout!r}."
+        )
+    if not alpha > 0:
+        raise ValueError(f"alpha must be > 0, got {alpha!r}.")
+    start = max(washout, max_delay + 1)
+    n_train = int(train_fraction * (n_t - start))
+    if n_train < 2 or n_t - start - n_train < 2:
+        raise ValueError(
+            f"states: {n_t} rows leave too few after washout/max_delay "
+            f"({n_t - start}) for train_fraction = {train_fraction}."
+        )
+    return _memory_capacity(states, u, max_delay, start, n_train, alpha)
+
+
+@eqx.filter_jit
+def _memory_capacity(states, u, max_delay, start, n_train, alpha):
+    rows = jnp.arange(start, states.shape[0])[:, None]
+    targets = u[rows - 1 - jnp.arange(1, max_delay + 1)[None, :]]
+    X = states[start:]
+    W, b = _ridge(X[:n_train], targets[:n_train], jnp.asarray(alpha, X.dtype))
+    pred, test = X[n_train:] @ W + b[None, :], targets[n_train:]
+    pc = pred - jnp.mean(pred, axis=0, keepdims=True)
+    tc = test - jnp.mean(test, axis=0, keepdims=True)
+    corr2 = jnp.sum(pc * tc, axis=0) ** 2 / (
+        jnp.sum(pc**2, axis=0) * jnp.sum(tc**2, axis=0)
+    )
+    return MemoryCapacity(jnp.sum(corr2), corr2)
+
+
+def effective_spectral_radius(model) -> Scalar:
+    r"""Spectral radius of a leaky ESN's Jacobian at the origin, $\rho((1-a)I + aW)$.
+
+    For $x_{k+1} = (1-a)x_k + a\tanh(Wx_k + \dots)$ the Jacobian at $x = 0$ (zero
+    input and bias) is $(1-a)I + \mathrm{diag}(a)\,W$ (Jaeger et al. 2007); a value
+    below 1 makes the origin of the autonomous reservoir stable.
+
+    Args:
+        model: a model with fields ``W`` (``(n, n)``) and ``leak`` (scalar or
+            ``(n,)``), e.g. :class:`dynax.models.ESN`.
+
+    Returns:
+        The spectral radius (scalar).
+    """
+    W, a = model.W, jnp.asarray(model.leak, model.W.dtype)
+    n = W.shape[0]
+    a_col = jnp.broadcast_to(a, (n,))[:, None]
+    J = (1 - a_col) * jnp.eye(n, dtype=W.dtype) + a_col * W
+    return spectral_radius(J)
+
+
+class EchoStateCheck(eqx.Module):
+    r"""The outcome of :func:`echo_state_property`.
+
+    Attributes:
+        distance: $\lVert x_k - x'_k \rVert$ at every time (leading time axis).
+        converged: whether the final distance is below ``tol`` times the initial one.
+    """
+
+    distance: Float[Array, " time"]
+    converged: Bool[Array, ""]
+
+
+def echo_state_property(
+    model,
+    inputs: Float[Array, "time n_in"],
+    *,
+    key: PRNGKeyArray,
+    scale: float = 1.0,
+    tol: float = 1e-6,
+) -> EchoStateCheck:
+    r"""Check the echo-state property empirically: initial conditions are forgotten.
+
+    Two states drawn $\mathcal U(-\text{scale}, \text{scale})^N$ are driven by the
+    same ``inputs`` with :func:`dynax.simulate`; the network has the property (on
+    this input) when their distance shrinks to ``tol`` times its initial value
+    (Jaeger 2001; Yildiz, Jaeger & Kiebel 2012). A finite run cannot prove it.
+
+    Args:
+        model: a map (e.g. :class:`dynax.models.ESN`) with ``init_state()``.
+        inputs: the common drive, shape ``(time, n_in)``.
+        key: PRNG key for the two initial states.
+        scale: half-width of the initial-state distribution.
+        tol: relative distance counted as converged.
+
+    Returns:
+        An :class:`EchoStateCheck`.
+    """
+    x0 = model.init_state()
+    starts = scale * jr.uniform(key, (2, *x0.shape), x0.dtype, minval=-1, maxval=1)
+    ts = jnp.arange(inputs.shape[0], dtype=x0.dtype)
+    run = jax.vmap(lambda y0: simulate(model, y0, ts, inputs=inputs).ys)
+    ys = run(starts)
+    dist = jnp.sqrt(jnp.sum((ys[0] - ys[1]) ** 2, axis=tuple(range(1, ys.ndim - 1))))
+    return EchoStateCheck(dist, dist[-1] <= tol * dist[0])

@@ -1,0 +1,228 @@
+r"""Echo-state networks: a fixed random reservoir read out by a trained linear map."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+from jax.typing import DTypeLike
+
+from .._custom_types import Args, Array, ArrayLike, Float, PRNGKeyArray, ScalarLike
+from . import _init
+from ._base import AbstractMap, drive
+from ._reservoir_init import scale_to_spectral_radius, sparse_matrix
+
+
+def _check_leak(leak: ArrayLike, dtype) -> Array:
+    arr = jnp.asarray(leak, dtype)
+    bad = (arr <= 0) | (arr > 1)
+    msg = "leak must lie in (0, 1] (every element)"
+    try:
+        failed = bool(jnp.any(bad))
+    except jax.errors.ConcretizationTypeError:
+        return eqx.error_if(arr, jnp.any(bad), msg)
+    if failed:
+        raise ValueError(f"{msg}, got {leak!r}.")
+    return arr
+
+
+class ESN(AbstractMap):
+    r"""A leaky echo-state network (Jaeger 2001; Jaeger et al. 2007).
+
+    $$x_{k+1} = (1 - a)\,x_k + a \tanh\!\big(W x_k + W_\text{in} u_k
+    + W_\text{fb}\, y_k + b\big), \qquad y_k = W_\text{out} x_k + b_\text{out}.$$
+
+    One application is one time step (dimensionless). **Input convention**: under
+    :func:`dynax.simulate`, ``inputs[k]`` drives the step from ``ys[k]`` to
+    ``ys[k+1]``, so ``ys[k]`` has seen ``inputs[0..k-1]``; ``ys[k+1]`` equals the
+    state reservoirpy and Jaeger index as $x(k)$ (their update uses $u(k)$ to make
+    $x(k)$). A one-step-ahead predictor of a series $s$ is therefore trained with
+    ``inputs = s`` and ``targets = s`` unshifted: ``ys[k]`` predicts ``s[k]``.
+
+    **Feedback** (``feedback=True``): the output $y_k$ of the readout stored in the
+    fields ``W_out``, ``b_out`` (zeros at construction) is fed back through
+    $W_\text{fb}$. Train a readout (e.g. :func:`dynax.train.ridge_readout` on
+    teacher-forced states from :meth:`step`, or :func:`dynax.train.force_readout`),
+    then install it with :meth:`with_readout`; :meth:`__call__` then feeds back the
+    network's own output. :meth:`generate` runs the closed loop in which the output
+    replaces the input.
+
+    $W$ is sparse (each entry non-zero with probability ``density``, values
+    $\mathcal N(0,1)$) rescaled to spectral radius ``spectral_radius``;
+    $W_\text{in}$, $b$ and $W_\text{fb}$ are dense $\mathcal U(-1, 1)$ times
+    ``input_scaling``, ``bias_scaling`` and ``feedback_scaling``.
+
+    References: H. Jaeger (2001), GMD Report 148; Jaeger, Lukoševičius, Popovici &
+    Siewert (2007), Neural Networks 20:335; Lukoševičius (2012), "A practical guide
+    to applying echo state networks".
+
+    Args:
+        n_in: number of input channels (0 for an autonomous network).
+        n_hidden: number of reservoir units $N$.
+        n_out: number of readout channels (the rows of ``W_out``).
+        spectral_radius: spectral radius of $W$, $> 0$.
+        leak: leak rate $a \in (0, 1]$ (scalar or one per unit).
+        input_scaling: scale $\ge 0$ of $W_\text{in}$.
+        density: fraction of non-zero entries of $W$, in $(0, 1]$.
+        bias_scaling: scale $\ge 0$ of $b$ (0: no bias).
+        feedback: feed the output $y_k$ back into the reservoir.
+        feedback_scaling: scale $\ge 0$ of $W_\text{fb}$.
+        dtype: float dtype of every parameter (default: JAX's default float).
+        key: PRNG key.
+    """
+
+    W: Float[Array, "n_hidden n_hidden"]
+    W_in: Float[Array, "n_hidden n_in"]
+    b: Float[Array, " n_hidden"]
+    leak: Float[Array, "*leak"]
+    W_fb: Float[Array, "n_hidden n_fb"]
+    W_out: Float[Array, "n_out n_hidden"]
+    b_out: Float[Array, " n_out"]
+    n_in: int = eqx.field(static=True)
+    n_hidden: int = eqx.field(static=True)
+    feedback: bool = eqx.field(static=True)
+
+    def __init__(
+        self,
+        n_in: int,
+        n_hidden: int,
+        *,
+        n_out: int = 0,
+        spectral_radius: ScalarLike = 0.9,
+        leak: Float[ArrayLike, "*leak"] = 1.0,
+        input_scaling: ScalarLike = 1.0,
+        density: float = 1.0,
+        bias_scaling: ScalarLike = 0.0,
+        feedback: bool = False,
+        feedback_scaling: ScalarLike = 1.0,
+        dtype: DTypeLike | None = None,
+        key: PRNGKeyArray,
+    ):
+        dtype = _init.default_dtype(dtype)
+        _init.check_size("n_hidden", n_hidden, 1)
+        _init.check_size("n_in", n_in, 0)
+        _init.check_size("n_out", n_out, 1 if feedback else 0)
+        radius = _init.check_value(
+            "spectral_radius", spectral_radius, dtype, positive=True
+        )
+        if jnp.shape(leak) not in ((), (n_hidden,)):
+            raise ValueError(
+                f"leak must be a scalar or have shape (n_hidden,) = ({n_hidden},), "
+                f"got shape {jnp.shape(leak)}."
+            )
+        self.leak = _check_leak(leak, dtype)
+        s_in = _init.check_value("input_scaling", input_scaling, dtype, positive=False)
+        s_b = _init.check_value("bias_scaling", bias_scaling, dtype, positive=False)
+        s_fb = _init.check_value(
+            "feedback_scaling", feedback_scaling, dtype, positive=False
+        )
+        k_w, k_in, k_b, k_fb = jr.split(key, 4)
+        W = sparse_matrix(k_w, (n_hidden, n_hidden), density=density, dtype=dtype)
+        self.W = scale_to_spectral_radius(W, radius)
+        self.W_in = s_in * sparse_matrix(
+            k_in, (n_hidden, n_in), distribution="uniform", dtype=dtype
+        )
+        self.b = s_b * sparse_matrix(
+            k_b, (n_hidden, 1), distribution="uniform", dtype=dtype
+        ).reshape(n_hidden)
+        n_fb = n_out if feedback else 0
+        self.W_fb = s_fb * sparse_matrix(
+            k_fb, (n_hidden, n_fb), distribution="uniform", dtype=dtype
+        )
+        self.W_out = jnp.zeros((n_out, n_hidden), dtype)
+        self.b_out = jnp.zeros((n_out,), dtype)
+        self.n_in, self.n_hidden, self.feedback = n_in, n_hidden, feedback
+
+    @property
+    def n_out(self) -> int:
+        """Number of readout channels."""
+        return self.W_out.shape[-2]
+
+    def step(
+        self,
+        x: Float[Array, " n_hidden"],
+        u: Float[Array, " n_in"],
+        y: Float[Array, " n_fb"] | None = None,
+    ) -> Float[Array, " n_hidden"]:
+        r"""Return $x_{k+1}$ given $x_k$, the input $u_k$ and the fed-back output $y_k$.
+
+        ``y`` is ignored without feedback; with feedback it defaults to the stored
+        readout of ``x``. Pass a target here to teacher-force the feedback.
+        """
+        pre = self.W @ x + self.W_in @ u + self.b
+        if self.feedback:
+            pre = pre + self.W_fb @ (self.readout(x) if y is None else y)
+        return (1 - self.leak) * x + self.leak * jnp.tanh(pre)
+
+    def __call__(
+        self, t: ScalarLike, x: Float[Array, " n_hidden"], args: Args
+    ) -> Float[Array, " n_hidden"]:
+        """Return the next state $x_{k+1}$ (feedback from the stored readout)."""
+        return self.step(x, drive(args, t, self.n_in, x.dtype))
+
+    def readout(self, x: Float[Array, " n_hidden"]) -> Float[Array, " n_out"]:
+        r"""Return the output $W_\text{out} x + b_\text{out}$."""
+        return self.W_out @ x + self.b_out
+
+    def init_state(self) -> Float[Array, " n_hidden"]:
+        """Return the zero state."""
+        return jnp.zeros((self.n_hidden,), self.W.dtype)
+
+    def with_readout(
+        self, weights: Float[Array, "n_out n_hidden"], bias: Float[Array, " n_out"]
+    ) -> "ESN":
+        """Return a copy with the readout ``W_out = weights``, ``b_out = bias``.
+
+        E.g. ``esn.with_readout(r.weights, r.bias)`` for a readout ``r`` returned by
+        :func:`dynax.train.ridge_readout`.
+        """
+        weights, bias = jnp.asarray(weights), jnp.asarray(bias)
+        n_out = weights.shape[0] if weights.ndim == 2 else -1
+        if weights.shape != (n_out, self.n_hidden) or bias.shape != (n_out,):
+            raise ValueError(
+                f"weights, bias: expected shapes (n_out, {self.n_hidden}) and "
+                f"(n_out,), got {weights.shape} and {bias.shape}."
+            )
+        if self.feedback and n_out != self.W_fb.shape[1]:
+            raise ValueError(
+                f"weights: the feedback expects n_out = {self.W_fb.shape[1]} outputs, "
+                f"got {n_out}."
+            )
+        dtype = self.W.dtype
+        return eqx.tree_at(
+            lambda m: (m.W_out, m.b_out),
+            self,
+            (weights.astype(dtype), bias.astype(dtype)),
+        )
+
+    def generate(
+        self, x0: Float[Array, " n_hidden"], n_steps: int
+    ) -> tuple[Float[Array, "n_steps n_out"], Float[Array, "n_steps n_hidden"]]:
+        r"""Run the closed loop: the output replaces the input for ``n_steps`` steps.
+
+        $y_j = W_\text{out} x_j + b_\text{out}$, $x_{j+1} = $ :meth:`step`
+        $(x_j, u = y_j)$, from $x_0$ = ``x0``, as one ``lax.scan``. With a readout
+        trained as a one-step-ahead predictor (``ys[k]`` predicts ``s[k]``, see the
+        class docstring) and ``x0 = ys[T]`` (the state that has seen ``s[0..T-1]``),
+        ``predictions[j]`` forecasts ``s[T + j]``.
+
+        Args:
+            x0: the state to start from.
+            n_steps: number of predictions.
+
+        Returns:
+            ``(predictions, states)``: ``predictions[j]`` is the readout of
+            ``states[j]``; ``states[0] = x0``.
+        """
+        if self.n_out != self.n_in:
+            raise ValueError(
+                f"generate: the output replaces the input, so n_out must equal n_in "
+                f"= {self.n_in}, got n_out = {self.n_out}."
+            )
+        _init.check_size("n_steps", n_steps, 1)
+
+        def one(x, _):
+            y = self.readout(x)
+            return self.step(x, y, y), (y, x)
+
+        _, (ys, xs) = jax.lax.scan(one, x0, None, length=n_steps)
+        return ys, xs

@@ -1,0 +1,188 @@
+"""Ridge and FORCE readouts."""
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+import scipy.linalg
+from reservoirpy.nodes import Ridge
+
+import dynax as dx
+from dynax.train import force_readout, ridge_readout
+
+
+def data(key, T=200, N=15, n_out=3):
+    kx, kw, ke = jr.split(key, 3)
+    X = jr.normal(kx, (T, N), jnp.float64) + 0.5
+    W = jr.normal(kw, (n_out, N), jnp.float64)
+    Y = X @ W.T + 0.3 * jr.normal(ke, (T, n_out), jnp.float64) + 2.0
+    return X, Y
+
+
+def lstsq_ridge(X, Y, alpha, washout):
+    """Unpenalised bias: lstsq on [X 1; sqrt(alpha) I 0] [W; c] = [Y; 0]."""
+    X, Y = np.asarray(X)[washout:], np.asarray(Y)[washout:]
+    T, N = X.shape
+    A = np.block([[X, np.ones((T, 1))], [np.sqrt(alpha) * np.eye(N), np.zeros((N, 1))]])
+    B = np.vstack([Y, np.zeros((N, Y.shape[1]))])
+    sol = np.linalg.lstsq(A, B, rcond=None)[0]
+    return sol[:N].T, sol[N]
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1e-3, 10.0])
+def test_ridge_equals_numpy_lstsq(alpha, getkey):
+    X, Y = data(getkey())
+    r = ridge_readout(X, Y, alpha=alpha, washout=7)
+    W, c = lstsq_ridge(X, Y, alpha, 7)
+    np.testing.assert_allclose(np.asarray(r.weights), W, rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(np.asarray(r.bias), c, rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(
+        np.asarray(r.predict(X)), np.asarray(X) @ W.T + c, rtol=1e-9
+    )
+    np.testing.assert_allclose(np.asarray(r(X[3])), np.asarray(X[3]) @ W.T + c)
+
+
+def test_ridge_blocked_cholesky_equals_lstsq(getkey):
+    """n_features = 80 > 64 exercises the recursive blocked Cholesky."""
+    X, Y = data(getkey(), T=300, N=80, n_out=2)
+    r = ridge_readout(X, Y, alpha=1e-2, washout=3)
+    W, c = lstsq_ridge(X, Y, 1e-2, 3)
+    np.testing.assert_allclose(np.asarray(r.weights), W, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(np.asarray(r.bias), c, rtol=1e-8, atol=1e-10)
+
+
+def test_ridge_without_bias_equals_scipy_solve(getkey):
+    X, Y = data(getkey())
+    r = ridge_readout(X, Y, alpha=0.5, bias=False)
+    Xn, Yn = np.asarray(X), np.asarray(Y)
+    ref = scipy.linalg.solve(Xn.T @ Xn + 0.5 * np.eye(15), Xn.T @ Yn, assume_a="pos")
+    np.testing.assert_allclose(np.asarray(r.weights), ref.T, rtol=1e-10)
+    assert np.all(np.asarray(r.bias) == 0)
+
+
+def test_ridge_equals_reservoirpy_ridge(getkey):
+    X, Y = data(getkey())
+    node = Ridge(ridge=1e-2)
+    node.fit(np.asarray(X), np.asarray(Y))
+    r = ridge_readout(X, Y, alpha=1e-2)
+    np.testing.assert_allclose(np.asarray(r.weights), node.Wout.T, rtol=1e-9)
+    np.testing.assert_allclose(np.asarray(r.bias), np.ravel(node.bias), rtol=1e-9)
+
+
+def test_ridge_batched_alphas_equal_loop(getkey):
+    X, Y = data(getkey())
+    alphas = jnp.array([1e-6, 1e-3, 1.0, 100.0])
+    batched = ridge_readout(X, Y, alpha=alphas, washout=5)
+    assert batched.weights.shape == (4, 3, 15) and batched.bias.shape == (4, 3)
+    for i, a in enumerate(alphas):
+        one = ridge_readout(X, Y, alpha=a, washout=5)
+        np.testing.assert_allclose(batched.weights[i], one.weights, rtol=1e-7)
+        np.testing.assert_allclose(batched.bias[i], one.bias, rtol=1e-7)
+
+
+def test_ridge_vmap_over_ensemble_equals_loop(getkey):
+    Xs, Ys = jax.vmap(lambda k: data(k, T=80, N=6, n_out=1))(jr.split(getkey(), 5))
+    alphas = jnp.array([1e-4, 1.0])
+    fit = jax.jit(jax.vmap(lambda x, y: ridge_readout(x, y, alpha=alphas, washout=3)))
+    batched = fit(Xs, Ys)
+    assert batched.weights.shape == (5, 2, 1, 6)
+    for i in range(5):
+        for j in range(2):
+            W, c = lstsq_ridge(Xs[i], Ys[i], float(alphas[j]), 3)
+            np.testing.assert_allclose(batched.weights[i, j], W, rtol=1e-8)
+            np.testing.assert_allclose(batched.bias[i, j], c, rtol=1e-8)
+
+
+def test_ridge_1d_targets_and_float32(getkey):
+    X, Y = data(getkey(), n_out=1)
+    r = ridge_readout(X.astype(jnp.float32), Y[:, 0].astype(jnp.float32), alpha=1e-2)
+    assert r.weights.shape == (1, 15) and r.weights.dtype == jnp.float32
+    W, _ = lstsq_ridge(X, Y, 1e-2, 0)
+    np.testing.assert_allclose(np.asarray(r.weights), W, rtol=1e-3)
+
+
+def test_ridge_bad_input(getkey):
+    X, Y = data(getkey())
+    with pytest.raises(ValueError, match="alpha must be >= 0"):
+        ridge_readout(X, Y, alpha=-1.0)
+    with pytest.raises(ValueError, match="alpha must be >= 0"):
+        ridge_readout(X, Y, alpha=jnp.array([1.0, -1.0]))
+    with pytest.raises(ValueError, match="washout"):
+        ridge_readout(X, Y, alpha=1.0, washout=200)
+    with pytest.raises(ValueError, match="washout"):
+        ridge_readout(X, Y, alpha=1.0, washout=-1)
+    with pytest.raises(ValueError, match="targets"):
+        ridge_readout(X, Y[:-1], alpha=1.0)
+    with pytest.raises(ValueError, match="states"):
+        ridge_readout(X[:, :, None], Y, alpha=1.0)
+
+
+def test_force_equals_numpy_rls(getkey):
+    """The RLS recursion of Sussillo & Abbott (2009), step by step in NumPy."""
+    m = dx.models.ESN(0, 12, n_out=2, feedback=True, spectral_radius=1.2, key=getkey())
+    f = np.asarray(jr.normal(getkey(), (25, 2), jnp.float64))
+    x0 = np.asarray(jr.normal(getkey(), (12,), jnp.float64))
+    res = force_readout(m, jnp.asarray(x0), jnp.asarray(f), alpha=2.0)
+    W, W_fb, a = np.asarray(m.W), np.asarray(m.W_fb), float(m.leak)
+    x, w, P, zs = x0, np.zeros((2, 12)), np.eye(12) / 2.0, []
+    for k in range(25):
+        z = w @ x
+        zs.append(z)
+        P = P - np.outer(P @ x, x @ P) / (1 + x @ P @ x)
+        w = w - np.outer(z - f[k], P @ x)
+        x = (1 - a) * x + a * np.tanh(W @ x + W_fb @ (w @ x))
+    np.testing.assert_allclose(np.asarray(res.outputs), np.array(zs), atol=1e-10)
+    np.testing.assert_allclose(np.asarray(res.readout.weights), w, atol=1e-10)
+    np.testing.assert_allclose(np.asarray(res.state), x, atol=1e-10)
+
+
+def test_force_learns_sine_in_closed_loop(getkey):
+    """Train with the output fed back, then run autonomously: the sine continues."""
+    n, T, period = 300, 3000, 50
+    m = dx.models.ESN(
+        0, n, n_out=1, feedback=True, spectral_radius=1.5, leak=0.2, density=0.1,
+        key=jr.PRNGKey(1),
+    )  # fmt: skip
+    target = jnp.sin(2 * jnp.pi * jnp.arange(T + 500.0) / period)[:, None]
+    x0 = 0.5 * jr.normal(jr.PRNGKey(2), (n,), jnp.float64)
+    res = force_readout(m, x0, target[:T], alpha=1.0)
+    trained = m.with_readout(res.readout.weights, res.readout.bias)
+    ts = jnp.arange(500.0)
+    out = dx.simulate(trained, res.state, ts).outputs
+    err = float(dx.analysis.nrmse(out, target[T:]))
+    assert err < 0.05, err
+    # the untrained network (zero readout) does not produce the sine
+    untrained = dx.simulate(m, res.state, ts).outputs
+    assert float(dx.analysis.nrmse(untrained, target[T:])) > 0.9
+
+
+def test_one_trace_across_repeated_calls(getkey, monkeypatch):
+    import dynax.train._readout as mod
+
+    traces = []
+    cholesky = mod._cholesky
+
+    def counted(*args):
+        traces.append(1)  # runs at trace time only
+        return cholesky(*args)
+
+    monkeypatch.setattr(mod, "_cholesky", counted)
+    for _ in range(3):
+        X, Y = data(getkey())
+        ridge_readout(X, Y, alpha=0.1, washout=2)
+    assert len(traces) == 1
+
+    m = dx.models.ESN(0, 8, n_out=1, feedback=True, key=getkey())
+    calls = []
+    step = type(m).step
+
+    def counted_step(self, x, u, y=None):
+        calls.append(1)
+        return step(self, x, u, y)
+
+    monkeypatch.setattr(dx.models.ESN, "step", counted_step)
+    for _ in range(3):
+        f = jr.normal(getkey(), (20, 1))
+        force_readout(m, jnp.zeros(8), f, alpha=1.0)
+    assert len(calls) == 1
