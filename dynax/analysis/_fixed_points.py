@@ -18,7 +18,14 @@ import optimistix as optx
 
 from .._custom_types import Args, Array, ArrayLike, Bool, Float, Int, ScalarLike
 from .._ensemble import ensemble_size
-from ._levenberg_marquardt import batched_levenberg_marquardt
+from ._fixed_point_solve import (
+    check_residual,
+    greedy_unique,
+    implicit_point,
+    minimise,
+    residual,
+    spectrum,
+)
 from ._linearise import (
     Kind,
     as_pytree,
@@ -248,22 +255,6 @@ def _check_state_dim(f, x, ensemble):
             )
 
 
-def _check_residual(F, y):
-    """At trace time: ``f`` must map a state to a state of the same shape."""
-    try:
-        out = jax.eval_shape(F, y)
-    except (TypeError, ValueError) as err:
-        raise ValueError(
-            f"candidates: f could not be evaluated on a state of shape {y.shape} "
-            f"({type(err).__name__}: {err})."
-        ) from err
-    if getattr(out, "shape", None) != y.shape:
-        raise ValueError(
-            f"candidates: expected states of the shape f returns; f maps shape "
-            f"{y.shape} to {getattr(out, 'shape', out)}."
-        )
-
-
 def _is_concrete(x) -> bool:
     try:
         bool(jnp.all(x == x))
@@ -286,11 +277,11 @@ def _find(f, x, args, inputs, t, solver, kind, ensemble, compute_jacobians, **op
             in_axes=(eqx.if_array(0), in_inputs),
         )(f, inputs)
         first = jax.tree_util.tree_map(lambda a: a[0] if eqx.is_array(a) else a, ctx)
-        _check_residual(_residual(first, kind), x[0, 0])
+        check_residual(residual(first, kind), x[0, 0])
     else:
         ctx = (f, t, resolve_args(args, inputs))
-        _check_residual(_residual(ctx, kind), x[0])
-    xs, q, n_steps = _minimise(ctx, kind, x, solver, ensemble, **opts)
+        check_residual(residual(ctx, kind), x[0])
+    xs, q, n_steps = minimise(ctx, kind, x, solver, ensemble, **opts)
 
     def post(ctx, x, xs, q, n_steps):
         return _postprocess(ctx, kind, x, xs, q, n_steps, compute_jacobians, **opts)
@@ -337,54 +328,6 @@ def _find_in_groups(f, x, args, inputs, t, solver, kind, cj, group, **opts):
     )
 
 
-def _residual(ctx: tuple, kind: Kind) -> Callable[[Array], Array]:
-    f, t, args = ctx
-    g = vector_field(f, t, args)
-    return g if kind == "flow" else (lambda y: g(y) - y)
-
-
-def _minimise(ctx, kind, x, solver, ensemble, *, tol, max_steps, ftol, **_):
-    """Run the solver from every candidate; return final points, q and steps."""
-
-    def F(y, c):
-        return _residual(c, kind)(y)
-
-    if solver is None:
-        res = batched_levenberg_marquardt(
-            F, x, ctx, grouped=ensemble, tol=tol, max_steps=max_steps, ftol=ftol
-        )
-        return res.x, res.q, res.n_steps
-
-    def run(ctx, x):
-        def one(y0):
-            # The model travels as optimistix's ``args``, not as a closure.
-            sol = optx.least_squares(
-                F, solver, y0, ctx, max_steps=max_steps, throw=False
-            )
-            return sol.value, sol.stats["num_steps"]
-
-        xs, steps = jax.vmap(one)(x)
-        q = jax.vmap(lambda y: 0.5 * jnp.sum(F(y, ctx) ** 2))(xs)
-        return xs, jnp.where(jnp.isfinite(q), q, jnp.inf), jnp.max(steps)
-
-    if not ensemble:
-        return run(ctx, x)
-    return eqx.filter_vmap(run, in_axes=(eqx.if_array(0), 0))(ctx, x)
-
-
-def _greedy_unique(points, valid, unique_tol):
-    """Greedy de-duplication of points already sorted by speed (jit-friendly)."""
-    m = points.shape[0]
-
-    def visit(kept, i):
-        dist = jnp.sqrt(jnp.sum((points - points[i][None]) ** 2, axis=-1))
-        duplicate = jnp.any(kept & (dist <= unique_tol))
-        return kept.at[i].set(valid[i] & ~duplicate), None
-
-    kept, _ = jax.lax.scan(visit, jnp.zeros((m,), bool), jnp.arange(m))
-    return kept
-
-
 def _postprocess(ctx, kind, x, xs, q, n_steps, compute_jacobians, **opts):
     """Screen, de-duplicate, order and linearise one network's solver results."""
     tol, k = opts["tol"], opts["k"]
@@ -397,10 +340,10 @@ def _postprocess(ctx, kind, x, xs, q, n_steps, compute_jacobians, **opts):
         )
         valid = valid & ~(far & (spread > 0))
     by_speed = jnp.argsort(jnp.where(valid, q, jnp.inf), stable=True)
-    kept = _greedy_unique(xs[by_speed], valid[by_speed], opts["unique_tol"])
+    kept = greedy_unique(xs[by_speed], valid[by_speed], opts["unique_tol"])
     slots = by_speed[jnp.argsort(~kept, stable=True)][:k]
     kept_slots = ~jnp.sort(~kept)[:k]  # kept sorted first, in speed order
-    points = jax.vmap(lambda y: _implicit_point(ctx, y, kind=kind))(
+    points = jax.vmap(lambda y: implicit_point(ctx, y, kind=kind))(
         jax.lax.stop_gradient(xs[slots])
     )
     speed = q[slots]
@@ -408,7 +351,7 @@ def _postprocess(ctx, kind, x, xs, q, n_steps, compute_jacobians, **opts):
     if compute_jacobians:
         g = vector_field(*ctx)
         jac = jax.vmap(jax.jacfwd(g))(points)
-        eig, n_unstable, stable = jax.vmap(lambda a: _spectrum(a, kind))(jac)
+        eig, n_unstable, stable = jax.vmap(lambda a: spectrum(a, kind))(jac)
     return FixedPoints(
         points,
         speed,
@@ -422,34 +365,3 @@ def _postprocess(ctx, kind, x, xs, q, n_steps, compute_jacobians, **opts):
         stable,
         jnp.asarray(n_steps),
     )
-
-
-@eqx.filter_custom_jvp
-def _implicit_point(ctx, y, *, kind):
-    r"""The fixed point ``y`` of ``F(ctx)``, differentiable in ``ctx``.
-
-    Returns ``y`` unchanged; its tangent is the implicit-function-theorem one,
-    $\dot y = -J_F^{-1}\,\partial_{ctx} F\,\dot{ctx}$, so gradients with respect to
-    the model need no differentiation through the solver's iterations (and cost
-    nothing when none is asked for).
-    """
-    return y
-
-
-@_implicit_point.def_jvp
-def _implicit_point_jvp(primals, tangents, *, kind):
-    ctx, y = primals
-    ctx_dot, _ = tangents
-    if ctx_dot is None:
-        return y, jnp.zeros_like(y)
-    residual = lambda c: _residual(c, kind)(y)  # noqa: E731
-    _, F_dot = eqx.filter_jvp(residual, (ctx,), (ctx_dot,))
-    J = jax.jacfwd(_residual(ctx, kind))(y)
-    return y, -jnp.linalg.solve(J, F_dot[:, None])[:, 0]
-
-
-def _spectrum(a, kind: Kind):
-    eig = jnp.linalg.eigvals(a)
-    growth = jnp.real(eig) if kind == "flow" else jnp.abs(eig) - 1
-    order = jnp.argsort(-growth)
-    return eig[order], jnp.sum(growth > 0), jnp.all(growth < 0)

@@ -1,0 +1,107 @@
+"""Numerical parts of :func:`dynax.analysis.find_fixed_points` (private)."""
+
+from collections.abc import Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import optimistix as optx
+
+from .._custom_types import Array
+from ._levenberg_marquardt import batched_levenberg_marquardt
+from ._linearise import Kind, vector_field
+
+
+def check_residual(F, y):
+    """At trace time: ``f`` must map a state to a state of the same shape."""
+    try:
+        out = jax.eval_shape(F, y)
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            f"candidates: f could not be evaluated on a state of shape {y.shape} "
+            f"({type(err).__name__}: {err})."
+        ) from err
+    if getattr(out, "shape", None) != y.shape:
+        raise ValueError(
+            f"candidates: expected states of the shape f returns; f maps shape "
+            f"{y.shape} to {getattr(out, 'shape', out)}."
+        )
+
+
+def residual(ctx: tuple, kind: Kind) -> Callable[[Array], Array]:
+    f, t, args = ctx
+    g = vector_field(f, t, args)
+    return g if kind == "flow" else (lambda y: g(y) - y)
+
+
+def minimise(ctx, kind, x, solver, ensemble, *, tol, max_steps, ftol, **_):
+    """Run the solver from every candidate; return final points, q and steps."""
+
+    def F(y, c):
+        return residual(c, kind)(y)
+
+    if solver is None:
+        res = batched_levenberg_marquardt(
+            F, x, ctx, grouped=ensemble, tol=tol, max_steps=max_steps, ftol=ftol
+        )
+        return res.x, res.q, res.n_steps
+
+    def run(ctx, x):
+        def one(y0):
+            # The model travels as optimistix's ``args``, not as a closure.
+            sol = optx.least_squares(
+                F, solver, y0, ctx, max_steps=max_steps, throw=False
+            )
+            return sol.value, sol.stats["num_steps"]
+
+        xs, steps = jax.vmap(one)(x)
+        q = jax.vmap(lambda y: 0.5 * jnp.sum(F(y, ctx) ** 2))(xs)
+        return xs, jnp.where(jnp.isfinite(q), q, jnp.inf), jnp.max(steps)
+
+    if not ensemble:
+        return run(ctx, x)
+    return eqx.filter_vmap(run, in_axes=(eqx.if_array(0), 0))(ctx, x)
+
+
+def greedy_unique(points, valid, unique_tol):
+    """Greedy de-duplication of points already sorted by speed (jit-friendly)."""
+    m = points.shape[0]
+
+    def visit(kept, i):
+        dist = jnp.sqrt(jnp.sum((points - points[i][None]) ** 2, axis=-1))
+        duplicate = jnp.any(kept & (dist <= unique_tol))
+        return kept.at[i].set(valid[i] & ~duplicate), None
+
+    kept, _ = jax.lax.scan(visit, jnp.zeros((m,), bool), jnp.arange(m))
+    return kept
+
+
+@eqx.filter_custom_jvp
+def implicit_point(ctx, y, *, kind):
+    r"""The fixed point ``y`` of ``F(ctx)``, differentiable in ``ctx``.
+
+    Returns ``y`` unchanged; its tangent is the implicit-function-theorem one,
+    $\dot y = -J_F^{-1}\,\partial_{ctx} F\,\dot{ctx}$, so gradients with respect to
+    the model need no differentiation through the solver's iterations (and cost
+    nothing when none is asked for).
+    """
+    return y
+
+
+@implicit_point.def_jvp
+def implicit_point_jvp(primals, tangents, *, kind):
+    ctx, y = primals
+    ctx_dot, _ = tangents
+    if ctx_dot is None:
+        return y, jnp.zeros_like(y)
+    F_of = lambda c: residual(c, kind)(y)  # noqa: E731
+    _, F_dot = eqx.filter_jvp(F_of, (ctx,), (ctx_dot,))
+    J = jax.jacfwd(residual(ctx, kind))(y)
+    return y, -jnp.linalg.solve(J, F_dot[:, None])[:, 0]
+
+
+def spectrum(a, kind: Kind):
+    eig = jnp.linalg.eigvals(a)
+    growth = jnp.real(eig) if kind == "flow" else jnp.abs(eig) - 1
+    order = jnp.argsort(-growth)
+    return eig[order], jnp.sum(growth > 0), jnp.all(growth < 0)
