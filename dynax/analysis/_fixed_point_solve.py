@@ -9,7 +9,7 @@ import optimistix as optx
 
 from .._custom_types import Array
 from ._levenberg_marquardt import batched_levenberg_marquardt
-from ._linearise import Kind, vector_field
+from ._linearise import Kind, growth_rates, vector_field
 
 
 def check_residual(F, y):
@@ -102,6 +102,6 @@ def implicit_point_jvp(primals, tangents, *, kind):
 
 def spectrum(a, kind: Kind):
     eig = jnp.linalg.eigvals(a)
-    growth = jnp.real(eig) if kind == "flow" else jnp.abs(eig) - 1
+    growth = growth_rates(eig, kind)
     order = jnp.argsort(-growth)
     return eig[order], jnp.sum(growth > 0), jnp.all(growth < 0)

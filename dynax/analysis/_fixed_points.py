@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import optimistix as optx
 
+from .._checks import is_concrete
 from .._custom_types import Args, Array, ArrayLike, Bool, Float, Int, ScalarLike
 from .._ensemble import ensemble_size
 from ._fixed_point_solve import (
@@ -227,7 +228,7 @@ def _check_options(x, tol, max_steps, ftol, unique_tol, outlier_scale, max_point
     m = x.shape[-2]
     if max_points is not None and (not isinstance(max_points, int) or max_points < 1):
         raise ValueError(f"max_points: expected a positive int, got {max_points!r}.")
-    if not isinstance(x, jax.Array) or _is_concrete(x):
+    if is_concrete(x):
         if not bool(jnp.all(jnp.isfinite(x))):
             raise ValueError("candidates: expected finite states, got NaN or inf.")
     return dict(
@@ -253,14 +254,6 @@ def _check_state_dim(f, x, ensemble):
                 f"candidates: expected states of shape {want} (the model's "
                 f"init_state()), got candidates of shape {x.shape}."
             )
-
-
-def _is_concrete(x) -> bool:
-    try:
-        bool(jnp.all(x == x))
-    except jax.errors.ConcretizationTypeError:
-        return False
-    return True
 
 
 @eqx.filter_jit

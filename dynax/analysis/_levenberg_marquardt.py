@@ -31,7 +31,8 @@ class LMResult(NamedTuple):
 
 
 def _half_sq(r: Array) -> Array:
-    q = 0.5 * jnp.sum(r * r)
+    """``|r|^2 / 2`` over the last axis; ``inf`` where it is not finite."""
+    q = 0.5 * jnp.sum(r * r, axis=-1)
     return jnp.where(jnp.isfinite(q), q, jnp.inf)
 
 
@@ -116,8 +117,7 @@ def batched_levenberg_marquardt(
         return jax.lax.while_loop(cond, body, (jnp.asarray(0), state))[1]
 
     r0 = _residuals(F, x0, theta, grouped)
-    q0 = jnp.sum(r0 * r0, axis=-1) * 0.5
-    q0 = jnp.where(jnp.isfinite(q0), q0, jnp.inf)
+    q0 = _half_sq(r0)
     batch = q0.shape
     state = (
         x0,

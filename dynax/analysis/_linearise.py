@@ -144,15 +144,21 @@ class Linearisation(eqx.Module):
     stable: Array
 
 
+def growth_rates(eigvals: Array, kind: Kind, dt=1.0) -> Array:
+    """Each mode's growth rate (positive is unstable; modes are ordered by it).
+
+    ``Re(lambda)`` for a flow, ``log|lambda| / dt`` for a map.
+    """
+    if kind == "flow":
+        return jnp.real(eigvals)
+    return jnp.log(jnp.abs(eigvals)) / dt
+
+
 def linearise_matrix(a: Float[Array, "n n"], kind: Kind, dt) -> Linearisation:
     """Eigen-decompose one Jacobian (no input checks; used under vmap)."""
     eigvals, eigvecs = jnp.linalg.eig(a)
-    if kind == "flow":
-        growth = jnp.real(eigvals)
-        phase = jnp.imag(eigvals)
-    else:
-        growth = jnp.log(jnp.abs(eigvals)) / dt
-        phase = jnp.angle(eigvals) / dt
+    growth = growth_rates(eigvals, kind, dt)
+    phase = jnp.imag(eigvals) if kind == "flow" else jnp.angle(eigvals) / dt
     order = jnp.argsort(-growth)
     eigvals, eigvecs = eigvals[order], eigvecs[:, order]
     growth, phase = growth[order], phase[order]

@@ -21,6 +21,7 @@ import numpy as np
 from .._custom_types import Args, Array, ArrayLike, Bool, Float, ScalarLike
 from .._ensemble import ensemble_size
 from .._fixed_step import explicit_tableau, tableau_step
+from .._inputs import ConstantInput
 from ..models._base import AbstractStochasticDynamics
 from ._linearise import Kind, check_f, resolve_kind
 
@@ -182,8 +183,6 @@ def _lyapunov(f, y0, inputs, args, key, solver, t0, ensemble, **opts):
 
 
 def _one(f, y0, inputs, args, key, solver, t0, **opts):
-    from .._inputs import ConstantInput
-
     kind, k, n_blocks = opts["kind"], opts["k"], opts["n_blocks"]
     qr_every, noisy = opts["qr_every"], opts["noisy"]
     h = jnp.asarray(opts["dt"], y0.dtype)
