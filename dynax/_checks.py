@@ -91,9 +91,14 @@ def substeps(ts: jax.Array, dt) -> int:
     dt_value = float(np.asarray(dt))
     if not dt_value > 0:
         raise ValueError(f"dt: expected a positive step size, got {dt_value}.")
-    ratios = np.diff(np.asarray(ts, dtype=np.float64)) / dt_value
+    ts_host = np.asarray(ts)
+    ratios = np.diff(ts_host.astype(np.float64)) / dt_value
     n_sub = int(np.rint(ratios[0]))
-    if n_sub < 1 or not np.allclose(ratios, n_sub, rtol=1e-6, atol=0):
+    # ts in float32 carries rounding of ~eps * |t| per time, so the spacings/dt
+    # are whole numbers only up to that, relative to dt.
+    eps = float(np.finfo(ts_host.dtype).eps) if ts_host.dtype.kind == "f" else 0.0
+    slack = 4 * eps * float(np.max(np.abs(ts_host))) / dt_value
+    if n_sub < 1 or not np.allclose(ratios, n_sub, rtol=1e-6, atol=slack):
         raise ValueError(
             "dt: must divide every interval of ts into the same whole number of "
             f"steps; got spacings/dt between {ratios.min():.6g} and {ratios.max():.6g}."

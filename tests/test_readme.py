@@ -1,28 +1,42 @@
-"""The README's tour is executable documentation: run its Python blocks."""
+"""The README's tour is executable documentation: run its Python blocks.
+
+They run in a fresh interpreter with JAX's defaults (float32, standard promotion), as a
+user who copies them gets, not under this suite's float64 configuration.
+"""
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
+CHECKS = """
+import jax.numpy as jnp
+assert traj.ys.shape == (101, 128) and traj.outputs.shape == (101, 1)
+assert traj.ys.dtype == jnp.float32
+assert bool(traj.ok)
+assert trajs.ys.shape == (512, 101, 128)
+lorenz = Lorenz(*(jnp.asarray(v) for v in (10.0, 28.0, 8 / 3)))
+out = dx.simulate(lorenz, lorenz.init_state(), jnp.linspace(0, 1, 11))
+assert out.ys.shape == (11, 3)
+assert history.loss.shape == (20, 8) and not bool(history.failed.any())
+assert scores.shape == (8,)
+print("README OK")
+"""
 
-def test_readme_python_blocks_run():
+
+def test_readme_python_blocks_run(tmp_path):
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
     assert len(blocks) >= 2
-    namespace: dict = {}
-    for block in blocks:
-        exec(compile(block, str(README), "exec"), namespace)  # noqa: S102
-    traj, trajs = namespace["traj"], namespace["trajs"]
-    assert traj.ys.shape == (101, 128) and traj.outputs.shape == (101, 1)
-    assert bool(traj.ok)
-    assert trajs.ys.shape == (512, 101, 128)
-    lorenz = namespace["Lorenz"](
-        *(namespace["jnp"].asarray(v) for v in (10.0, 28.0, 8 / 3))
+    script = tmp_path / "readme.py"
+    script.write_text("\n".join(blocks) + CHECKS)
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
-    out = namespace["dx"].simulate(
-        lorenz, lorenz.init_state(), namespace["jnp"].linspace(0, 1, 11)
-    )
-    assert out.ys.shape == (11, 3)
-    history = namespace["history"]
-    assert history.loss.shape == (20, 8) and not bool(history.failed.any())
-    assert namespace["scores"].shape == (8,)
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert "README OK" in done.stdout

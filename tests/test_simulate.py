@@ -204,6 +204,22 @@ def test_substeps_keep_input_constant_over_interval():
     assert int(traj.stats["num_steps"]) == 20
 
 
+def test_float32_times_accept_a_dividing_dt():
+    # linspace in float32 rounds the spacings (0.1 / 0.02 = 4.99997 .. 5.00002 here);
+    # that rounding must not be mistaken for a dt that does not divide them.
+    ts = jnp.linspace(0.0, 10.0, 101, dtype=jnp.float32)
+    u = jnp.ones((101, 1), jnp.float32)
+    traj = dx.simulate(
+        Integrator(), jnp.zeros(1, jnp.float32), ts, inputs=u, solver=diffrax.Heun(),
+        dt=0.02,
+    )
+    assert int(traj.stats["num_steps"]) == 500
+    # y = t, summed in float32 over 500 steps: rounding <= 500 * eps * 10 = 6e-4.
+    np.testing.assert_allclose(traj.ys[:, 0], np.asarray(ts), rtol=0, atol=6e-4)
+    with pytest.raises(ValueError, match="dt: must divide every interval"):
+        dx.simulate(Integrator(), jnp.zeros(1, jnp.float32), ts, inputs=u, dt=0.03)
+
+
 def test_ou_stationary_variance(getkey):
     # dy = -theta y dt + s dW. Euler-Maruyama with step h has the stationary variance
     # s^2 / (theta (2 - theta h)) (exact for the discrete recursion); the SDE's is
