@@ -143,3 +143,31 @@ def test_one_trace_across_repeated_calls(getkey, monkeypatch):
         X = jr.normal(getkey(), (200, 8))
         memory_capacity(X, u, max_delay=5)
     assert len(traces) == 1
+
+
+def test_memory_capacity_equals_reservoirpy(getkey):
+    """reservoirpy.observables.memory_capacity on the same reservoir and series.
+
+    reservoirpy drives the reservoir with u' = series[k_max:], fits the delays
+    1..k_max on the first 80% of the rows (the first k_max discarded as warm-up) and
+    correlates on the last 20%. With dx.simulate's alignment (ys[k] = reservoirpy's
+    x(k - 1)) that is rows 21..180 of ys, the first 0.75 of them for training.
+    """
+    from reservoirpy.nodes import Reservoir, Ridge
+    from reservoirpy.observables import memory_capacity as rpy_memory_capacity
+
+    k_max, n = 20, 40
+    m = dx.models.ESN(1, n, spectral_radius=0.9, leak=0.5, density=0.2, key=getkey())
+    series = np.asarray(jr.uniform(getkey(), (10 * k_max, 1), jnp.float64, -0.8, 0.8))
+    res = Reservoir(W=np.asarray(m.W), Win=np.asarray(m.W_in), bias=np.asarray(m.b))
+    res.lr = float(m.leak)
+    ref = rpy_memory_capacity(
+        res >> Ridge(ridge=1e-6), k_max, as_list=True, series=series, test_size=0.2
+    )
+    u = jnp.asarray(np.concatenate([series[k_max:, 0], [0.0]]))  # one unused sample
+    ys = dx.simulate(
+        m, m.init_state(), jnp.arange(u.shape[0], dtype=float), inputs=u[:, None]
+    ).ys
+    mc = memory_capacity(ys, u, max_delay=k_max, alpha=1e-6, train_fraction=0.75)
+    assert 1.0 < float(mc.total) < n
+    np.testing.assert_allclose(np.asarray(mc.per_delay), ref, rtol=1e-6, atol=1e-9)

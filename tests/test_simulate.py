@@ -210,7 +210,11 @@ def test_float32_times_accept_a_dividing_dt():
     ts = jnp.linspace(0.0, 10.0, 101, dtype=jnp.float32)
     u = jnp.ones((101, 1), jnp.float32)
     traj = dx.simulate(
-        Integrator(), jnp.zeros(1, jnp.float32), ts, inputs=u, solver=diffrax.Heun(),
+        Integrator(),
+        jnp.zeros(1, jnp.float32),
+        ts,
+        inputs=u,
+        solver=diffrax.Heun(),
         dt=0.02,
     )
     assert int(traj.stats["num_steps"]) == 500
