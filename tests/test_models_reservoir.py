@@ -195,3 +195,32 @@ def test_bad_readout_and_generate(getkey):
         m.with_readout(jnp.zeros((2, 10)), jnp.zeros(2))
     with pytest.raises(ValueError, match="n_out must equal n_in"):
         ESN(2, 10, n_out=1, key=getkey()).generate(jnp.zeros(10), 3)
+
+
+def test_teacher_force_matches_numpy_and_ridge_generates_sine(getkey):
+    """Jaeger's pattern generator: fit by ridge on teacher-forced states, run free."""
+    m = make(getkey(), n_in=1, n=12, feedback=True, n_out=2)
+    u, y = jr.normal(getkey(), (30, 1)), jr.normal(getkey(), (30, 2))
+    states = m.teacher_force(jnp.zeros(12), u, y)
+    x, ref = np.zeros(12), [np.zeros(12)]
+    for k in range(29):
+        x = np_step(m, x, np.asarray(u[k]), np.asarray(y[k]))
+        ref.append(x)
+    np.testing.assert_allclose(np.asarray(states), np.array(ref), rtol=1e-12)
+
+    n, T, period = 200, 1500, 40
+    gen = ESN(0, n, n_out=1, feedback=True, spectral_radius=0.8, leak=0.5,
+              density=0.1, key=jr.PRNGKey(3))  # fmt: skip
+    target = jnp.sin(2 * jnp.pi * jnp.arange(T + 300.0) / period)[:, None]
+    xs = gen.teacher_force(jnp.zeros(n), None, target[:T])
+    r = dx.train.ridge_readout(xs, target[:T], alpha=1e-8, washout=200)
+    trained = gen.with_readout(r.weights, r.bias)
+    out = dx.simulate(trained, xs[-1], jnp.arange(300.0)).outputs
+    # xs[-1] has seen target[:T-1]; its output should be target[T-1], then onwards
+    assert float(dx.analysis.nrmse(out, target[T - 1 : T + 299])) < 0.05
+    with pytest.raises(ValueError, match="no feedback"):
+        make(getkey()).teacher_force(jnp.zeros(20), u, y)
+    with pytest.raises(ValueError, match="targets"):
+        m.teacher_force(jnp.zeros(12), u, y[:, :1])
+    with pytest.raises(ValueError, match="inputs"):
+        m.teacher_force(jnp.zeros(12), u[:-1], y)

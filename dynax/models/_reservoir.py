@@ -41,7 +41,7 @@ class ESN(AbstractMap):
     **Feedback** (``feedback=True``): the output $y_k$ of the readout stored in the
     fields ``W_out``, ``b_out`` (zeros at construction) is fed back through
     $W_\text{fb}$. Train a readout (e.g. :func:`dynax.train.ridge_readout` on
-    teacher-forced states from :meth:`step`, or :func:`dynax.train.force_readout`),
+    teacher-forced states from :meth:`teacher_force`, or :func:`dynax.train.force_readout`),
     then install it with :meth:`with_readout`; :meth:`__call__` then feeds back the
     network's own output. :meth:`generate` runs the closed loop in which the output
     replaces the input.
@@ -193,6 +193,56 @@ class ESN(AbstractMap):
             self,
             (weights.astype(dtype), bias.astype(dtype)),
         )
+
+    def teacher_force(
+        self,
+        x0: Float[Array, " n_hidden"],
+        inputs: Float[Array, "time n_in"] | None,
+        targets: Float[Array, "time n_fb"],
+    ) -> Float[Array, "time n_hidden"]:
+        r"""Run the reservoir with the desired outputs fed back (teacher forcing).
+
+        ``states[0] = x0`` and ``states[k+1] =`` :meth:`step`
+        ``(states[k], inputs[k], targets[k])`` as one ``lax.scan``: the feedback is
+        the output the readout should give at ``states[k]``, the alignment of
+        :func:`dynax.simulate` (``states[k]`` has seen ``inputs[0..k-1]`` and
+        ``targets[0..k-1]``; the last row of each is unused). Fit the readout with
+        ``ridge_readout(states, targets)`` and install it with :meth:`with_readout`;
+        the network then runs the loop on its own outputs.
+
+        Args:
+            x0: the initial state.
+            inputs: ``(time, n_in)`` inputs, or ``None`` for ``n_in = 0``.
+            targets: ``(time, n_out)`` desired outputs (the teacher).
+
+        Returns:
+            ``(time, n_hidden)`` states.
+        """
+        if not self.feedback:
+            raise ValueError("teacher_force: this ESN has no feedback (feedback=False)")
+        targets = jnp.asarray(targets, self.W.dtype)
+        n_fb = self.W_fb.shape[1]
+        if targets.ndim != 2 or targets.shape[1] != n_fb:
+            raise ValueError(
+                f"targets: expected shape (time, n_out) = (time, {n_fb}), got "
+                f"{targets.shape}."
+            )
+        n_t = targets.shape[0]
+        if inputs is None:
+            inputs = jnp.zeros((n_t, self.n_in), self.W.dtype)
+        inputs = jnp.asarray(inputs, self.W.dtype)
+        if inputs.shape != (n_t, self.n_in):
+            raise ValueError(
+                f"inputs: expected shape (time, n_in) = ({n_t}, {self.n_in}), got "
+                f"{inputs.shape}."
+            )
+
+        def one(x, uy):
+            x_next = self.step(x, *uy)
+            return x_next, x_next
+
+        _, xs = jax.lax.scan(one, x0, (inputs[:-1], targets[:-1]))
+        return jnp.concatenate([x0[None], xs])
 
     def generate(
         self, x0: Float[Array, " n_hidden"], n_steps: int
