@@ -41,9 +41,9 @@ class ESN(AbstractMap):
     **Feedback** (``feedback=True``): the output $y_k$ of the readout stored in the
     fields ``W_out``, ``b_out`` (zeros at construction) is fed back through
     $W_\text{fb}$. Train a readout (e.g. :func:`dynax.train.ridge_readout` on
-    teacher-forced states from :meth:`teacher_force`, or :func:`dynax.train.force_readout`),
-    then install it with :meth:`with_readout`; :meth:`__call__` then feeds back the
-    network's own output. :meth:`generate` runs the closed loop in which the output
+    teacher-forced states from :meth:`teacher_force`, or
+    :func:`dynax.train.force_readout`), then install it with :meth:`with_readout`;
+    :meth:`__call__` then feeds back the network's own output. :meth:`generate` runs the closed loop in which the output
     replaces the input.
 
     $W$ is sparse (each entry non-zero with probability ``density``, values
