@@ -43,8 +43,8 @@ class ESN(AbstractMap):
     $W_\text{fb}$. Train a readout (e.g. :func:`dynax.train.ridge_readout` on
     teacher-forced states from :meth:`teacher_force`, or
     :func:`dynax.train.force_readout`), then install it with :meth:`with_readout`;
-    :meth:`__call__` then feeds back the network's own output. :meth:`generate` runs the closed loop in which the output
-    replaces the input.
+    :meth:`__call__` then feeds back the network's own output. :meth:`generate` runs
+    the closed loop in which the output replaces the input.
 
     $W$ is sparse (each entry non-zero with probability ``density``, values
     $\mathcal N(0,1)$) rescaled to spectral radius ``spectral_radius``;
