@@ -50,7 +50,7 @@ def _dale_block(
     priority = jr.uniform(k_pick, (n_rows, n_cols), dtype)
     priority = jnp.where(cols == rows - offset, jnp.inf, priority)
     rank = jnp.argsort(jnp.argsort(priority, axis=1), axis=1)
-    mag = jnp.abs(jr.normal(k_val, (n_rows, n_cols), dtype)) * (rank < k)
+    mag = jnp.where(rank < k, jnp.abs(jr.normal(k_val, (n_rows, n_cols), dtype)), 0)
     return mag * (scale / (k * jnp.sqrt(jnp.asarray(2 / jnp.pi, dtype))))
 
 
@@ -141,7 +141,7 @@ class EIAdaptiveReservoir(AbstractMap):
         leak: Float[ArrayLike, "*leak"] = 1.0,
         input_scaling: ScalarLike = 1.0,
         bias_scaling: ScalarLike = 0.0,
-        density: float = 0.1,
+        density: float = 0.3,
         dtype: DTypeLike | None = None,
         key: PRNGKeyArray,
     ):
