@@ -75,10 +75,9 @@ class Config:
     def small(cls) -> "Config":
         """A configuration that runs in a few seconds (for tests)."""
         return cls(
-            n_hidden=40, n_seeds=2, global_gains=[0.0, 2.0, 6.0], n_adapt=2000,
-            eta=0.02, tau_rate=50.0, record_every=200, max_delay=20, mc_washout=50,
-            mc_length=600,
-            mg_washout=50, mg_train=400, mg_val=200, mg_test=200,
+            n_hidden=30, n_seeds=2, global_gains=[0.0, 4.0], n_adapt=1500,
+            eta=0.02, tau_rate=50.0, record_every=300, max_delay=10, mc_washout=30,
+            mc_length=300, mg_washout=30, mg_train=300, mg_val=100, mg_test=100,
         )  # fmt: skip
 
 
