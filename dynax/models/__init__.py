@@ -7,6 +7,10 @@ from ._base import (
 )
 from ._delayed import DelayBuffer as DelayBuffer, DelayedKuramoto as DelayedKuramoto
 from ._discrete import GRU as GRU, VanillaRNN as VanillaRNN
+from ._ei_reservoir import (
+    EIAdaptiveReservoir as EIAdaptiveReservoir,
+    lognormal_rates as lognormal_rates,
+)
 from ._gradient_network import CoupledGradientNetwork as CoupledGradientNetwork
 from ._oscillators import Kuramoto as Kuramoto, StuartLandau as StuartLandau
 from ._reservoir import ESN as ESN

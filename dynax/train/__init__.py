@@ -7,6 +7,10 @@ from ._checkpoint import (
 )
 from ._evaluate import Evaluation as Evaluation, evaluate as evaluate
 from ._fit import History as History, fit as fit, trainable as trainable
+from ._homeostasis import (
+    Adaptation as Adaptation,
+    adapt_inhibition as adapt_inhibition,
+)
 from ._loss import (
     Regularizer as Regularizer,
     cross_entropy as cross_entropy,

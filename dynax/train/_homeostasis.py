@@ -1,0 +1,130 @@
+r"""Homeostatic E/I balance: a local online rule for per-unit inhibitory gains."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from .._checks import is_concrete
+from .._custom_types import Array, ArrayLike, Float, ScalarLike
+
+
+class Adaptation(eqx.Module):
+    r"""The record of :func:`adapt_inhibition`.
+
+    Record ``j`` is taken after step ``(j + 1) * record_every``.
+
+    Attributes:
+        rates: the running rate estimates $\bar r$, shape ``(n_records, n_hidden)``.
+        gains: the inhibitory gains $g$, shape ``(n_records, n_hidden)``.
+        state: the reservoir state after the last step (to continue from).
+    """
+
+    rates: Float[Array, "n_records n_hidden"]
+    gains: Float[Array, "n_records n_hidden"]
+    state: Float[Array, " n_hidden"]
+
+
+def _check_positive(name: str, value: ScalarLike, dtype, minimum: float = 0.0):
+    arr = jnp.asarray(value, dtype)
+    if arr.ndim != 0:
+        raise ValueError(f"{name}: expected a scalar, got shape {arr.shape}.")
+    msg = f"{name} must be > {minimum}" if minimum == 0 else f"{name} must be >= 1"
+    bad = arr <= 0 if minimum == 0 else arr < minimum
+    if not is_concrete(arr):
+        return eqx.error_if(arr, bad, msg)
+    if bool(bad):
+        raise ValueError(f"{msg}, got {value!r}.")
+    return arr
+
+
+def adapt_inhibition(
+    model,
+    inputs: Float[ArrayLike, "time n_in"],
+    *,
+    eta: ScalarLike,
+    tau_rate: ScalarLike = 50.0,
+    record_every: int = 1,
+    y0: Float[ArrayLike, " n_hidden"] | None = None,
+):
+    r"""Adapt each unit's inhibitory gain towards its target rate (a local rule).
+
+    While the reservoir runs on ``inputs``, every unit $i$ keeps a running
+    (exponential) estimate of its own rate and moves its inhibitory gain by how far
+    that estimate is from its target $\rho_i$:
+
+    $$x_{k+1} = F(x_k, u_k; g_k),\qquad \bar r_{k+1} = \bar r_k + (x_{k+1} -
+    \bar r_k)/\tau_r,\qquad g_{k+1} = \max\!\big(0,\; g_k + \eta\,(\bar r_{k+1} -
+    \rho)\big),$$
+
+    from $x_0$ = ``y0`` (default ``model.init_state()``), $\bar r_0 = \rho$ and $g_0$
+    = ``model.g``. A unit firing above its target gets more inhibition, one below
+    less; the update uses only quantities local to the unit (a homeostatic rule in
+    the spirit of Srinivasan, Plenz & Girvan 2025, arXiv 2504.12480; its exact form
+    is our choice). A unit whose rate stays below target with $g_i = 0$ cannot
+    reach it. Run it on task-like inputs during an adaptation phase, then freeze
+    the returned model and fit a readout (e.g. :func:`ridge_readout`).
+
+    One ``lax.scan`` over time (nested: ``record_every`` steps per record), jitted;
+    it works under ``eqx.filter_vmap`` over an ensemble of reservoirs and over
+    ``eta``/``tau_rate`` (array leaves).
+
+    Args:
+        model: a reservoir with fields ``g`` and ``target_rate`` and a method
+            ``step(x, u, g)``, i.e. a :class:`dynax.models.EIAdaptiveReservoir`.
+        inputs: $u_k$, shape ``(time, n_in)``; ``time`` must be a multiple of
+            ``record_every``.
+        eta: the learning rate $\eta > 0$ (gain change per step per unit rate
+            error).
+        tau_rate: the time constant $\tau_r \ge 1$ (steps) of the rate estimate.
+        record_every: steps between records of the history (a Python int).
+        y0: the initial state.
+
+    Returns:
+        ``(adapted_model, history)``: the model with the final gains $g$, and an
+        :class:`Adaptation` record.
+    """
+    dtype = model.g.dtype
+    inputs = jnp.asarray(inputs, dtype)
+    n_in = model.n_in
+    if inputs.ndim != 2 or inputs.shape[1] != n_in or inputs.shape[0] < 1:
+        raise ValueError(
+            f"inputs: expected shape (time, n_in) with n_in = {n_in} and time >= 1, "
+            f"got {inputs.shape}."
+        )
+    n_t = inputs.shape[0]
+    ok = isinstance(record_every, int) and not isinstance(record_every, bool)
+    if not ok or record_every < 1 or n_t % record_every:
+        raise ValueError(
+            f"record_every must be a Python int >= 1 dividing len(inputs) = {n_t}, "
+            f"got {record_every!r}."
+        )
+    eta = _check_positive("eta", eta, dtype)
+    tau_rate = _check_positive("tau_rate", tau_rate, dtype, minimum=1.0)
+    y0 = model.init_state() if y0 is None else jnp.asarray(y0, dtype)
+    if y0.shape != model.g.shape:
+        raise ValueError(
+            f"y0: expected shape {model.g.shape} (model.init_state()), got {y0.shape}."
+        )
+    chunks = inputs.reshape(n_t // record_every, record_every, n_in)
+    return _adapt(model, chunks, eta, tau_rate, y0)
+
+
+@eqx.filter_jit
+def _adapt(model, chunks, eta, tau_rate, y0):
+    rho = model.target_rate
+
+    def one(carry, u):
+        x, r_bar, g = carry
+        x = model.step(x, u, g)
+        r_bar = r_bar + (x - r_bar) / tau_rate
+        g = jnp.maximum(g + eta * (r_bar - rho), 0)
+        return (x, r_bar, g), None
+
+    def record(carry, us):
+        carry, _ = jax.lax.scan(one, carry, us)
+        return carry, (carry[1], carry[2])
+
+    carry = (y0, rho, jnp.maximum(model.g, 0))
+    (x, _, g), (rates, gains) = jax.lax.scan(record, carry, chunks)
+    adapted = eqx.tree_at(lambda m: m.g, model, g)
+    return adapted, Adaptation(rates, gains, x)

@@ -1,0 +1,300 @@
+"""Globally tuned vs locally adapted E/I reservoirs (Srinivasan, Plenz & Girvan 2025).
+
+Three kinds of ``dx.models.EIAdaptiveReservoir``, at equal size, on the same seeds
+(network weights) and the same input streams:
+
+- **global**: one scalar inhibitory gain g for every unit, from a grid; the best g
+  is picked per task on a validation split and reported on the test split;
+- **adapted (homogeneous)**: gains set per unit by ``dx.train.adapt_inhibition``
+  towards one target rate;
+- **adapted (heterogeneous)**: the same rule towards lognormal targets with the same
+  mean (``dx.models.lognormal_rates``).
+
+Tasks: linear memory capacity (``dx.analysis.memory_capacity``, i.i.d. uniform
+input) and Mackey-Glass (tau = 17) ``horizon``-step-ahead prediction with a ridge
+readout (NRMSE). Each condition is one vmapped ensemble over seeds (and gains).
+The adaptation runs on an input stream of the task's kind that the readouts never
+see. Writes ``results.json``, ``results.csv`` and ``ei_reservoir.png`` to the
+output folder and returns (and, from the command line, prints) the summary.
+Run: ``python experiments/ei_reservoir.py OUT_DIR [--small]``.
+"""
+
+import argparse
+import csv
+import json
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import matplotlib
+import numpy as np
+
+import dynax as dx
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+@dataclass
+class Config:
+    """Sizes and hyper-parameters (defaults: the full run; ``small()`` for tests)."""
+
+    n_hidden: int = 200
+    n_seeds: int = 8
+    leak: float = 0.5
+    exc_scaling: float = 2.0
+    inh_scaling: float = 2.0
+    input_scaling: float = 0.5
+    density: float = 0.3
+    global_gains: list[float] = field(
+        default_factory=lambda: [0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0]
+    )
+    initial_gain: float = 1.0
+    target_rate: float = 0.2
+    hetero_sigma: float = 0.5
+    eta: float = 0.005
+    tau_rate: float = 100.0
+    n_adapt: int = 20000
+    record_every: int = 500
+    max_delay: int = 100
+    mc_washout: int = 200
+    mc_length: int = 4000
+    mg_washout: int = 200
+    mg_train: int = 2000
+    mg_val: int = 1000
+    mg_test: int = 1000
+    horizon: int = 1
+    alpha: float = 1e-6
+    seed: int = 0
+
+    @classmethod
+    def small(cls) -> "Config":
+        """A configuration that runs in a few seconds (for tests)."""
+        return cls(
+            n_hidden=30, n_seeds=2, global_gains=[0.0, 4.0], n_adapt=1500,
+            eta=0.02, tau_rate=50.0, record_every=300, max_delay=10, mc_washout=30,
+            mc_length=300, mg_washout=30, mg_train=300, mg_val=100, mg_test=100,
+        )  # fmt: skip
+
+
+def build(cfg: Config, keys, gains, targets):
+    """One reservoir per (key, initial gain, target rates): a vmapped ensemble."""
+
+    def make(key, g, rho):
+        return dx.models.EIAdaptiveReservoir(
+            1, cfg.n_hidden, exc_scaling=cfg.exc_scaling, inh_scaling=cfg.inh_scaling,
+            inhibitory_gain=g, target_rate=rho, leak=cfg.leak,
+            input_scaling=cfg.input_scaling, density=cfg.density, key=key,
+        )  # fmt: skip
+
+    return eqx.filter_jit(eqx.filter_vmap(make))(keys, gains, targets)
+
+
+def make_inputs(cfg: Config, key):
+    """Task inputs: adaptation streams and evaluation streams for both tasks."""
+    k_ad, k_mc, k_mg = jr.split(key, 3)
+    u_adapt_mc = jr.uniform(k_ad, (cfg.n_adapt, 1), minval=-1.0, maxval=1.0)
+    u_mc = jr.uniform(k_mc, (cfg.mc_washout + 2 * cfg.mc_length, 1), minval=-1.0)
+    n_mg = cfg.mg_washout + cfg.mg_train + cfg.mg_val + cfg.mg_test + cfg.horizon
+    s = dx.data.mackey_glass(cfg.n_adapt + n_mg, washout=500, key=k_mg)
+    s = (s - jnp.mean(s)) / jnp.std(s)
+    return {
+        "mc": (u_adapt_mc, u_mc),
+        "mg": (s[: cfg.n_adapt, None], s[cfg.n_adapt :]),
+    }
+
+
+def evaluate(cfg: Config, task: str, ens, stream):
+    """(validation, test) score of every member: MC, or NRMSE for Mackey-Glass."""
+    n_t = stream.shape[0] if task == "mc" else stream.shape[0] - cfg.horizon
+    u = stream if task == "mc" else stream[:n_t, None]
+    ts = jnp.arange(n_t, dtype=u.dtype)
+
+    def one(model):
+        ys = dx.simulate(model, model.init_state(), ts, inputs=u).ys
+        if task == "mc":
+            cut, kw = cfg.mc_washout + cfg.mc_length, {"max_delay": cfg.max_delay}
+            val = dx.analysis.memory_capacity(
+                ys[:cut], u[:cut], washout=cfg.mc_washout, **kw
+            )
+            test = dx.analysis.memory_capacity(ys[cut:], u[cut:], **kw)
+            return val.total, test.total
+        target = stream[cfg.horizon - 1 : cfg.horizon - 1 + n_t]
+        a, b = cfg.mg_washout + cfg.mg_train, cfg.mg_washout + cfg.mg_train + cfg.mg_val
+        readout = dx.train.ridge_readout(
+            ys[:a], target[:a], alpha=cfg.alpha, washout=cfg.mg_washout
+        )
+        pred = readout.predict(ys)[:, 0]
+        return (
+            dx.analysis.nrmse(pred[a:b], target[a:b]),
+            dx.analysis.nrmse(pred[b:], target[b:]),
+        )
+
+    val, test = eqx.filter_jit(eqx.filter_vmap(one))(ens)
+    return np.asarray(val), np.asarray(test)
+
+
+def adapt(cfg: Config, ens, u_adapt):
+    """Run the local rule on every member (vmapped); return models and records."""
+    run = eqx.filter_vmap(
+        lambda m: dx.train.adapt_inhibition(
+            m, u_adapt, eta=cfg.eta, tau_rate=cfg.tau_rate,
+            record_every=cfg.record_every,
+        )
+    )  # fmt: skip
+    return run(ens)
+
+
+def stats(x) -> dict:
+    """Mean and standard deviation over seeds."""
+    return {"mean": float(np.mean(x)), "std": float(np.std(x))}
+
+
+def rate_error(rates, targets) -> dict:
+    """|mean rate estimate - target| over the last quarter of the adaptation."""
+    tail = rates[:, -max(1, rates.shape[1] // 4) :].mean(axis=1)
+    err = np.abs(tail - np.asarray(targets))
+    return {"mean": float(err.mean()), "max": float(err.max())}
+
+
+def concat(*ensembles):
+    """Stack ensembles of the same model along the member axis."""
+    return jax.tree.map(lambda *a: jnp.concatenate(a), *ensembles)
+
+
+def run_task(cfg: Config, task: str, nets: dict, streams) -> tuple[list, dict]:
+    """All conditions on one task (one adaptation, one evaluation): rows, records."""
+    u_adapt, stream = streams
+    n_g, n_s = len(cfg.global_gains), cfg.n_seeds
+    adapted, history = adapt(cfg, nets["adapted"], u_adapt)
+    val, test = evaluate(cfg, task, concat(nets["global"], adapted), stream)
+    g_val, g_test = (
+        val[: n_g * n_s].reshape(n_g, n_s),
+        test[: n_g * n_s].reshape(n_g, n_s),
+    )
+    sign = 1.0 if task == "mc" else -1.0  # larger MC, smaller NRMSE is better
+    best = int(np.argmax(sign * g_val.mean(axis=1)))
+    rows = [
+        {"task": task, "condition": "global", "gain": g, "val": stats(v),
+         "test": stats(t), "picked": i == best}
+        for i, (g, v, t) in enumerate(zip(cfg.global_gains, g_val, g_test, strict=True))
+    ]  # fmt: skip
+    records = {"global_test": g_test}
+    gains, rates = np.asarray(adapted.g), np.asarray(history.rates)
+    targets = np.asarray(nets["adapted"].target_rate)
+    for j, name in enumerate(("homogeneous", "heterogeneous")):
+        sl = slice(j * n_s, (j + 1) * n_s)
+        g = gains[sl]
+        rows.append({
+            "task": task, "condition": f"adapted_{name}", "gain": float(g.mean()),
+            "val": stats(val[n_g * n_s :][sl]), "test": stats(test[n_g * n_s :][sl]),
+            "picked": False, "rate_error": rate_error(rates[sl], targets[sl]),
+            "gain_range": [float(g.min()), float(g.max())],
+        })  # fmt: skip
+        records[name] = rates[sl]
+    return rows, records
+
+
+def improvement(task: str, best_global: float, adapted: float) -> float:
+    """Relative improvement: MC gain, or NRMSE reduction, in percent."""
+    if task == "mc":
+        return 100.0 * (adapted - best_global) / best_global
+    return 100.0 * (best_global - adapted) / best_global
+
+
+def figure(cfg: Config, rows: list, records: dict, path: Path) -> None:
+    """Scores vs global gain with the adapted results, and rate convergence."""
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    labels = {"mc": "memory capacity (test)", "mg": "Mackey-Glass NRMSE (test)"}
+    for ax, task in zip(axes[:2], ("mc", "mg"), strict=True):
+        t = records[task]["global_test"]
+        ax.errorbar(cfg.global_gains, t.mean(1), t.std(1), marker="o", label="global")
+        for name, color in (("homogeneous", "C1"), ("heterogeneous", "C2")):
+            r = next(r for r in rows if r["task"] == task and name in r["condition"])
+            ax.axhline(r["test"]["mean"], color=color, label=f"adapted, {name}")
+        ax.set_xlabel("global inhibitory gain g")
+        ax.set_ylabel(labels[task])
+        ax.legend(fontsize=8)
+    rates = records["mc"]["heterogeneous"]
+    steps = cfg.record_every * np.arange(1, rates.shape[1] + 1)
+    axes[2].plot(steps, rates[0, :, :20], lw=0.8)
+    axes[2].set_xlabel("adaptation step")
+    axes[2].set_ylabel("running rate (20 units, seed 0)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(cfg: Config, out_dir: str | Path) -> dict:
+    """Run every condition on both tasks; write results and the figure."""
+    jax.config.update("jax_enable_x64", True)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    k_net, k_rho, k_in = jr.split(jr.PRNGKey(cfg.seed), 3)
+    keys = jr.split(k_net, cfg.n_seeds)
+    n_g, n, rho = len(cfg.global_gains), cfg.n_hidden, cfg.target_rate
+    hetero = jax.vmap(
+        lambda k: dx.models.lognormal_rates(k, n, mean=rho, sigma=cfg.hetero_sigma)
+    )(jr.split(k_rho, cfg.n_seeds))
+    same = jnp.full((cfg.n_seeds, n), rho)
+    nets = {
+        "global": build(
+            cfg, jnp.tile(keys, (n_g, 1)),
+            jnp.repeat(jnp.asarray(cfg.global_gains), cfg.n_seeds),
+            jnp.full((n_g * cfg.n_seeds, n), rho),
+        ),
+        "adapted": build(
+            cfg, jnp.tile(keys, (2, 1)), jnp.full((2 * cfg.n_seeds,), cfg.initial_gain),
+            jnp.concatenate([same, hetero]),
+        ),
+    }  # fmt: skip
+    rows, records, summary = [], {}, {}
+    for task, streams in make_inputs(cfg, k_in).items():
+        task_rows, records[task] = run_task(cfg, task, nets, streams)
+        rows += task_rows
+        best = next(r for r in task_rows if r["picked"])
+        entry = {"best_global_gain": best["gain"], "best_global": best["test"]}
+        for r in task_rows[n_g:]:
+            name = r["condition"]
+            entry[name] = r["test"]
+            entry[f"{name}_rate_error"] = r["rate_error"]
+            entry[f"improvement_pct_{name}"] = improvement(
+                task, best["test"]["mean"], r["test"]["mean"]
+            )
+        summary[task] = entry
+    figure(cfg, rows, records, out / "ei_reservoir.png")
+    result = {
+        "config": asdict(cfg),
+        "metrics": {"mc": "memory capacity (higher is better)",
+                    "mg": f"Mackey-Glass {cfg.horizon}-step NRMSE (lower is better)"},
+        "summary": summary,
+        "seconds": round(time.perf_counter() - start, 1),
+        "device": jax.devices()[0].device_kind,
+    }  # fmt: skip
+    (out / "results.json").write_text(json.dumps({**result, "rows": rows}, indent=1))
+    with open(out / "results.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["task", "condition", "gain", "val_mean", "val_std",
+                         "test_mean", "test_std", "picked"])  # fmt: skip
+        for r in rows:
+            writer.writerow([r["task"], r["condition"], r["gain"], r["val"]["mean"],
+                             r["val"]["std"], r["test"]["mean"], r["test"]["std"],
+                             r["picked"]])  # fmt: skip
+    return result
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out_dir", help="folder for the results and the figure")
+    parser.add_argument("--small", action="store_true", help="the small test config")
+    parser.add_argument("--seed", type=int, default=None)
+    args = parser.parse_args()
+    config = Config.small() if args.small else Config()
+    if args.seed is not None:
+        config = replace(config, seed=args.seed)
+    print(json.dumps(main(config, args.out_dir), indent=1))

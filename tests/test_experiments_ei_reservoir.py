@@ -1,0 +1,35 @@
+"""The E/I-reservoir experiment on its small config."""
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from experiments.ei_reservoir import Config, main  # noqa: E402
+
+
+def test_experiment_writes_results_and_figure(tmp_path):
+    cfg = Config.small()
+    result = main(cfg, tmp_path)
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["summary"] == json.loads(json.dumps(result["summary"]))
+    with open(tmp_path / "results.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 2 * (len(cfg.global_gains) + 2)
+    assert sum(r["picked"] == "True" for r in rows) == 2  # one best gain per task
+    values = [float(r[k]) for r in rows for k in ("val_mean", "test_mean", "gain")]
+    assert np.all(np.isfinite(values))
+    for task in ("mc", "mg"):
+        s = result["summary"][task]
+        assert s["best_global_gain"] in cfg.global_gains
+        for name in ("adapted_homogeneous", "adapted_heterogeneous"):
+            assert np.isfinite(s[f"improvement_pct_{name}"])
+            assert s[f"{name}_rate_error"]["mean"] < 0.1
+    assert 0 < result["summary"]["mc"]["best_global"]["mean"] <= cfg.n_hidden
+    png = (tmp_path / "ei_reservoir.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
