@@ -6,9 +6,10 @@ Three kinds of ``dx.models.EIAdaptiveReservoir``, at equal size, on the same see
 - **global**: one scalar inhibitory gain g for every unit, from a grid; the best g
   is picked per task on a validation split and reported on the test split;
 - **adapted (homogeneous)**: gains set per unit by ``dx.train.adapt_inhibition``
-  towards one target rate;
-- **adapted (heterogeneous)**: the same rule towards lognormal targets with the same
-  mean (``dx.models.lognormal_rates``).
+  towards one target rate, for a grid of target rates; the best target is picked on
+  the validation split in the same way (equal tuning effort for both);
+- **adapted (heterogeneous)**: the same rule towards lognormal targets whose mean
+  is each of those target rates (``dx.models.lognormal_rates``).
 
 Tasks: linear memory capacity (``dx.analysis.memory_capacity``, i.i.d. uniform
 input) and Mackey-Glass (tau = 17) ``horizon``-step-ahead prediction with a ridge
@@ -51,10 +52,10 @@ class Config:
     input_scaling: float = 0.5
     density: float = 0.3
     global_gains: list[float] = field(
-        default_factory=lambda: [0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0]
+        default_factory=lambda: [0.0, 1.0, 2.0, 4.0, 8.0, 12.0, 16.0, 24.0, 32.0, 48.0]
     )
     initial_gain: float = 1.0
-    target_rate: float = 0.2
+    target_rates: list[float] = field(default_factory=lambda: [0.05, 0.1, 0.2, 0.3])
     hetero_sigma: float = 0.5
     eta: float = 0.005
     tau_rate: float = 100.0
@@ -75,7 +76,8 @@ class Config:
     def small(cls) -> "Config":
         """A configuration that runs in a few seconds (for tests)."""
         return cls(
-            n_hidden=30, n_seeds=2, global_gains=[0.0, 4.0], n_adapt=1500,
+            n_hidden=30, n_seeds=2, global_gains=[0.0, 4.0], target_rates=[0.2, 0.3],
+            n_adapt=1500,
             eta=0.02, tau_rate=50.0, record_every=300, max_delay=10, mc_washout=30,
             mc_length=300, mg_washout=30, mg_train=300, mg_val=100, mg_test=100,
         )  # fmt: skip
@@ -122,7 +124,7 @@ def evaluate(cfg: Config, task: str, ens, stream):
                 ys[:cut], u[:cut], washout=cfg.mc_washout, **kw
             )
             test = dx.analysis.memory_capacity(ys[cut:], u[cut:], **kw)
-            return val.total, test.total
+            return val.total, test.total, jnp.mean(ys[cfg.mc_washout :])
         target = stream[cfg.horizon - 1 : cfg.horizon - 1 + n_t]
         a, b = cfg.mg_washout + cfg.mg_train, cfg.mg_washout + cfg.mg_train + cfg.mg_val
         readout = dx.train.ridge_readout(
@@ -132,10 +134,11 @@ def evaluate(cfg: Config, task: str, ens, stream):
         return (
             dx.analysis.nrmse(pred[a:b], target[a:b]),
             dx.analysis.nrmse(pred[b:], target[b:]),
+            jnp.mean(ys[cfg.mg_washout :]),
         )
 
-    val, test = eqx.filter_jit(eqx.filter_vmap(one))(ens)
-    return np.asarray(val), np.asarray(test)
+    val, test, rate = eqx.filter_jit(eqx.filter_vmap(one))(ens)
+    return np.asarray(val), np.asarray(test), np.asarray(rate)
 
 
 def adapt(cfg: Config, ens, u_adapt):
@@ -167,35 +170,49 @@ def concat(*ensembles):
 
 
 def run_task(cfg: Config, task: str, nets: dict, streams) -> tuple[list, dict]:
-    """All conditions on one task (one adaptation, one evaluation): rows, records."""
+    """All conditions on one task (one adaptation, one evaluation): rows, records.
+
+    Every condition has one tuning knob, picked on the validation split: the global
+    gain, or the (mean) target rate of the adapted reservoirs.
+    """
     u_adapt, stream = streams
-    n_g, n_s = len(cfg.global_gains), cfg.n_seeds
+    n_g, n_r, n_s = len(cfg.global_gains), len(cfg.target_rates), cfg.n_seeds
     adapted, history = adapt(cfg, nets["adapted"], u_adapt)
-    val, test = evaluate(cfg, task, concat(nets["global"], adapted), stream)
-    g_val, g_test = (
-        val[: n_g * n_s].reshape(n_g, n_s),
-        test[: n_g * n_s].reshape(n_g, n_s),
-    )
+    val, test, rate = evaluate(cfg, task, concat(nets["global"], adapted), stream)
     sign = 1.0 if task == "mc" else -1.0  # larger MC, smaller NRMSE is better
+    g_val, g_test, g_rate = (
+        a[: n_g * n_s].reshape(n_g, n_s) for a in (val, test, rate)
+    )
     best = int(np.argmax(sign * g_val.mean(axis=1)))
     rows = [
-        {"task": task, "condition": "global", "gain": g, "val": stats(v),
-         "test": stats(t), "picked": i == best}
-        for i, (g, v, t) in enumerate(zip(cfg.global_gains, g_val, g_test, strict=True))
+        {"task": task, "condition": "global", "gain": g, "target_rate": None,
+         "val": stats(v), "test": stats(t), "mean_rate": float(r.mean()),
+         "picked": i == best}
+        for i, (g, v, t, r) in enumerate(
+            zip(cfg.global_gains, g_val, g_test, g_rate, strict=True))
     ]  # fmt: skip
     records = {"global_test": g_test}
     gains, rates = np.asarray(adapted.g), np.asarray(history.rates)
     targets = np.asarray(nets["adapted"].target_rate)
+    a_val, a_test, a_rate = (
+        a[n_g * n_s :].reshape(2, n_r, n_s) for a in (val, test, rate)
+    )
     for j, name in enumerate(("homogeneous", "heterogeneous")):
-        sl = slice(j * n_s, (j + 1) * n_s)
-        g = gains[sl]
-        rows.append({
-            "task": task, "condition": f"adapted_{name}", "gain": float(g.mean()),
-            "val": stats(val[n_g * n_s :][sl]), "test": stats(test[n_g * n_s :][sl]),
-            "picked": False, "rate_error": rate_error(rates[sl], targets[sl]),
-            "gain_range": [float(g.min()), float(g.max())],
-        })  # fmt: skip
-        records[name] = rates[sl]
+        best_r = int(np.argmax(sign * a_val[j].mean(axis=1)))
+        records[f"{name}_test"] = a_test[j]
+        for i, rho in enumerate(cfg.target_rates):
+            sl = slice((j * n_r + i) * n_s, (j * n_r + i + 1) * n_s)
+            g = gains[sl]
+            rows.append({
+                "task": task, "condition": f"adapted_{name}", "gain": float(g.mean()),
+                "target_rate": rho, "val": stats(a_val[j, i]),
+                "test": stats(a_test[j, i]), "mean_rate": float(a_rate[j, i].mean()),
+                "picked": i == best_r,
+                "rate_error": rate_error(rates[sl], targets[sl]),
+                "gain_range": [float(g.min()), float(g.max())],
+            })  # fmt: skip
+            if i == best_r:
+                records[name] = rates[sl]
     return rows, records
 
 
@@ -214,10 +231,18 @@ def figure(cfg: Config, rows: list, records: dict, path: Path) -> None:
         t = records[task]["global_test"]
         ax.errorbar(cfg.global_gains, t.mean(1), t.std(1), marker="o", label="global")
         for name, color in (("homogeneous", "C1"), ("heterogeneous", "C2")):
-            r = next(r for r in rows if r["task"] == task and name in r["condition"])
-            ax.axhline(r["test"]["mean"], color=color, label=f"adapted, {name}")
+            r = next(
+                r for r in rows
+                if r["task"] == task and name in r["condition"] and r["picked"]
+            )  # fmt: skip
+            ax.axhline(
+                r["test"]["mean"], color=color,
+                label=f"adapted, {name} (target {r['target_rate']})",
+            )  # fmt: skip
         ax.set_xlabel("global inhibitory gain g")
         ax.set_ylabel(labels[task])
+        if task == "mg":
+            ax.set_yscale("log")
         ax.legend(fontsize=8)
     rates = records["mc"]["heterogeneous"]
     steps = cfg.record_every * np.arange(1, rates.shape[1] + 1)
@@ -237,19 +262,21 @@ def main(cfg: Config, out_dir: str | Path) -> dict:
     start = time.perf_counter()
     k_net, k_rho, k_in = jr.split(jr.PRNGKey(cfg.seed), 3)
     keys = jr.split(k_net, cfg.n_seeds)
-    n_g, n, rho = len(cfg.global_gains), cfg.n_hidden, cfg.target_rate
+    n_g, n, n_r = len(cfg.global_gains), cfg.n_hidden, len(cfg.target_rates)
+    rhos = jnp.repeat(jnp.asarray(cfg.target_rates), cfg.n_seeds)  # (n_r * seeds,)
     hetero = jax.vmap(
-        lambda k: dx.models.lognormal_rates(k, n, mean=rho, sigma=cfg.hetero_sigma)
-    )(jr.split(k_rho, cfg.n_seeds))
-    same = jnp.full((cfg.n_seeds, n), rho)
+        lambda k, m: dx.models.lognormal_rates(k, n, mean=m, sigma=cfg.hetero_sigma)
+    )(jr.split(k_rho, n_r * cfg.n_seeds), rhos)
+    same = jnp.broadcast_to(rhos[:, None], (n_r * cfg.n_seeds, n))
     nets = {
         "global": build(
             cfg, jnp.tile(keys, (n_g, 1)),
             jnp.repeat(jnp.asarray(cfg.global_gains), cfg.n_seeds),
-            jnp.full((n_g * cfg.n_seeds, n), rho),
+            jnp.full((n_g * cfg.n_seeds, n), cfg.target_rates[0]),  # unused
         ),
         "adapted": build(
-            cfg, jnp.tile(keys, (2, 1)), jnp.full((2 * cfg.n_seeds,), cfg.initial_gain),
+            cfg, jnp.tile(keys, (2 * n_r, 1)),
+            jnp.full((2 * n_r * cfg.n_seeds,), cfg.initial_gain),
             jnp.concatenate([same, hetero]),
         ),
     }  # fmt: skip
@@ -258,10 +285,13 @@ def main(cfg: Config, out_dir: str | Path) -> dict:
         task_rows, records[task] = run_task(cfg, task, nets, streams)
         rows += task_rows
         best = next(r for r in task_rows if r["picked"])
-        entry = {"best_global_gain": best["gain"], "best_global": best["test"]}
-        for r in task_rows[n_g:]:
+        entry = {"best_global_gain": best["gain"], "best_global": best["test"],
+                 "best_global_mean_rate": best["mean_rate"]}  # fmt: skip
+        for r in (r for r in task_rows[n_g:] if r["picked"]):
             name = r["condition"]
             entry[name] = r["test"]
+            entry[f"{name}_target_rate"] = r["target_rate"]
+            entry[f"{name}_mean_rate"] = r["mean_rate"]
             entry[f"{name}_rate_error"] = r["rate_error"]
             entry[f"improvement_pct_{name}"] = improvement(
                 task, best["test"]["mean"], r["test"]["mean"]
@@ -279,12 +309,14 @@ def main(cfg: Config, out_dir: str | Path) -> dict:
     (out / "results.json").write_text(json.dumps({**result, "rows": rows}, indent=1))
     with open(out / "results.csv", "w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["task", "condition", "gain", "val_mean", "val_std",
-                         "test_mean", "test_std", "picked"])  # fmt: skip
+        writer.writerow(["task", "condition", "gain", "target_rate", "val_mean",
+                         "val_std", "test_mean", "test_std", "mean_rate",
+                         "picked"])  # fmt: skip
         for r in rows:
-            writer.writerow([r["task"], r["condition"], r["gain"], r["val"]["mean"],
-                             r["val"]["std"], r["test"]["mean"], r["test"]["std"],
-                             r["picked"]])  # fmt: skip
+            val, test = r["val"], r["test"]
+            writer.writerow([r["task"], r["condition"], r["gain"], r["target_rate"],
+                             val["mean"], val["std"], test["mean"], test["std"],
+                             r["mean_rate"], r["picked"]])  # fmt: skip
     return result
 
 

@@ -20,15 +20,18 @@ def test_experiment_writes_results_and_figure(tmp_path):
     assert saved["summary"] == json.loads(json.dumps(result["summary"]))
     with open(tmp_path / "results.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert len(rows) == 2 * (len(cfg.global_gains) + 2)
-    assert sum(r["picked"] == "True" for r in rows) == 2  # one best gain per task
-    values = [float(r[k]) for r in rows for k in ("val_mean", "test_mean", "gain")]
+    assert len(rows) == 2 * (len(cfg.global_gains) + 2 * len(cfg.target_rates))
+    # one best global gain and one best target per adapted kind, per task
+    assert sum(r["picked"] == "True" for r in rows) == 2 * 3
+    keys = ("val_mean", "test_mean", "gain", "mean_rate")
+    values = [float(r[k]) for r in rows for k in keys]
     assert np.all(np.isfinite(values))
     for task in ("mc", "mg"):
         s = result["summary"][task]
         assert s["best_global_gain"] in cfg.global_gains
         for name in ("adapted_homogeneous", "adapted_heterogeneous"):
             assert np.isfinite(s[f"improvement_pct_{name}"])
+            assert s[f"{name}_target_rate"] in cfg.target_rates
             assert s[f"{name}_rate_error"]["mean"] < 0.1
     assert 0 < result["summary"]["mc"]["best_global"]["mean"] <= cfg.n_hidden
     png = (tmp_path / "ei_reservoir.png").read_bytes()

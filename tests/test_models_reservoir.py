@@ -224,3 +224,24 @@ def test_teacher_force_matches_numpy_and_ridge_generates_sine(getkey):
         m.teacher_force(jnp.zeros(12), u, y[:, :1])
     with pytest.raises(ValueError, match="inputs"):
         m.teacher_force(jnp.zeros(12), u[:-1], y)
+
+
+def test_known_hyperparameters_are_checked_on_the_host_inside_jit(getkey):
+    """A Python number is checked at trace time, even under jit: an error at once,
+    and no host callback in the compiled program (those can stall XLA's CPU runtime
+    in large vmapped programs)."""
+    key = getkey()
+    with pytest.raises(ValueError, match="leak must lie in"):
+        jax.jit(lambda k: ESN(1, 5, leak=1.5, key=k).W)(key)
+
+    def fit(m):
+        ys = dx.simulate(m, m.init_state(), jnp.arange(20.0), inputs=jnp.ones((20, 1)))
+        return dx.train.ridge_readout(ys.ys, jnp.ones(20), alpha=1e-3).weights
+
+    ens = dx.make_ensemble(lambda k: ESN(1, 8, leak=0.5, key=k), jr.split(key, 3))
+    hlo = eqx.filter_jit(eqx.filter_vmap(fit)).lower(ens).as_text()
+    assert "callback" not in hlo
+    # a swept (traced) value is still checked, when the program runs
+    sweep = jax.jit(jax.vmap(lambda a: ESN(1, 5, leak=a, key=key).leak))
+    with pytest.raises(Exception, match="leak must lie in"):
+        jax.block_until_ready(sweep(jnp.array([0.5, 1.5])))

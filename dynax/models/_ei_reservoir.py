@@ -24,16 +24,10 @@ def _per_unit(name: str, value: ArrayLike, n: int) -> None:
 def _check_rates(name: str, rates: ArrayLike, n: int, dtype) -> Array:
     """Check that every rate lies in (0, 1); return them broadcast to ``(n,)``."""
     _per_unit(name, rates, n)
-    arr = jnp.asarray(rates, dtype)
-    bad = (arr <= 0) | (arr >= 1)
-    msg = f"{name} must lie in (0, 1) (every element)"
-    try:
-        failed = bool(jnp.any(bad))
-    except jax.errors.ConcretizationTypeError:
-        arr = eqx.error_if(arr, jnp.any(bad), msg)
-        failed = False
-    if failed:
-        raise ValueError(f"{msg}, got {rates!r}.")
+    arr = _init.check_elements(
+        rates, dtype, lambda a: (a <= 0) | (a >= 1),
+        f"{name} must lie in (0, 1) (every element)",
+    )  # fmt: skip
     return jnp.broadcast_to(arr, (n,))
 
 

@@ -5,11 +5,13 @@ They are private helpers of :mod:`dynax.models`, not re-exported.
 """
 
 import math
+from collections.abc import Callable
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
+import numpy as np
 from jax.typing import DTypeLike
 
 from .._custom_types import Array, ArrayLike, Float, PRNGKeyArray
@@ -39,15 +41,31 @@ def check_value(
     hyper-parameter swept with ``vmap``) is checked with ``eqx.error_if`` instead, so
     the check still fires when the computation runs.
     """
-    arr = jnp.asarray(value, dtype)
-    bad = arr <= 0 if positive else arr < 0
     requirement = "> 0" if positive else ">= 0"
-    msg = f"{name} must be {requirement} (every element)"
+    return check_elements(
+        value,
+        dtype,
+        (lambda a: a <= 0) if positive else (lambda a: a < 0),
+        f"{name} must be {requirement} (every element)",
+    )
+
+
+def check_elements(
+    value: ArrayLike, dtype, is_bad: Callable, msg: str
+) -> Float[Array, "..."]:
+    """Return ``value`` as an array of ``dtype``; fail where ``is_bad`` holds.
+
+    A value known on the host (a Python number or a NumPy or concrete JAX array,
+    also inside ``jit``) is checked there and raises ``ValueError`` at once. Only a
+    traced value (e.g. a hyper-parameter swept with ``vmap``) is checked with
+    ``eqx.error_if``, which puts a host callback into the compiled program.
+    """
+    arr = jnp.asarray(value, dtype)
     try:
-        failed = bool(jnp.any(bad))
-    except jax.errors.ConcretizationTypeError:
-        return eqx.error_if(arr, jnp.any(bad), msg)
-    if failed:
+        host = np.asarray(value).astype(np.dtype(dtype))
+    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
+        return eqx.error_if(arr, jnp.any(is_bad(arr)), msg)
+    if np.any(is_bad(host)):
         raise ValueError(f"{msg}, got {value!r}.")
     return arr
 

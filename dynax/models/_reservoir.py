@@ -13,16 +13,12 @@ from ._reservoir_init import scale_to_spectral_radius, sparse_matrix
 
 
 def _check_leak(leak: ArrayLike, dtype) -> Array:
-    arr = jnp.asarray(leak, dtype)
-    bad = (arr <= 0) | (arr > 1)
-    msg = "leak must lie in (0, 1] (every element)"
-    try:
-        failed = bool(jnp.any(bad))
-    except jax.errors.ConcretizationTypeError:
-        return eqx.error_if(arr, jnp.any(bad), msg)
-    if failed:
-        raise ValueError(f"{msg}, got {leak!r}.")
-    return arr
+    return _init.check_elements(
+        leak,
+        dtype,
+        lambda a: (a <= 0) | (a > 1),
+        "leak must lie in (0, 1] (every element)",
+    )
 
 
 class ESN(AbstractMap):

@@ -6,7 +6,9 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.tree_util as jtu
+import numpy as np
 
+from .._checks import is_concrete
 from .._custom_types import Array, Float, PyTree
 
 
@@ -134,11 +136,7 @@ class Regularizer(eqx.Module):
             l2_rates=l2_rates,
         )
         for name, value in values.items():
-            try:
-                negative = bool(jnp.any(jnp.asarray(value) < 0))
-            except jax.errors.ConcretizationTypeError:
-                negative = False
-            if negative:
+            if is_concrete(value) and np.any(np.asarray(value) < 0):
                 raise ValueError(f"{name}: expected a coefficient >= 0, got {value}.")
         self.l1_weights = jnp.asarray(l1_weights)
         self.l2_weights = jnp.asarray(l2_weights)

@@ -3,6 +3,7 @@ r"""Linear readouts of reservoir states: ridge regression and FORCE (online RLS)
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from .._checks import is_concrete
@@ -39,11 +40,11 @@ def _check_alpha(alpha: ArrayLike, dtype) -> Array:
             f"alpha: expected a scalar or a 1-d array of ridge values, got shape "
             f"{arr.shape}."
         )
-    try:
-        failed = bool(jnp.any(arr < 0))
-    except jax.errors.ConcretizationTypeError:
+    # Checked on the host whenever the value is known (a Python float stays known
+    # under jit): a traced check is a host callback in the compiled program.
+    if not is_concrete(alpha):
         return eqx.error_if(arr, jnp.any(arr < 0), "alpha must be >= 0.")
-    if failed:
+    if np.any(np.asarray(alpha) < 0):
         raise ValueError(f"alpha must be >= 0 (every element), got {alpha!r}.")
     return arr
 
