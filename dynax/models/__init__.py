@@ -8,6 +8,7 @@ from ._base import (
 from ._delayed import DelayBuffer as DelayBuffer, DelayedKuramoto as DelayedKuramoto
 from ._discrete import GRU as GRU, VanillaRNN as VanillaRNN
 from ._gradient_network import CoupledGradientNetwork as CoupledGradientNetwork
+from ._lif import LIFReservoir as LIFReservoir, LIFState as LIFState
 from ._oscillators import Kuramoto as Kuramoto, StuartLandau as StuartLandau
 from ._reservoir import ESN as ESN
 from ._reservoir_init import (
