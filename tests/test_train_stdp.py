@@ -45,7 +45,9 @@ def expected_change(pre_exc, d, rule):
 
 
 @pytest.mark.parametrize("frac_exc", [1.0, 0.5])
-@pytest.mark.parametrize(("t0", "t1"), [(10, 11), (10, 13), (10, 17), (15, 9), (12, 12)])
+@pytest.mark.parametrize(
+    ("t0", "t1"), [(10, 11), (10, 13), (10, 17), (15, 9), (12, 12)]
+)
 def test_pair_weight_change_matches_exponential_window(frac_exc, t0, t1, getkey):
     model = two_neurons(frac_exc, getkey())
     rule = STDP(a_plus=0.01, a_minus=0.02, tau_plus=8.0, tau_minus=12.0)
