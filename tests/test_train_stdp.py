@@ -3,8 +3,10 @@
 import math
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import jax.random as jr
+import jax.tree_util as jtu
 import numpy as np
 import pytest
 
@@ -85,7 +87,7 @@ def random_net(key, n=60, **kw):
 
 def test_bounds_signs_and_missing_synapses(getkey):
     model = random_net(getkey())
-    u = jr.bernoulli(getkey(), 0.2, (4, 80, 8)).astype(jnp.float64)
+    u = jr.bernoulli(getkey(), 0.2, (3, 60, 8)).astype(jnp.float64)
     exc, w_max = np.asarray(model.is_exc), 1.5
     existing_exc = np.asarray(model.mask) & exc[None, :]
     existing_inh = np.asarray(model.mask) & ~exc[None, :]
@@ -127,12 +129,12 @@ def test_history_matches_simulate_and_astrocyte_recursion(getkey):
 
 
 def test_vmap_over_ensemble_equals_loop(getkey):
-    ens = dx.make_ensemble(lambda k: random_net(k, n=40), jr.split(getkey(), 2))
-    u = jr.bernoulli(getkey(), 0.2, (2, 50, 8)).astype(jnp.float64)
-    astro = Astrocyte()
+    ens = dx.make_ensemble(random_net, jr.split(getkey(), 2))
+    u = jr.bernoulli(getkey(), 0.15, (3, 60, 8)).astype(jnp.float64)
+    astro = Astrocyte(tau=40.0, weight=0.004, bias=0.02, initial=0.01)
 
     def run(m):
-        return stdp(m, u, astrocyte=astro)
+        return stdp(m, u, rule=STDP(a_plus=0.01), astrocyte=astro)
 
     batched, hist = eqx.filter_vmap(run)(ens)
     for i in range(2):
@@ -142,14 +144,82 @@ def test_vmap_over_ensemble_equals_loop(getkey):
 
 
 def test_bad_arguments(getkey):
-    model = random_net(getkey(), n=10)
+    model = random_net(getkey())
     with pytest.raises(ValueError, match="inputs"):
         stdp(model, jnp.zeros((5, 3)))
+    with pytest.raises(ValueError, match="inputs"):
+        stdp(model, jnp.zeros((8,)))
     with pytest.raises(TypeError, match="model"):
-        stdp(dx.models.ESN(8, 10, key=getkey()), jnp.zeros((5, 8)))  # type: ignore[arg-type]
+        stdp("not a network", jnp.zeros((5, 8)))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="tau_plus"):
         STDP(tau_plus=0.0)
     with pytest.raises(ValueError, match="a_minus"):
         STDP(a_minus=-1.0)
     with pytest.raises(ValueError, match="tau"):
         Astrocyte(tau=-1.0)
+
+
+def test_astrocyte_moves_branching_factor_towards_one():
+    """The NALSM validation: astrocyte STDP drives the branching factor towards 1.
+
+    Two liquids (same wiring; strong or no recurrent excitation) start super- and
+    subcritical. Plain STDP (A- = A+) potentiates without limit: from the
+    subcritical start it overshoots past 1, from the supercritical one activity
+    runs away (the NALSM measure then tends to ~1.1 because every neuron fires at
+    saturation). The astrocyte holds the liquid's activity near the input's and
+    brings the branching factor close to 1 from both sides.
+    """
+    f32, n_steps = jnp.float32, 100
+    k_train, k_test, k_net = jr.split(jr.PRNGKey(0), 3)
+
+    def poisson(key, n_samples):  # image-like: a fixed random rate per channel
+        k_rate, k_spike = jr.split(key)
+        rates = jr.uniform(k_rate, (n_samples, 1, 64), maxval=0.066)
+        return jr.bernoulli(k_spike, rates, (n_samples, n_steps, 64)).astype(f32)
+
+    u_train, u_test = poisson(k_train, 60), poisson(k_test, 20)
+    nets = [
+        LIFReservoir(
+            64, 200, density=0.15, input_density=0.2, w_exc=w, w_inh=2.0, w_in=0.5,
+            w_max=3.0, dtype=f32, key=k_net,
+        )
+        for w in (0.4, 0.0)
+    ]  # fmt: skip
+    ens = jtu.tree_map(lambda *x: jnp.stack(x) if eqx.is_array(x[0]) else x[0], *nets)
+    ts = jnp.arange(n_steps + 1.0, dtype=f32)
+
+    @eqx.filter_jit
+    def measure(ens):
+        def net(m):
+            def one(u):
+                u = jnp.concatenate([u, jnp.zeros_like(u[:1])])
+                s = dx.simulate(m, m.init_state(), ts, inputs=u).ys.spikes[1:]
+                return dx.analysis.branching_factor(s, m.W).value, jnp.sum(s)
+
+            bf, count = jax.vmap(one)(u_test)
+            return jnp.nanmean(bf), jnp.mean(count) / n_steps
+
+        return eqx.filter_vmap(net)(ens)
+
+    rule = STDP(a_plus=0.03)
+    astro = Astrocyte(tau=100.0, weight=0.009, bias=0.044, initial=0.03)
+    bf0, rate0 = (np.asarray(a) for a in measure(ens))
+    plain = eqx.filter_vmap(lambda m: stdp(m, u_train, rule=rule)[0])(ens)
+    bf_plain, rate_plain = (np.asarray(a) for a in measure(plain))
+    modulated = eqx.filter_vmap(
+        lambda m: stdp(m, u_train, rule=rule, astrocyte=astro)[0]
+    )(ens)
+    bf_astro, rate_astro = (np.asarray(a) for a in measure(modulated))
+    sup, sub = 0, 1
+    assert bf0[sup] > 1.2 and bf0[sub] < 0.3  # the starts (= no plasticity)
+    dist0, dist_plain, dist_astro = (np.abs(b - 1) for b in (bf0, bf_plain, bf_astro))
+    # supercritical start: the astrocyte removes most of the distance to 1 while
+    # keeping activity bounded; plain STDP's activity runs away
+    assert dist_astro[sup] < 0.6 * dist0[sup], (bf0, bf_astro)
+    assert rate_astro[sup] < 1.5 * rate0[sup]
+    assert rate_plain[sup] > 3 * rate_astro[sup], (rate_plain, rate_astro)
+    # subcritical start: the astrocyte lands near 1, plain STDP overshoots further
+    assert dist_astro[sub] < 0.25 and dist_astro[sub] < dist_plain[sub], (
+        bf_plain,
+        bf_astro,
+    )
