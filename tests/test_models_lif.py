@@ -68,10 +68,10 @@ def numpy_lif(model, u):
 
 def test_network_matches_numpy_loop(getkey):
     model = LIFReservoir(
-        5, 40, density=0.3, w_exc=0.8, w_inh=1.5, w_in=1.0, w_max=2.0,
+        8, 60, density=0.3, w_exc=0.8, w_inh=1.5, w_in=1.0, w_max=2.0,
         v_reset=-0.2, t_ref=3.0, bias=0.3, key=getkey(),
     )  # fmt: skip
-    u = np.asarray(jr.bernoulli(getkey(), 0.3, (120, 5)), np.float64)
+    u = np.asarray(jr.bernoulli(getkey(), 0.2, (120, 8)), np.float64)
     traj = dx.simulate(
         model, model.init_state(), jnp.arange(121.0), inputs=np.vstack([u, u[:1]])
     )
@@ -101,10 +101,10 @@ def test_dale_law_and_weight_bounds(getkey):
 def test_ensemble_equals_loop_and_float32(getkey):
     keys = jr.split(getkey(), 3)
     ens = dx.make_ensemble(
-        lambda k: LIFReservoir(3, 30, density=0.3, w_exc=1.0, dtype=jnp.float32, key=k),
+        lambda k: LIFReservoir(8, 60, density=0.3, w_exc=1.0, dtype=jnp.float32, key=k),
         keys,
     )
-    u = jr.bernoulli(getkey(), 0.4, (80, 3)).astype(jnp.float32)
+    u = jr.bernoulli(getkey(), 0.3, (80, 8)).astype(jnp.float32)
     ts = jnp.arange(80.0, dtype=jnp.float32)
 
     def run(m):
