@@ -198,7 +198,8 @@ def _plasticity(model, traces, s, u, rate, rule):
 
 
 def _mean_over(W, mask):
-    return jnp.sum(jnp.where(mask, W, 0.0)) / jnp.maximum(jnp.sum(mask), 1).astype(W.dtype)
+    count = jnp.sum(mask).astype(W.dtype)
+    return jnp.sum(jnp.where(mask, W, 0.0)) / jnp.maximum(count, 1.0)
 
 
 @eqx.filter_jit
