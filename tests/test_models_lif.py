@@ -3,6 +3,7 @@
 import math
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
@@ -43,6 +44,18 @@ def test_no_spikes_below_rheobase(getkey):
     assert spike_steps(model, 3000).size == 0
     above = LIFReservoir(0, 1, bias=1.001, threshold=1.0, key=getkey())
     assert spike_steps(above, 3000).size > 0
+
+
+def test_subthreshold_potential_is_differentiable(getkey):
+    # Below threshold v_k = b (1 - alpha^k) exactly, so dv_k/db = 1 - alpha^k.
+    model = LIFReservoir(0, 1, bias=0.5, tau_m=20.0, key=getkey())
+
+    def final_v(b):
+        m = eqx.tree_at(lambda m: m.bias, model, jnp.reshape(b, (1,)))
+        return dx.simulate(m, m.init_state(), jnp.arange(31.0)).ys.v[-1, 0]
+
+    grad = jax.grad(final_v)(jnp.asarray(0.5))
+    np.testing.assert_allclose(grad, 1 - math.exp(-30 / 20.0), rtol=1e-12)
 
 
 def numpy_lif(model, u):

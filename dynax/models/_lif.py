@@ -8,7 +8,15 @@ import jax.numpy as jnp
 import jax.random as jr
 from jax.typing import DTypeLike
 
-from .._custom_types import Args, Array, ArrayLike, Bool, Float, PRNGKeyArray
+from .._custom_types import (
+    Args,
+    Array,
+    ArrayLike,
+    Bool,
+    Float,
+    PRNGKeyArray,
+    ScalarLike,
+)
 from . import _init
 from ._base import AbstractMap, drive
 
@@ -218,7 +226,7 @@ class LIFReservoir(AbstractMap):
             spikes=spikes,
         )
 
-    def __call__(self, t, y: LIFState, args: Args) -> LIFState:
+    def __call__(self, t: ScalarLike, y: LIFState, args: Args) -> LIFState:
         """Return the next state; the input at ``t`` is ``args.evaluate(t)``."""
         return self.step(y, drive(args, t, self.n_in, y.v.dtype))
 
