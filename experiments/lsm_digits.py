@@ -3,8 +3,10 @@
 scikit-learn's 8x8 digits (1797 images, shipped with the package) are encoded as
 Poisson spike trains: pixel p (0..16) fires with probability ``rate * p / 16`` per
 1-ms step for ``n_steps`` steps. A ``dx.models.LIFReservoir`` (E/I, Dale's law)
-sees them; per seed (vmapped ensemble, no Python loop over networks) three
-conditions are compared:
+sees them. Two starting liquids are used, one with recurrent excitation
+(``w_exc_starts[0]``, branching factor above 1) and one without (below 1). From
+each, per seed (vmapped ensemble, no Python loop over networks) three conditions
+are compared:
 
 - ``none``: the random liquid, no plasticity;
 - ``stdp``: unsupervised pair STDP (``dx.train.stdp``, A- = A+) on the first
@@ -24,7 +26,7 @@ default takes a few minutes on 2 CPU cores).
 import argparse
 import json
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import equinox as eqx
@@ -48,7 +50,7 @@ class Config:
     frac_exc: float = 0.8
     density: float = 0.1
     input_density: float = 0.2
-    w_exc: float = 0.3
+    w_exc_starts: list[float] = field(default_factory=lambda: [0.3, 0.0])
     w_inh: float = 2.0
     w_in: float = 0.5
     w_max: float = 3.0
@@ -94,11 +96,11 @@ def load_data(cfg: Config):
     )
 
 
-def make_liquid(cfg: Config, key):
+def make_liquid(cfg: Config, w_exc: float, key):
     """One random liquid."""
     return dx.models.LIFReservoir(
         64, cfg.n, frac_exc=cfg.frac_exc, density=cfg.density,
-        input_density=cfg.input_density, w_exc=cfg.w_exc, w_inh=cfg.w_inh,
+        input_density=cfg.input_density, w_exc=w_exc, w_inh=cfg.w_inh,
         w_in=cfg.w_in, w_max=cfg.w_max, dtype=jnp.float32, key=key,
     )  # fmt: skip
 
@@ -157,43 +159,71 @@ def train(ens, cfg: Config, u_stdp, condition: str):
 
 
 def make_figure(results: dict, histories: dict, out: Path) -> Path:
-    """Bars of accuracy and branching factor; astrocyte rate and liquid activity."""
+    """Per start: accuracy and branching-factor bars, depression rate, activity."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 4, figsize=(15, 3.4))
-    rows = results["conditions"]
+    n_rows = len(results["starts"])
+    fig, axes = plt.subplots(n_rows, 4, figsize=(15, 3.2 * n_rows), squeeze=False)
     panels = (("accuracy", "test accuracy"), ("branching_factor", "branching factor"))
-    for ax, (key, label) in zip(axes[:2], panels, strict=True):
-        means = [rows[c][f"{key}_mean"] for c in CONDITIONS]
-        values = [rows[c][key] for c in CONDITIONS]
-        ax.bar(CONDITIONS, means, color=["0.6", "tab:blue", "tab:orange"])
-        for i, v in enumerate(values):
-            ax.plot([i] * len(v), v, "k.", ms=4)
-        ax.set_title(label)
-    axes[1].axhline(1.0, color="k", ls="--", lw=0.8)
-    axes[0].axhline(results["pixels_ridge_accuracy"], color="k", ls=":", lw=0.8)
-    for cond, hist in histories.items():
-        rate = np.asarray(hist.rate).reshape(hist.rate.shape[0], -1)
-        liq = np.asarray(hist.n_liquid).reshape(hist.n_liquid.shape[0], -1)
-        steps = liq.shape[1]
-        k = max(steps // 200, 1)
-        x = np.arange(steps)[::k]
-        axes[2].plot(x, rate[0, ::k], label=cond)
-        smooth = liq[0, : steps // k * k].reshape(-1, k).mean(1)
-        axes[3].plot(x[: len(smooth)], smooth, label=cond)
-    axes[2].set_title("depression rate (seed 0)")
-    axes[3].set_title("liquid spikes per ms (seed 0)")
-    for ax in axes[2:]:
-        ax.set_xlabel("STDP step (ms)")
-        ax.legend()
+    for row, start in zip(axes, results["starts"], strict=True):
+        rows, tag = start["conditions"], f"w_exc = {start['w_exc']}"
+        for ax, (key, label) in zip(row[:2], panels, strict=True):
+            means = [rows[c][f"{key}_mean"] for c in CONDITIONS]
+            ax.bar(CONDITIONS, means, color=["0.6", "tab:blue", "tab:orange"])
+            for i, c in enumerate(CONDITIONS):
+                ax.plot([i] * len(rows[c][key]), rows[c][key], "k.", ms=4)
+            ax.set_title(f"{label} ({tag})")
+        row[1].axhline(1.0, color="k", ls="--", lw=0.8)
+        row[0].axhline(results["pixels_ridge_accuracy"], color="k", ls=":", lw=0.8)
+        for cond, hist in histories[start["w_exc"]].items():
+            rate = np.asarray(hist.rate)[0].ravel()
+            liq = np.asarray(hist.n_liquid)[0].ravel()
+            k = max(liq.size // 200, 1)
+            x = np.arange(liq.size // k) * k
+            row[2].plot(x, rate[: x.size * k : k], label=cond)
+            row[3].plot(x, liq[: x.size * k].reshape(-1, k).mean(1), label=cond)
+        row[2].set_title(f"depression rate, seed 0 ({tag})")
+        row[3].set_title(f"liquid spikes per ms, seed 0 ({tag})")
+        for ax in row[2:]:
+            ax.set_xlabel("STDP step (ms)")
+            ax.legend()
     fig.tight_layout()
     path = out / "lsm_digits.png"
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+def run_start(cfg: Config, w_exc: float, data) -> tuple[dict, dict, dict]:
+    """All conditions from one starting liquid (vmapped over the seeds)."""
+    u_tr, y_tr, u_te, y_te = data
+    keys = jr.split(jr.PRNGKey(cfg.seed), cfg.n_seeds)
+    ens = dx.make_ensemble(lambda k: make_liquid(cfg, w_exc, k), keys)
+    conditions, histories, timings = {}, {}, {}
+    for cond in CONDITIONS:
+        t0 = time.perf_counter()
+        trained, hist = train(ens, cfg, u_tr[: cfg.n_stdp], cond)
+        scores = evaluate(
+            trained, u_tr, y_tr, u_te, y_te,
+            n_bf=cfg.n_bf, batch_size=cfg.batch_size, alpha=cfg.alpha,
+        )  # fmt: skip
+        acc, bf, rate = (np.asarray(a) for a in scores)
+        timings[cond] = round(time.perf_counter() - t0, 1)
+        if hist is not None:
+            histories[cond] = hist
+        final = None if hist is None else float(np.asarray(hist.rate)[:, -1, -1].mean())
+        conditions[cond] = {
+            "accuracy": acc.tolist(),
+            "accuracy_mean": float(acc.mean()),
+            "branching_factor": bf.tolist(),
+            "branching_factor_mean": float(bf.mean()),
+            "spikes_per_neuron_per_ms": float(rate.mean()),
+            "final_depression_rate": final,
+        }
+    return conditions, histories, timings
 
 
 def main(cfg: Config, out_dir: str | Path) -> dict:
@@ -207,37 +237,18 @@ def main(cfg: Config, out_dir: str | Path) -> dict:
         jnp.asarray(x_tr, jnp.float32), y_tr, jnp.asarray(x_te, jnp.float32), y_te,
         cfg.alpha,
     )  # fmt: skip
-    keys = jr.split(jr.PRNGKey(cfg.seed), cfg.n_seeds)
-    ens = dx.make_ensemble(lambda k: make_liquid(cfg, k), keys)
-    conditions, histories, timings = {}, {}, {}
-    for cond in CONDITIONS:
-        t0 = time.perf_counter()
-        trained, hist = train(ens, cfg, u_tr[: cfg.n_stdp], cond)
-        scores = evaluate(
-            trained, u_tr, y_tr, u_te, y_te,
-            n_bf=cfg.n_bf, batch_size=cfg.batch_size, alpha=cfg.alpha,
-        )  # fmt: skip
-        acc, bf, rate = (np.asarray(a) for a in scores)
-        timings[cond] = round(time.perf_counter() - t0, 1)
-        if hist is not None:
-            histories[cond] = hist
-        conditions[cond] = {
-            "accuracy": acc.tolist(),
-            "accuracy_mean": float(acc.mean()),
-            "branching_factor": bf.tolist(),
-            "branching_factor_mean": float(bf.mean()),
-            "spikes_per_neuron_per_ms": float(rate.mean()),
-            "final_depression_rate": (
-                None if hist is None else float(np.asarray(hist.rate)[:, -1, -1].mean())
-            ),
-        }
+    data = (u_tr, y_tr, u_te, y_te)
+    starts, histories, timings = [], {}, {}
+    for w_exc in cfg.w_exc_starts:
+        conditions, histories[w_exc], timings[w_exc] = run_start(cfg, w_exc, data)
+        starts.append({"w_exc": w_exc, "conditions": conditions})
     results = {
         "config": asdict(cfg),
         "n_train": int(len(y_tr)),
         "n_test": int(len(y_te)),
         "pixels_ridge_accuracy": float(pixels),
-        "conditions": conditions,
-        "seconds_per_condition": timings,
+        "starts": starts,
+        "seconds_per_condition": {str(w): t for w, t in timings.items()},
         "total_seconds": round(time.perf_counter() - start, 1),
         "device": str(jax.devices()[0].platform),
     }
