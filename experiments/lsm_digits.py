@@ -72,7 +72,7 @@ class Config:
         """A configuration that runs in seconds (for tests)."""
         return cls(
             n=40, n_steps=60, n_stdp=5, n_test=50, n_train=150, n_bf=4, n_seeds=2,
-            density=0.25, batch_size=50,
+            density=0.25, batch_size=50, w_exc_starts=[0.3],
         )  # fmt: skip
 
 
