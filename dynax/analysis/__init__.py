@@ -1,5 +1,9 @@
 """Analysis: pure, jit- and vmap-friendly functions of models and trajectories."""
 
+from ._branching import (
+    BranchingFactor as BranchingFactor,
+    branching_factor as branching_factor,
+)
 from ._candidates import (
     sample_candidates as sample_candidates,
     unique_fixed_points as unique_fixed_points,

@@ -12,6 +12,7 @@ from ._ei_reservoir import (
     lognormal_rates as lognormal_rates,
 )
 from ._gradient_network import CoupledGradientNetwork as CoupledGradientNetwork
+from ._lif import LIFReservoir as LIFReservoir, LIFState as LIFState
 from ._oscillators import Kuramoto as Kuramoto, StuartLandau as StuartLandau
 from ._reservoir import ESN as ESN
 from ._reservoir_init import (

@@ -23,3 +23,14 @@ from ._readout import (
     force_readout as force_readout,
     ridge_readout as ridge_readout,
 )
+from ._spike_readout import (
+    predict_labels as predict_labels,
+    ridge_classifier as ridge_classifier,
+    spike_counts as spike_counts,
+)
+from ._stdp import (
+    STDP as STDP,
+    Astrocyte as Astrocyte,
+    STDPHistory as STDPHistory,
+    stdp as stdp,
+)
