@@ -1,5 +1,8 @@
 """Ridge and FORCE readouts."""
 
+import subprocess
+import sys
+
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -43,13 +46,38 @@ def test_ridge_equals_numpy_lstsq(alpha, getkey):
     np.testing.assert_allclose(np.asarray(r(X[3])), np.asarray(X[3]) @ W.T + c)
 
 
-def test_ridge_blocked_cholesky_equals_lstsq(getkey):
-    """n_features = 80 > 64 exercises the recursive blocked Cholesky."""
-    X, Y = data(getkey(), T=300, N=80, n_out=2)
+@pytest.mark.parametrize("n", [80, 200])
+def test_ridge_blocked_cholesky_equals_lstsq(getkey, n):
+    """n_features > 64 exercises the recursive blocked Cholesky (200: two levels)."""
+    X, Y = data(getkey(), T=300, N=n, n_out=2)
     r = ridge_readout(X, Y, alpha=1e-2, washout=3)
     W, c = lstsq_ridge(X, Y, 1e-2, 3)
     np.testing.assert_allclose(np.asarray(r.weights), W, rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(np.asarray(r.bias), c, rtol=1e-8, atol=1e-10)
+
+
+def test_two_vmapped_ridge_fits_in_one_program_finish(getkey):
+    """Two ridge fits in one vmapped program (e.g. validation and test memory
+    capacity) stalled forever with jaxlib's batched LAPACK Cholesky on a 2-thread
+    pool; in a subprocess with a timeout so a regression fails instead of hanging."""
+    code = """
+import jax, jax.numpy as jnp, jax.random as jr
+import dynax as dx
+X = jr.normal(jr.PRNGKey(0), (2, 2000, 200))
+u = jr.uniform(jr.PRNGKey(1), (2000,))
+def two(x):
+    a = dx.analysis.memory_capacity(x[:1000], u[:1000], max_delay=50).total
+    b = dx.analysis.memory_capacity(x[1000:], u[1000:], max_delay=50).total
+    w = dx.train.ridge_readout(x, u, alpha=1e-3).weights
+    v = dx.train.ridge_readout(x[::-1], u, alpha=1e-2).weights
+    return a + b + w.sum() + v.sum()
+print(jax.jit(jax.vmap(two))(X).shape)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "(2,)" in done.stdout
 
 
 def test_ridge_without_bias_equals_scipy_solve(getkey):
@@ -161,13 +189,13 @@ def test_one_trace_across_repeated_calls(getkey, monkeypatch):
     import dynax.train._readout as mod
 
     traces = []
-    cholesky = mod._cholesky
+    cho_solve = mod.cho_solve
 
     def counted(*args):
         traces.append(1)  # runs at trace time only
-        return cholesky(*args)
+        return cho_solve(*args)
 
-    monkeypatch.setattr(mod, "_cholesky", counted)
+    monkeypatch.setattr(mod, "cho_solve", counted)
     for _ in range(3):
         X, Y = data(getkey())
         ridge_readout(X, Y, alpha=0.1, washout=2)

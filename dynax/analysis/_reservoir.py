@@ -4,9 +4,9 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-import jax.scipy.linalg as jsl
 
 from .._custom_types import Array, ArrayLike, Bool, Float, PRNGKeyArray, Scalar
+from .._linalg import cho_solve
 from .._simulate import simulate
 from ..models._reservoir_init import spectral_radius
 
@@ -46,7 +46,7 @@ def _ridge(X, Y, alpha):
     x_mean, y_mean = jnp.mean(X, axis=0), jnp.mean(Y, axis=0)
     Xc, Yc = X - x_mean[None, :], Y - y_mean[None, :]
     gram = Xc.T @ Xc + alpha * jnp.eye(X.shape[1], dtype=X.dtype)
-    W = jsl.cho_solve(jsl.cho_factor(gram, lower=True), Xc.T @ Yc)
+    W = cho_solve(gram, Xc.T @ Yc)
     return W, y_mean - x_mean @ W
 
 

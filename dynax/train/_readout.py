@@ -4,10 +4,10 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 
 from .._checks import is_concrete
 from .._custom_types import Array, ArrayLike, Float
+from .._linalg import cho_solve
 
 
 class Readout(eqx.Module):
@@ -84,7 +84,9 @@ def ridge_readout(
     \lVert W \rVert_F^2$ over the rows $t \ge$ ``washout``. **The bias $c$ is not
     penalised**: states and targets are centred, $W^\top = (X_c^\top X_c + \alpha
     I)^{-1} X_c^\top Y_c$ and $c = \bar y - W \bar x$ (as reservoirpy's ``Ridge``
-    does). A scalar ``alpha`` is solved with a (blocked) Cholesky factorisation; an
+    does). A scalar ``alpha`` is solved with a blocked Cholesky factorisation in
+    plain XLA operations (jaxlib's batched LAPACK kernels can stall two concurrent
+    fits on a small CPU thread pool; see ``dynax/_linalg.py``); an
     array of ``alpha`` values uses one eigendecomposition $X_c^\top X_c =
     V\,\mathrm{diag}(s) V^\top$ for all of them, $W_\alpha^\top =
     V\,\mathrm{diag}(1/(s + \alpha))\, V^\top X_c^\top Y_c$ (on CPU, jaxlib's
@@ -111,26 +113,6 @@ def ridge_readout(
     return _ridge(X, Y, _check_alpha(alpha, X.dtype), bias)
 
 
-def _cholesky(A: Array, block: int = 64) -> Array:
-    """Lower Cholesky factor by recursive 2x2 blocking (small blocks: LAPACK).
-
-    Same factor as ``jnp.linalg.cholesky``; on CPU (jaxlib 0.10) that call took
-    0.37 s for n = 500 against ~0.05 s here (the off-diagonal work becomes matrix
-    products and one triangular solve per level).
-    """
-    n = A.shape[0]
-    if n <= block:
-        return jnp.linalg.cholesky(A)
-    h = n // 2
-    L11 = _cholesky(A[:h, :h], block)
-    L21 = lax.linalg.triangular_solve(
-        L11, A[h:, :h], left_side=False, lower=True, transpose_a=True
-    )
-    L22 = _cholesky(A[h:, h:] - L21 @ L21.T, block)
-    top = jnp.concatenate([L11, jnp.zeros((h, n - h), A.dtype)], axis=1)
-    return jnp.concatenate([top, jnp.concatenate([L21, L22], axis=1)], axis=0)
-
-
 @eqx.filter_jit
 def _ridge(X, Y, alpha, bias):
     if bias:
@@ -142,11 +124,7 @@ def _ridge(X, Y, alpha, bias):
     gram, cross = X.T @ X, X.T @ Y
     if alpha.ndim == 0:
         eye = jnp.eye(gram.shape[0], dtype=X.dtype)
-        L = _cholesky(gram + alpha * eye)
-        z = lax.linalg.triangular_solve(L, cross, left_side=True, lower=True)
-        weights = lax.linalg.triangular_solve(
-            L, z, left_side=True, lower=True, transpose_a=True
-        ).T
+        weights = cho_solve(gram + alpha * eye, cross).T
         return Readout(weights, y_mean - weights @ x_mean)
     s, V = jnp.linalg.eigh(gram)
     proj = V.T @ cross
