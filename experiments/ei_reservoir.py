@@ -57,7 +57,7 @@ class Config:
     initial_gain: float = 1.0
     target_rates: list[float] = field(default_factory=lambda: [0.05, 0.1, 0.2, 0.3])
     hetero_sigma: float = 0.5
-    eta: float = 0.005
+    eta: float = 0.02
     tau_rate: float = 100.0
     n_adapt: int = 20000
     record_every: int = 500
@@ -140,8 +140,7 @@ def evaluate(cfg: Config, task: str, ens, stream):
 
     # Members in vmapped chunks of ``chunk`` inside one program (lax.map): the
     # stored trajectories of every member at once (8,200 steps x 200 units x 144
-    # members in float64) would need ~2 GB, and an all-at-once batch of that size
-    # stalled XLA's CPU runtime in our runs (no error, idle threads).
+    # members in float64) would need ~2 GB.
     params, static = eqx.partition(ens, eqx.is_array)
     scores = jax.jit(
         lambda p: jax.lax.map(

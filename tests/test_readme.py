@@ -22,6 +22,11 @@ out = dx.simulate(lorenz, lorenz.init_state(), jnp.linspace(0, 1, 11))
 assert out.ys.shape == (11, 3)
 assert history.loss.shape == (20, 8) and not bool(history.failed.any())
 assert scores.shape == (8,)
+assert record.rates.shape == (8, 100) and bool(jnp.all(ei.g >= 0))
+# the units' rates approach their target as the gains adapt
+err = jnp.abs(record.rates - 0.2).mean(axis=1)
+assert float(err[-1]) < 0.5 * float(err[0])
+assert counts.shape == (20, 200) and bool(jnp.isfinite(bf.value))
 print("README OK")
 """
 
