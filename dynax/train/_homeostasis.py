@@ -4,8 +4,8 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from .._checks import is_concrete
 from .._custom_types import Array, ArrayLike, Float, ScalarLike
+from ..models._init import check_elements
 
 
 class Adaptation(eqx.Module):
@@ -24,17 +24,15 @@ class Adaptation(eqx.Module):
     state: Float[Array, " n_hidden"]
 
 
-def _check_positive(name: str, value: ScalarLike, dtype, minimum: float = 0.0):
-    arr = jnp.asarray(value, dtype)
-    if arr.ndim != 0:
-        raise ValueError(f"{name}: expected a scalar, got shape {arr.shape}.")
-    msg = f"{name} must be > {minimum}" if minimum == 0 else f"{name} must be >= 1"
-    bad = arr <= 0 if minimum == 0 else arr < minimum
-    if not is_concrete(arr):
-        return eqx.error_if(arr, bad, msg)
-    if bool(bad):
-        raise ValueError(f"{msg}, got {value!r}.")
-    return arr
+def _check_scalar(name: str, value: ScalarLike, dtype, minimum: float = 0.0):
+    """A scalar ``> 0`` (``minimum = 0``) or ``>= minimum``; traced: error_if."""
+    if jnp.ndim(value) != 0:
+        raise ValueError(f"{name}: expected a scalar, got shape {jnp.shape(value)}.")
+    if minimum == 0:
+        return check_elements(value, dtype, lambda a: a <= 0, f"{name} must be > 0")
+    return check_elements(
+        value, dtype, lambda a: a < minimum, f"{name} must be >= {minimum:g}"
+    )
 
 
 def adapt_inhibition(
@@ -98,8 +96,8 @@ def adapt_inhibition(
             f"record_every must be a Python int >= 1 dividing len(inputs) = {n_t}, "
             f"got {record_every!r}."
         )
-    eta = _check_positive("eta", eta, dtype)
-    tau_rate = _check_positive("tau_rate", tau_rate, dtype, minimum=1.0)
+    eta = _check_scalar("eta", eta, dtype)
+    tau_rate = _check_scalar("tau_rate", tau_rate, dtype, minimum=1.0)
     y0 = model.init_state() if y0 is None else jnp.asarray(y0, dtype)
     if y0.shape != model.g.shape:
         raise ValueError(
