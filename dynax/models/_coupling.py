@@ -17,12 +17,12 @@ as a static ``mode`` string on the model):
 These are private helpers of :mod:`dynax.models`, not re-exported.
 """
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .._custom_types import Array, ArrayLike, Float, Int
+from ._init import check_elements
 
 MEAN_FIELD, DENSE, SPARSE = "mean_field", "dense", "sparse"
 
@@ -53,12 +53,9 @@ def check_nonnegative(name: str, value: ArrayLike, dtype) -> Float[Array, "..."]
     A concrete failure raises ``ValueError`` at once; a traced value (swept with
     ``vmap``) is checked with ``eqx.error_if`` when the computation runs.
     """
-    arr = jnp.asarray(value, dtype)
-    if is_concrete(arr):
-        if np.any(np.asarray(arr) < 0):
-            raise ValueError(f"{name}: expected values >= 0, got {value!r}.")
-        return arr
-    return eqx.error_if(arr, jnp.any(arr < 0), f"{name}: expected values >= 0.")
+    return check_elements(
+        value, dtype, lambda a: a < 0, f"{name}: expected values >= 0"
+    )
 
 
 def check_scalar(name: str, value: ArrayLike, dtype) -> Float[Array, ""]:

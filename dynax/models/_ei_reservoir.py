@@ -13,17 +13,9 @@ from ._reservoir import _check_leak
 from ._reservoir_init import sparse_matrix
 
 
-def _per_unit(name: str, value: ArrayLike, n: int) -> None:
-    if jnp.shape(value) not in ((), (n,)):
-        raise ValueError(
-            f"{name} must be a scalar or have shape (n_hidden,) = ({n},), got shape "
-            f"{jnp.shape(value)}."
-        )
-
-
 def _check_rates(name: str, rates: ArrayLike, n: int, dtype) -> Array:
     """Check that every rate lies in (0, 1); return them broadcast to ``(n,)``."""
-    _per_unit(name, rates, n)
+    _init.check_unit_shape(name, rates, n)
     arr = _init.check_elements(
         rates, dtype, lambda a: (a <= 0) | (a >= 1),
         f"{name} must lie in (0, 1) (every element)",
@@ -147,9 +139,9 @@ class EIAdaptiveReservoir(AbstractMap):
         s_i = _init.check_value("inh_scaling", inh_scaling, dtype, positive=False)
         s_in = _init.check_value("input_scaling", input_scaling, dtype, positive=False)
         s_b = _init.check_value("bias_scaling", bias_scaling, dtype, positive=False)
-        _per_unit("inhibitory_gain", inhibitory_gain, n_hidden)
+        _init.check_unit_shape("inhibitory_gain", inhibitory_gain, n_hidden)
         g = _init.check_value("inhibitory_gain", inhibitory_gain, dtype, positive=False)
-        _per_unit("leak", leak, n_hidden)
+        _init.check_unit_shape("leak", leak, n_hidden)
         self.leak = _check_leak(leak, dtype)
         self.target_rate = _check_rates("target_rate", target_rate, n_hidden, dtype)
         self.g = jnp.broadcast_to(g, (n_hidden,))
@@ -189,7 +181,7 @@ class EIAdaptiveReservoir(AbstractMap):
 
     def with_gain(self, g: Float[ArrayLike, "*n"]) -> "EIAdaptiveReservoir":
         """Return a copy with inhibitory gains ``g`` (a scalar or one per unit)."""
-        _per_unit("g", g, self.n_hidden)
+        _init.check_unit_shape("g", g, self.n_hidden)
         dtype = self.W_E.dtype
         g = _init.check_value("g", g, dtype, positive=False)
         return eqx.tree_at(lambda m: m.g, self, jnp.broadcast_to(g, (self.n_hidden,)))

@@ -70,16 +70,20 @@ def check_elements(
     return arr
 
 
+def check_unit_shape(name: str, value: ArrayLike, n: int, axis: str = "n_hidden"):
+    """Raise ``ValueError`` unless ``value`` is a scalar or has shape ``(n,)``."""
+    if jnp.shape(value) not in ((), (n,)):
+        raise ValueError(
+            f"{name} must be a scalar or have shape ({axis},) = ({n},), got shape "
+            f"{jnp.shape(value)}."
+        )
+
+
 def log_time_constant(
     tau: ArrayLike, n_hidden: int, dtype
 ) -> Float[Array, " n_hidden"]:
     """Check ``tau`` (a scalar or one per unit) and return ``log(tau)`` per unit."""
-    shape = jnp.shape(tau)
-    if shape not in ((), (n_hidden,)):
-        raise ValueError(
-            f"tau must be a scalar or have shape (n_hidden,) = ({n_hidden},), got "
-            f"shape {shape}."
-        )
+    check_unit_shape("tau", tau, n_hidden)
     tau = check_value("tau", tau, dtype, positive=True)
     return jnp.log(jnp.broadcast_to(tau, (n_hidden,)))
 

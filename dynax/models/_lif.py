@@ -37,10 +37,6 @@ class LIFState(eqx.Module):
     spikes: Float[Array, " n"]
 
 
-def _check_positive(name: str, value: ArrayLike, dtype, *, strict: bool = True):
-    return _init.check_value(name, value, dtype, positive=strict)
-
-
 def _check_fraction(name: str, value: float, *, closed: bool) -> None:
     ok = 0.0 < value <= 1.0 if closed else 0.0 < value < 1.0
     if not isinstance(value, int | float) or not ok:
@@ -179,24 +175,20 @@ class LIFReservoir(AbstractMap):
         _check_fraction("frac_exc", frac_exc, closed=True)
         _check_fraction("density", density, closed=True)
         _check_fraction("input_density", input_density, closed=True)
-        self.w_max = _check_positive("w_max", w_max, dtype)
+        self.w_max = _init.check_value("w_max", w_max, dtype, positive=True)
         for name, value in (("w_exc", w_exc), ("w_inh", w_inh), ("w_in", w_in)):
             _check_weight(name, value, w_max)
-        self.tau_m = _check_positive("tau_m", tau_m, dtype)
-        self.tau_syn = _check_positive("tau_syn", tau_syn, dtype)
-        self.t_ref = _check_positive("t_ref", t_ref, dtype, strict=False)
-        self.dt = _check_positive("dt", dt, dtype)
+        self.tau_m = _init.check_value("tau_m", tau_m, dtype, positive=True)
+        self.tau_syn = _init.check_value("tau_syn", tau_syn, dtype, positive=True)
+        self.t_ref = _init.check_value("t_ref", t_ref, dtype, positive=False)
+        self.dt = _init.check_value("dt", dt, dtype, positive=True)
         if not threshold > v_reset:
             raise ValueError(
                 f"threshold must be > v_reset = {v_reset!r}, got {threshold!r}."
             )
         self.threshold = jnp.asarray(threshold, dtype)
         self.v_reset = jnp.asarray(v_reset, dtype)
-        if jnp.shape(bias) not in ((), (n,)):
-            raise ValueError(
-                f"bias must be a scalar or have shape (n,) = ({n},), got shape "
-                f"{jnp.shape(bias)}."
-            )
+        _init.check_unit_shape("bias", bias, n, axis="n")
         self.bias = jnp.broadcast_to(jnp.asarray(bias, dtype), (n,))
         n_exc = int(round(frac_exc * n))
         self.is_exc, self.mask, self.W, self.input_mask, self.W_in = _random_network(

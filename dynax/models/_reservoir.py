@@ -100,11 +100,7 @@ class ESN(AbstractMap):
         radius = _init.check_value(
             "spectral_radius", spectral_radius, dtype, positive=True
         )
-        if jnp.shape(leak) not in ((), (n_hidden,)):
-            raise ValueError(
-                f"leak must be a scalar or have shape (n_hidden,) = ({n_hidden},), "
-                f"got shape {jnp.shape(leak)}."
-            )
+        _init.check_unit_shape("leak", leak, n_hidden)
         self.leak = _check_leak(leak, dtype)
         s_in = _init.check_value("input_scaling", input_scaling, dtype, positive=False)
         s_b = _init.check_value("bias_scaling", bias_scaling, dtype, positive=False)

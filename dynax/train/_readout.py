@@ -3,11 +3,11 @@ r"""Linear readouts of reservoir states: ridge regression and FORCE (online RLS)
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from .._checks import is_concrete
 from .._custom_types import Array, ArrayLike, Float
 from .._linalg import cho_solve
+from ..models._init import check_elements
 
 
 class Readout(eqx.Module):
@@ -40,13 +40,9 @@ def _check_alpha(alpha: ArrayLike, dtype) -> Array:
             f"alpha: expected a scalar or a 1-d array of ridge values, got shape "
             f"{arr.shape}."
         )
-    # Checked on the host whenever the value is known (a Python float stays known
-    # under jit): a traced check is a host callback in the compiled program.
-    if not is_concrete(alpha):
-        return eqx.error_if(arr, jnp.any(arr < 0), "alpha must be >= 0.")
-    if np.any(np.asarray(alpha) < 0):
-        raise ValueError(f"alpha must be >= 0 (every element), got {alpha!r}.")
-    return arr
+    return check_elements(
+        alpha, dtype, lambda a: a < 0, "alpha must be >= 0 (every element)"
+    )
 
 
 def _check_data(states, targets, washout):
