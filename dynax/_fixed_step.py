@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import jax.tree_util as jtu
 
 from ._custom_types import State
+from ._fusion import expensive_tail
 from ._terms import StepIncrement, make_terms
 
 
@@ -65,7 +66,20 @@ def _combine(y: State, coeffs: tuple[float, ...], ks: list[State]) -> State:
 
 
 def tableau_step(f: Callable, tab: Tableau, t, h, y: State, args: Any) -> State:
-    """One explicit Runge-Kutta step of size ``h`` from ``(t, y)``."""
+    """One explicit Runge-Kutta step of size ``h`` from ``(t, y)``.
+
+    The stages are written out one by one, unless ``f`` ends in an expensive
+    elementwise function of the state (:func:`dynax._fusion.expensive_tail`): then
+    they run in a loop, so that XLA does not recompute that function for each stage in
+    every consumer. Both give the same values.
+    """
+    if len(tab.b) > 1 and expensive_tail(lambda v: f(t, v, args), y):
+        return stage_loop_step(f, tab, t, h, y, args)
+    return written_out_step(f, tab, t, h, y, args)
+
+
+def written_out_step(f: Callable, tab: Tableau, t, h, y: State, args: Any) -> State:
+    """One explicit Runge-Kutta step, its stages written out (zeros skipped)."""
     ks: list[State] = []
     for i in range(len(tab.b)):
         if i == 0:
@@ -73,6 +87,39 @@ def tableau_step(f: Callable, tab: Tableau, t, h, y: State, args: Any) -> State:
         else:
             t_i, y_i = t + tab.c[i - 1] * h, _combine(y, tab.a[i - 1], ks)
         ks.append(jtu.tree_map(lambda v: v * h.astype(v.dtype), f(t_i, y_i, args)))
+    return _combine(y, tab.b, ks)
+
+
+def stage_loop_step(f: Callable, tab: Tableau, t, h, y: State, args: Any) -> State:
+    """As :func:`written_out_step`, with the stages in a ``fori_loop``.
+
+    The loop carry holds every stage derivative, so each is computed once even where
+    XLA would otherwise recompute it inside each consumer (see ``dynax._fusion``).
+    Stage inputs add every earlier derivative in order, zero coefficients included
+    (adding ``0 * k`` changes nothing), so the values equal :func:`written_out_step`'s.
+    """
+    s = len(tab.b)
+    if s == 1:
+        return written_out_step(f, tab, t, h, y, args)
+    a = [[0.0] * s] + [list(row) + [0.0] * (s - len(row)) for row in tab.a]
+    c = (0.0,) + tab.c
+
+    def body(i, big_k):
+        def comb(v, kv):
+            row = jnp.asarray(a, v.dtype)[i]
+            out = v
+            for j in range(s - 1):
+                out = out + row[j] * kv[j]
+            return out
+
+        y_i = jtu.tree_map(comb, y, big_k)
+        t_i = t + jnp.asarray(c, h.dtype)[i] * h
+        k = jtu.tree_map(lambda v: v * h.astype(v.dtype), f(t_i, y_i, args))
+        return jtu.tree_map(lambda kv, kl: kv.at[i].set(kl), big_k, k)
+
+    k0 = jtu.tree_map(lambda v: jnp.zeros((s,) + v.shape, v.dtype), y)
+    big_k = jax.lax.fori_loop(0, s, body, k0)
+    ks = [jtu.tree_map(lambda kv, j=j: kv[j], big_k) for j in range(s)]
     return _combine(y, tab.b, ks)
 
 
