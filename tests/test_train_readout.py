@@ -59,7 +59,8 @@ def test_ridge_blocked_cholesky_equals_lstsq(getkey, n):
 def test_two_vmapped_ridge_fits_in_one_program_finish(getkey):
     """Two ridge fits in one vmapped program (e.g. validation and test memory
     capacity) stalled forever with jaxlib's batched LAPACK Cholesky on a 2-thread
-    pool; in a subprocess with a timeout so a regression fails instead of hanging."""
+    pool, and two fits over arrays of alpha with its batched ``eigh``; in a
+    subprocess with a timeout so a regression fails instead of hanging."""
     code = """
 import jax, jax.numpy as jnp, jax.random as jr
 import dynax as dx
@@ -71,6 +72,12 @@ def two(x):
     w = dx.train.ridge_readout(x, u, alpha=1e-3).weights
     v = dx.train.ridge_readout(x[::-1], u, alpha=1e-2).weights
     return a + b + w.sum() + v.sum()
+def sweeps(x):
+    w = dx.train.ridge_readout(x, u, alpha=jnp.array([1e-3, 1e-2])).weights
+    v = dx.train.ridge_readout(x[::-1], u, alpha=jnp.array([1e-3, 1e-1])).weights
+    return w.sum() + v.sum()
+for i in range(3):
+    jax.block_until_ready(jax.jit(jax.vmap(sweeps))(X + i))
 print(jax.jit(jax.vmap(two))(X).shape)
 """
     done = subprocess.run(

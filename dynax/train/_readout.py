@@ -80,13 +80,10 @@ def ridge_readout(
     \lVert W \rVert_F^2$ over the rows $t \ge$ ``washout``. **The bias $c$ is not
     penalised**: states and targets are centred, $W^\top = (X_c^\top X_c + \alpha
     I)^{-1} X_c^\top Y_c$ and $c = \bar y - W \bar x$ (as reservoirpy's ``Ridge``
-    does). A scalar ``alpha`` is solved with a blocked Cholesky factorisation in
-    plain XLA operations (jaxlib's batched LAPACK kernels can stall two concurrent
-    fits on a small CPU thread pool; see ``dynax/_linalg.py``); an
-    array of ``alpha`` values uses one eigendecomposition $X_c^\top X_c =
-    V\,\mathrm{diag}(s) V^\top$ for all of them, $W_\alpha^\top =
-    V\,\mathrm{diag}(1/(s + \alpha))\, V^\top X_c^\top Y_c$ (on CPU, jaxlib's
-    ``eigh`` is slow for large ``n_features``: ~3 s at 500, measured).
+    does). Each ``alpha`` is solved with a blocked Cholesky factorisation in plain XLA
+    operations, an array of them as one batch: jaxlib's batched LAPACK kernels
+    (Cholesky and ``eigh``) can stall two concurrent fits forever on a small CPU
+    thread pool; see ``dynax/_linalg.py``.
     ``alpha = 0`` is ordinary least squares and needs $X_c^\top X_c$ of full
     rank. Works under ``vmap`` over an ensemble of reservoirs (stacked ``states``).
 
@@ -118,14 +115,12 @@ def _ridge(X, Y, alpha, bias):
         x_mean = jnp.zeros(X.shape[1], X.dtype)
         y_mean = jnp.zeros(Y.shape[1], X.dtype)
     gram, cross = X.T @ X, X.T @ Y
+    eye = jnp.eye(gram.shape[0], dtype=X.dtype)
+    solve = lambda a: cho_solve(gram + a * eye, cross).T  # noqa: E731
     if alpha.ndim == 0:
-        eye = jnp.eye(gram.shape[0], dtype=X.dtype)
-        weights = cho_solve(gram + alpha * eye, cross).T
+        weights = solve(alpha)
         return Readout(weights, y_mean - weights @ x_mean)
-    s, V = jnp.linalg.eigh(gram)
-    proj = V.T @ cross
-    solve = jax.vmap(lambda a: (V @ (proj / (s + a)[:, None])).T)
-    weights = solve(alpha)
+    weights = jax.vmap(solve)(alpha)
     return Readout(weights, y_mean[None, :] - weights @ x_mean)
 
 
