@@ -12,17 +12,9 @@ import jax.tree_util as jtu
 import numpy as np
 from diffrax._root_finder import use_stepsize_tol
 
+from ._concrete import is_concrete
 from ._ensemble import member
 from .models._base import AbstractDynamics, AbstractMap
-
-
-def is_concrete(x) -> bool:
-    """Whether ``x`` holds concrete values (not a tracer under jit/vmap/grad)."""
-    try:
-        np.asarray(x)
-    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
-        return False
-    return True
 
 
 def check_model(model) -> None:

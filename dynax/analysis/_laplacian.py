@@ -7,19 +7,11 @@ A_{ij})$. The spectral functions need an undirected (symmetric) graph.
 """
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._concrete import is_concrete
 from .._custom_types import Array, ArrayLike, Float, ScalarLike
-
-
-def _concrete(x) -> bool:
-    try:
-        np.asarray(x)
-    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
-        return False
-    return True
 
 
 def _square(name: str, m: ArrayLike) -> Float[Array, "n n"]:
@@ -36,7 +28,7 @@ def _square(name: str, m: ArrayLike) -> Float[Array, "n n"]:
 def _check_adjacency(A: ArrayLike, *, symmetric: bool) -> Float[Array, "n n"]:
     """Square, non-negative (and symmetric if asked); traced values: error_if."""
     A = _square("A", A)
-    if _concrete(A):
+    if is_concrete(A):
         a = np.asarray(A)
         if np.any(a < 0):
             raise ValueError(
@@ -195,7 +187,7 @@ def consensus_noise(
         A :class:`ConsensusNoise`.
     """
     lap = _square("laplacian", laplacian)
-    if _concrete(lap) and not np.allclose(np.asarray(lap), np.asarray(lap).T):
+    if is_concrete(lap) and not np.allclose(np.asarray(lap), np.asarray(lap).T):
         raise ValueError("laplacian: expected a symmetric matrix (undirected graph).")
     mu = jnp.linalg.eigvalsh(lap)
     rates = jnp.asarray(contraction, lap.dtype) + jnp.asarray(coupling, lap.dtype) * mu

@@ -19,21 +19,12 @@ These are private helpers of :mod:`dynax.models`, not re-exported.
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
+from .._concrete import is_concrete
 from .._custom_types import Array, ArrayLike, Float, Int
 from ._init import check_elements
 
 MEAN_FIELD, DENSE, SPARSE = "mean_field", "dense", "sparse"
-
-
-def is_concrete(x) -> bool:
-    """Whether ``x`` holds concrete values (not a tracer)."""
-    try:
-        np.asarray(x)
-    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
-        return False
-    return True
 
 
 def check_frequencies(omega: ArrayLike, dtype) -> Float[Array, " n"]:

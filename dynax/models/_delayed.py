@@ -12,9 +12,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._concrete import is_concrete
 from .._custom_types import Args, Array, ArrayLike, Float, Int, ScalarLike
 from ._base import AbstractMap
-from ._coupling import DENSE, MEAN_FIELD, SPARSE, check_nonnegative, is_concrete
+from ._coupling import DENSE, MEAN_FIELD, SPARSE, check_nonnegative
 from ._oscillators import Kuramoto
 
 

@@ -8,10 +8,11 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import DTypeLike
 
+from .._concrete import is_concrete
 from .._custom_types import Args, Array, ArrayLike, Float, ScalarLike
 from . import _init
 from ._base import AbstractStochasticDynamics
-from ._coupling import check_nonnegative, check_scalar, is_concrete
+from ._coupling import check_nonnegative, check_scalar
 
 
 class CoupledGradientNetwork(AbstractStochasticDynamics):
