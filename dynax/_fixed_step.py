@@ -99,8 +99,6 @@ def stage_loop_step(f: Callable, tab: Tableau, t, h, y: State, args: Any) -> Sta
     (adding ``0 * k`` changes nothing), so the values equal :func:`written_out_step`'s.
     """
     s = len(tab.b)
-    if s == 1:
-        return written_out_step(f, tab, t, h, y, args)
     a = [[0.0] * s] + [list(row) + [0.0] * (s - len(row)) for row in tab.a]
     c = (0.0,) + tab.c
 
@@ -141,9 +139,9 @@ def _freeze_after_divergence(ys: State, finite: jax.Array) -> tuple[State, jax.A
     one small reduction per save, so the stacked states are never re-read for it (a
     check over the stacked trajectory after the scan cost ~10% of a forward + backward
     pass on CPU at 8 networks x 64 trials x 128 units; a per-step select ~10% too,
-    and an unused ``ys`` could not be removed). The hold is one
-    select over the saves, after the scan: every save after the first non-finite one
-    shows the last finite state, and the flag is returned.
+    and an unused ``ys`` could not be removed). The hold is one select over the saves,
+    after the scan: every save after the first non-finite one shows the last finite
+    state, and the flag is returned.
     """
     valid = jnp.cumprod(finite.astype(jnp.int32)).astype(bool)
     last = jnp.maximum(jnp.sum(valid.astype(jnp.int32)) - 1, 0)

@@ -59,12 +59,13 @@ def _walk(
         in_t = [get(tt, v) for v in eqn.invars]
         name = eqn.primitive.name
         inner = _inner_jaxpr(eqn)
-        if name in _BREAKERS:
+        # A breaker, or a higher-order primitive whose inner jaxpr does not map
+        # one-to-one onto its operands (treated as materialised).
+        opaque = inner is not None and len(inner.invars) != len(eqn.invars)
+        if name in _BREAKERS or opaque:
             out_d, out_t = [any(in_d)] * len(eqn.outvars), [False] * len(eqn.outvars)
-        elif inner is not None and len(inner.invars) == len(eqn.invars):
+        elif inner is not None:
             out_d, out_t = _walk(inner, in_d, in_t)
-        elif inner is not None:  # an unknown higher-order primitive: materialised
-            out_d, out_t = [any(in_d)] * len(eqn.outvars), [False] * len(eqn.outvars)
         else:
             dep_here = any(in_d)
             hot = (name in _EXPENSIVE and dep_here) or any(in_t)
