@@ -131,13 +131,13 @@ def test_one_trace_across_repeated_calls(getkey, monkeypatch):
     import dynax.analysis._reservoir as mod
 
     traces = []
-    ridge = mod._ridge
+    ridge = mod.ridge
 
-    def counted(*args):
+    def counted(*args, **kwargs):
         traces.append(1)  # runs at trace time only
-        return ridge(*args)
+        return ridge(*args, **kwargs)
 
-    monkeypatch.setattr(mod, "_ridge", counted)
+    monkeypatch.setattr(mod, "ridge", counted)
     u = jr.uniform(getkey(), (200,), jnp.float64)
     for _ in range(3):
         X = jr.normal(getkey(), (200, 8))

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import jax.random as jr
 
 from .._custom_types import Array, ArrayLike, Bool, Float, PRNGKeyArray, Scalar
-from .._linalg import cho_solve
+from .._linalg import ridge
 from .._simulate import simulate
 from ..models._reservoir_init import spectral_radius
 
@@ -40,14 +40,6 @@ class MemoryCapacity(eqx.Module):
 
     total: Float[Array, ""]
     per_delay: Float[Array, " max_delay"]
-
-
-def _ridge(X, Y, alpha):
-    x_mean, y_mean = jnp.mean(X, axis=0), jnp.mean(Y, axis=0)
-    Xc, Yc = X - x_mean[None, :], Y - y_mean[None, :]
-    gram = Xc.T @ Xc + alpha * jnp.eye(X.shape[1], dtype=X.dtype)
-    W = cho_solve(gram, Xc.T @ Yc)
-    return W, y_mean - x_mean @ W
 
 
 def memory_capacity(
@@ -116,8 +108,8 @@ def _memory_capacity(states, u, max_delay, start, n_train, alpha):
     rows = jnp.arange(start, states.shape[0])[:, None]
     targets = u[rows - 1 - jnp.arange(1, max_delay + 1)[None, :]]
     X = states[start:]
-    W, b = _ridge(X[:n_train], targets[:n_train], jnp.asarray(alpha, X.dtype))
-    pred, test = X[n_train:] @ W + b[None, :], targets[n_train:]
+    fit = ridge(X[:n_train], targets[:n_train], jnp.asarray(alpha, X.dtype))
+    pred, test = X[n_train:] @ fit.weights.T + fit.bias[None, :], targets[n_train:]
     pc = pred - jnp.mean(pred, axis=0, keepdims=True)
     tc = test - jnp.mean(test, axis=0, keepdims=True)
     corr2 = jnp.sum(pc * tc, axis=0) ** 2 / (

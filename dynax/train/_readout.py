@@ -6,7 +6,7 @@ import jax.numpy as jnp
 
 from .._checks import is_concrete
 from .._custom_types import Array, ArrayLike, Float
-from .._linalg import cho_solve
+from .._linalg import ridge
 from ..models._init import check_elements
 
 
@@ -17,10 +17,21 @@ class Readout(eqx.Module):
         weights: $W$, shape ``(n_out, n_features)`` (with a leading axis per ridge
             value when :func:`ridge_readout` was given an array of ``alpha``).
         bias: $c$, shape ``(n_out,)`` (same leading axis).
+        condition: from :func:`ridge_readout`: an estimate of the 2-norm condition
+            number of the regularised normal matrix $X_c^\top X_c + \alpha I$ of
+            the fit (centred states $X_c$), shape ``()`` (same leading axis). Near
+            or above ``1 / finfo(dtype).eps`` (1.7e7 in float32) the normal
+            equations alone are numerically singular; the fit is still computed
+            accurately up to about its square. ``None`` for other readouts.
+        residual: from :func:`ridge_readout`: the root-mean-square training
+            residual of each output, shape ``(n_out,)`` (same leading axis).
+            ``None`` for other readouts.
     """
 
     weights: Float[Array, "*batch n_out n_features"]
     bias: Float[Array, "*batch n_out"]
+    condition: Float[Array, "*batch"] | None = None
+    residual: Float[Array, "*batch n_out"] | None = None
 
     def __call__(self, x: Float[Array, " n_features"]) -> Float[Array, " n_out"]:
         """Return the output for one state."""
@@ -80,12 +91,19 @@ def ridge_readout(
     \lVert W \rVert_F^2$ over the rows $t \ge$ ``washout``. **The bias $c$ is not
     penalised**: states and targets are centred, $W^\top = (X_c^\top X_c + \alpha
     I)^{-1} X_c^\top Y_c$ and $c = \bar y - W \bar x$ (as reservoirpy's ``Ridge``
-    does). Each ``alpha`` is solved with a blocked Cholesky factorisation in plain XLA
-    operations, an array of them as one batch: jaxlib's batched LAPACK kernels
-    (Cholesky and ``eigh``) can stall two concurrent fits forever on a small CPU
-    thread pool; see ``dynax/_linalg.py``.
-    ``alpha = 0`` is ordinary least squares and needs $X_c^\top X_c$ of full
-    rank. Works under ``vmap`` over an ensemble of reservoirs (stacked ``states``).
+    does). The solve never factorises $X_c^\top X_c + \alpha I$ itself, whose
+    condition number is the square of the data's: it is one step of shifted Cholesky
+    QR on $[X_c; \sqrt\alpha I]$, in plain XLA operations (jaxlib's batched LAPACK
+    kernels can stall two concurrent fits forever on a small CPU thread pool; see
+    ``dynax/_linalg.py``), and float32 fits on ill-conditioned reservoir states match
+    float64 ones. Every ``alpha`` shares one factorisation of the states. Ridge
+    values below a floor $\alpha_{\min} \approx 20\,\epsilon^2
+    \operatorname{tr}(X_c^\top X_c)$ ($\epsilon$ the dtype's machine epsilon;
+    about 1e-10 for a 200-unit ESN in float32, 1e-28 in float64) are fitted with
+    $\alpha_{\min}$; ``alpha = 0`` thus gives the minimum-norm least-squares
+    solution, singular values of $X_c$ below about $\sqrt{\alpha_{\min}}$ counting
+    as zero. The weights are finite for finite data. Works under ``vmap`` over an
+    ensemble of reservoirs (stacked ``states``) and under ``grad``.
 
     With states from :func:`dynax.simulate` (``ys[k]`` has seen ``inputs[0..k-1]``),
     ``targets[k]`` is what ``ys[k]`` should output, e.g. the series itself for
@@ -99,8 +117,8 @@ def ridge_readout(
         bias: fit the unpenalised bias $c$ (otherwise $c = 0$).
 
     Returns:
-        A :class:`Readout`; with an array ``alpha`` its fields carry a leading axis
-        of length ``len(alpha)``.
+        A :class:`Readout` with its ``condition`` and ``residual`` diagnostics; with
+        an array ``alpha`` its fields carry a leading axis of length ``len(alpha)``.
     """
     X, Y = _check_data(states, targets, washout)
     return _ridge(X, Y, _check_alpha(alpha, X.dtype), bias)
@@ -108,20 +126,8 @@ def ridge_readout(
 
 @eqx.filter_jit
 def _ridge(X, Y, alpha, bias):
-    if bias:
-        x_mean, y_mean = jnp.mean(X, axis=0), jnp.mean(Y, axis=0)
-        X, Y = X - x_mean[None, :], Y - y_mean[None, :]
-    else:
-        x_mean = jnp.zeros(X.shape[1], X.dtype)
-        y_mean = jnp.zeros(Y.shape[1], X.dtype)
-    gram, cross = X.T @ X, X.T @ Y
-    eye = jnp.eye(gram.shape[0], dtype=X.dtype)
-    solve = lambda a: cho_solve(gram + a * eye, cross).T  # noqa: E731
-    if alpha.ndim == 0:
-        weights = solve(alpha)
-        return Readout(weights, y_mean - weights @ x_mean)
-    weights = jax.vmap(solve)(alpha)
-    return Readout(weights, y_mean[None, :] - weights @ x_mean)
+    fit = ridge(X, Y, alpha, bias=bias)
+    return Readout(fit.weights, fit.bias, fit.condition, fit.residual)
 
 
 class ForceResult(eqx.Module):
