@@ -232,6 +232,47 @@ def test_gradient_equals_finite_differences(getkey):
     np.testing.assert_allclose(jax.grad(stable_point)(1.0), fd, rtol=1e-6)
 
 
+def test_gradient_on_a_line_attractor_is_the_minimum_norm_one():
+    """A line of fixed points (dx/dt = -(x0 - th, 0): J singular). The linear solve
+    of the implicit function theorem gave NaN, and the NaN reached the gradient of
+    every point; the derivative is now -pinv(J) dF/dth: no motion along the line."""
+    cands = jnp.array([[0.3, 1.0], [-1.0, 2.0], [2.0, 0.0]])
+
+    def points(th):
+        f = lambda t, y, args: -jnp.stack([y[0] - th, 0.0 * y[1]])  # noqa: E731
+        return dx.analysis.find_fixed_points(f, cands, compute_jacobians=False).points
+
+    J, dF = np.array([[-1.0, 0.0], [0.0, 0.0]]), np.array([1.0, 0.0])
+    ref = -np.linalg.pinv(J) @ dF
+    for d in (jax.jacfwd(points)(0.5), jax.jacrev(points)(0.5)):
+        np.testing.assert_allclose(np.asarray(d), np.tile(ref, (3, 1)), atol=1e-12)
+    np.testing.assert_allclose(jax.grad(lambda th: points(th)[0, 0])(0.5), 1.0)
+
+
+def test_levenberg_marquardt_float32_when_cholesky_fails():
+    """float32, a degenerate root on a line (J of rank 1, H = J^T J singular): at
+    small damping the Cholesky of H + lam mu I fails (NaN), which must reject the
+    step and raise the damping, never reach the iterate."""
+    a = jnp.array([0.6, 0.8], jnp.float32)
+
+    def f(t, y, args):
+        e = (a @ y - 0.5) ** 3
+        return jnp.stack([e, -e])
+
+    cands = jnp.array([[1.0, 1.0], [-1.0, 0.5], [2.0, -1.0]], jnp.float32)
+    fps = dx.analysis.find_fixed_points(f, cands, compute_jacobians=False)
+    assert fps.points.dtype == jnp.float32
+    assert np.all(np.isfinite(np.asarray(fps.points)))
+    assert np.all(np.asarray(fps.converged))
+    # converged: q = (a.y - 0.5)^6 <= tol = 1e-10, so |a.y - 0.5| <= 0.022
+    np.testing.assert_allclose(np.asarray(fps.points) @ np.asarray(a), 0.5, atol=0.025)
+    # the premise: LAPACK's float32 Cholesky does fail at the damping reached
+    J = jax.jacfwd(lambda y: f(0.0, y, None))(fps.points[0])
+    H = J.T @ J
+    damped = H + 1e-8 * jnp.trace(H) / 2 * jnp.eye(2, dtype=jnp.float32)
+    assert np.any(np.isnan(np.asarray(jnp.linalg.cholesky(damped))))
+
+
 def small_ctrnn(key, n=6):
     return dx.models.CTRNN(2, n, 1, g=2.0, tau=0.5, key=key)
 

@@ -78,6 +78,25 @@ def test_memory_capacity_of_tanh_esn_is_below_n_and_matches_numpy(getkey):
     assert 3.0 < float(mc.total) < n
 
 
+def test_memory_capacity_float32_equals_float64():
+    """float32 states of a 100-unit ESN: the normal equations of the delay readouts
+    are not numerically positive definite at alpha = 1e-8 and the capacity was NaN;
+    it must equal the float64 capacity of the same states."""
+    esn = dx.models.ESN(
+        1, 100, spectral_radius=0.9, leak=0.3, density=0.1, key=jr.PRNGKey(3)
+    )
+    u = jr.uniform(jr.PRNGKey(4), (3000, 1), jnp.float64, minval=-1, maxval=1)
+    ys = dx.simulate(esn, esn.init_state(), jnp.arange(3000.0), inputs=u).ys
+    y32, u32 = ys.astype(jnp.float32), u.astype(jnp.float32)
+    for alpha in (1e-8, 1e-10):
+        mc = memory_capacity(y32, u32, max_delay=100, washout=100, alpha=alpha)
+        ref = memory_capacity(
+            y32.astype(jnp.float64), u, max_delay=100, washout=100, alpha=alpha
+        )
+        assert mc.total.dtype == jnp.float32
+        np.testing.assert_allclose(mc.per_delay, ref.per_delay, atol=1e-4)
+
+
 def test_memory_capacity_vmap_equals_loop(getkey):
     u = jr.uniform(getkey(), (400, 1), jnp.float64, minval=-1, maxval=1)
     ys = jnp.tanh(jr.normal(getkey(), (3, 400, 10)) + u[None, :, :])  # 3 "members"

@@ -60,7 +60,9 @@ def test_two_vmapped_ridge_fits_in_one_program_finish(getkey):
     """Two ridge fits in one vmapped program (e.g. validation and test memory
     capacity) stalled forever with jaxlib's batched LAPACK Cholesky on a 2-thread
     pool, and two fits over arrays of alpha with its batched ``eigh``; in a
-    subprocess with a timeout so a regression fails instead of hanging."""
+    subprocess with a timeout so a regression fails instead of hanging. Also
+    float32 (the subprocess runs without x64) fits at tiny and zero ridge values on
+    collinear states, which must stay finite."""
     code = """
 import jax, jax.numpy as jnp, jax.random as jr
 import dynax as dx
@@ -75,16 +77,137 @@ def two(x):
 def sweeps(x):
     w = dx.train.ridge_readout(x, u, alpha=jnp.array([1e-3, 1e-2])).weights
     v = dx.train.ridge_readout(x[::-1], u, alpha=jnp.array([1e-3, 1e-1])).weights
-    return w.sum() + v.sum()
+    # float32 at zero and tiny ridge values on collinear states: finite
+    c = jnp.concatenate([x[:400, :70], x[:400, :30] + 1e-7], axis=1)
+    z = dx.train.ridge_readout(c, u[:400], alpha=jnp.array([0.0, 1e-10])).weights
+    return jnp.stack([w.sum() + v.sum(), z.sum()])
 for i in range(3):
-    jax.block_until_ready(jax.jit(jax.vmap(sweeps))(X + i))
+    out = jax.block_until_ready(jax.jit(jax.vmap(sweeps))(X + i))
+    assert out.dtype == jnp.float32 and bool(jnp.all(jnp.isfinite(out))), out
 print(jax.jit(jax.vmap(two))(X).shape)
 """
     done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "(2,)" in done.stdout
+
+
+def esn_states(n, dtype):
+    """The README's reservoir example: ESN states on Mackey-Glass, in ``dtype``."""
+    s = dx.data.mackey_glass(1000, washout=100, dtype=dtype)
+    esn = dx.models.ESN(
+        1, n, spectral_radius=0.99, leak=0.3, density=0.1, key=jr.PRNGKey(10),
+        dtype=dtype,
+    )  # fmt: skip
+    ts = jnp.arange(1000, dtype=dtype)
+    return dx.simulate(esn, esn.init_state(), ts, inputs=s[:, None]).ys, s
+
+
+def numpy_ridge(X, Y, alpha, how):
+    """Centred ridge in NumPy, in the dtype of X: normal equations or lstsq."""
+    x_mean, y_mean = X.mean(0), Y.mean(0)
+    Xc, Yc = X - x_mean, Y - y_mean
+    n, dt = X.shape[1], X.dtype
+    if how == "solve":
+        W = np.linalg.solve(Xc.T @ Xc + dt.type(alpha) * np.eye(n, dtype=dt), Xc.T @ Yc)
+    else:
+        A = np.vstack([Xc, np.sqrt(dt.type(alpha)) * np.eye(n, dtype=dt)])
+        B = np.vstack([Yc, np.zeros((n, Y.shape[1]), dt)])
+        W = np.linalg.lstsq(A, B, rcond=None)[0]
+    return W.T, y_mean - x_mean @ W
+
+
+def test_ridge_float32_esn_states_as_good_as_float64():
+    """float32 reservoir states are numerically rank deficient: X^T X + alpha I is
+    not numerically positive definite for alpha <= 1e-4 (300 units), where a plain
+    Cholesky gave NaN weights. The fit must be finite and predict as well as a
+    float64 fit of the same states and NumPy's float32 lstsq (and at least as well
+    as NumPy's float32 normal-equation solve)."""
+    ys, s = esn_states(300, jnp.float32)
+    alphas = np.logspace(-10, -2, 9).astype(np.float32)
+    r = ridge_readout(ys[:800], s[:800], alpha=jnp.asarray(alphas), washout=100)
+    assert r.weights.dtype == jnp.float32 and r.weights.shape == (9, 1, 300)
+    for field in (r.weights, r.bias, r.condition, r.residual):
+        assert np.all(np.isfinite(np.asarray(field)))
+    X, Y = np.asarray(ys[100:800]), np.asarray(s[100:800])[:, None]
+    Xt, test = np.asarray(ys[800:]), np.asarray(s[800:])
+
+    def err(W, c):
+        pred = (Xt.astype(W.dtype) @ W.T + c)[:, 0]
+        return np.sqrt(np.mean((pred - test) ** 2)) / np.std(test)
+
+    for i, a in enumerate(alphas):
+        ours = err(np.asarray(r.weights[i]), np.asarray(r.bias[i]))
+        f64 = err(*numpy_ridge(X.astype(np.float64), Y.astype(np.float64), a, "lstsq"))
+        lstsq32 = err(*numpy_ridge(X, Y, a, "lstsq"))
+        solve32 = err(*numpy_ridge(X, Y, a, "solve"))
+        assert ours < 1.5 * f64 and ours < 1.5 * lstsq32, (a, ours, f64, lstsq32)
+        assert ours < 1.05 * solve32, (a, ours, solve32)
+
+
+def test_ridge_alpha_zero_is_minimum_norm_least_squares(getkey):
+    """Rank-deficient states (duplicated and constant columns; more features than
+    rows) with alpha = 0: the minimum-norm least-squares solution (NumPy's pinv),
+    where the plain normal equations gave NaN."""
+    X, Y = data(getkey(), T=60, N=8, n_out=2)
+    X = jnp.concatenate([X, X[:, :3], jnp.ones((60, 1))], axis=1)  # rank 8 of 12
+    wide = jr.normal(getkey(), (10, 25), jnp.float64)  # rank 9 after centring
+    for states, targets in ((X, Y), (wide, Y[:10])):
+        r = ridge_readout(states, targets, alpha=0.0)
+        Xc = np.asarray(states) - np.asarray(states).mean(0)
+        Yc = np.asarray(targets) - np.asarray(targets).mean(0)
+        W = (np.linalg.pinv(Xc) @ Yc).T
+        np.testing.assert_allclose(np.asarray(r.weights), W, rtol=1e-8, atol=1e-10)
+        c = np.asarray(targets).mean(0) - W @ np.asarray(states).mean(0)
+        np.testing.assert_allclose(np.asarray(r.bias), c, rtol=1e-8, atol=1e-10)
+    # float32: finite, the same fitted values as float32 lstsq, minimum norm
+    r = ridge_readout(X.astype(jnp.float32), Y.astype(jnp.float32), alpha=0.0)
+    W, c = numpy_ridge(np.asarray(X, np.float32), np.asarray(Y, np.float32), 0, "lstsq")
+    np.testing.assert_allclose(
+        np.asarray(r.predict(X.astype(jnp.float32))),
+        np.asarray(X, np.float32) @ W.T + c,
+        rtol=1e-4, atol=1e-4,
+    )  # fmt: skip
+    np.testing.assert_allclose(np.asarray(r.weights), W, rtol=1e-3, atol=1e-4)
+
+
+def test_ridge_diagnostics_equal_numpy(getkey):
+    X, Y = data(getkey(), T=120, N=10, n_out=2)
+    alphas = jnp.array([0.0, 1e-2, 30.0])
+    r = ridge_readout(X, Y, alpha=alphas, washout=4)
+    assert r.condition is not None and r.residual is not None
+    assert r.condition.shape == (3,) and r.residual.shape == (3, 2)
+    Xn, Yn = np.asarray(X)[4:], np.asarray(Y)[4:]
+    Xc = Xn - Xn.mean(0)
+    for i, a in enumerate(np.asarray(alphas)):
+        W, c = lstsq_ridge(X, Y, a, 4)
+        rms = np.sqrt(np.mean((Xn @ W.T + c - Yn) ** 2, axis=0))
+        np.testing.assert_allclose(np.asarray(r.residual[i]), rms, rtol=1e-9)
+        cond = np.linalg.cond(Xc.T @ Xc + a * np.eye(10))
+        np.testing.assert_allclose(float(r.condition[i]), cond, rtol=0.05)
+    one = ridge_readout(X, Y, alpha=1e-2, washout=4)
+    assert one.condition is not None and one.residual is not None
+    assert one.condition.shape == () and one.residual.shape == (2,)
+    # other readouts carry no diagnostics
+    assert dx.train.Readout(one.weights, one.bias).condition is None
+
+
+def test_ridge_gradient_equals_finite_differences(getkey):
+    """d/dX of a loss of the fitted weights (float64), through the factorisation."""
+    X, Y = data(getkey(), T=30, N=5, n_out=2)
+    R = jr.normal(getkey(), (2, 5), jnp.float64)
+
+    def loss(X):
+        r = ridge_readout(X, Y, alpha=jnp.array([0.1, 1e-3]))
+        return jnp.sum(r.weights * R[None]) + jnp.sum(r.bias)
+
+    g = np.asarray(jax.grad(loss)(X))
+    h, fd = 1e-6, np.zeros(X.shape)
+    for i, j in [(0, 0), (3, 2), (17, 4), (29, 1)]:
+        dX = jnp.zeros(X.shape).at[i, j].set(h)
+        fd[i, j] = (float(loss(X + dX)) - float(loss(X - dX))) / (2 * h)
+        np.testing.assert_allclose(g[i, j], fd[i, j], rtol=1e-6, atol=1e-8)
 
 
 def test_ridge_without_bias_equals_scipy_solve(getkey):

@@ -38,3 +38,23 @@ def test_ridge_classifier_separates_clusters(getkey):
         ridge_classifier(features, labels.astype(jnp.float64), n_classes=4)
     with pytest.raises(ValueError, match="n_classes"):
         ridge_classifier(features, labels, n_classes=1)
+
+
+def test_ridge_classifier_with_silent_neurons(getkey):
+    """Spike counts often have silent neurons (constant columns) and duplicates:
+    alpha = 0 gave NaN weights; it is the minimum-norm least-squares fit (pinv)."""
+    centres = 3.0 * jr.normal(getkey(), (3, 6))
+    labels = jnp.repeat(jnp.arange(3), 20)
+    active = centres[labels] + 0.3 * jr.normal(getkey(), (60, 6))
+    features = jnp.concatenate([active, jnp.zeros((60, 2)), active[:, :2]], axis=1)
+    readout = ridge_classifier(features, labels, n_classes=3, alpha=0.0)
+    F = np.asarray(features) - np.asarray(features).mean(0)
+    onehot = np.eye(3)[np.asarray(labels)]
+    W = (np.linalg.pinv(F) @ (onehot - onehot.mean(0))).T
+    np.testing.assert_allclose(np.asarray(readout.weights), W, rtol=1e-8, atol=1e-10)
+    np.testing.assert_array_equal(predict_labels(readout, features), labels)
+    f32 = ridge_classifier(features.astype(jnp.float32), labels, n_classes=3, alpha=0.0)
+    assert np.all(np.isfinite(np.asarray(f32.weights)))
+    np.testing.assert_array_equal(
+        predict_labels(f32, features.astype(jnp.float32)), labels
+    )

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import optimistix as optx
 
 from .._custom_types import Array
+from .._linalg import min_norm_lstsq
 from ._levenberg_marquardt import batched_levenberg_marquardt
 from ._linearise import Kind, growth_rates, vector_field
 
@@ -83,7 +84,12 @@ def implicit_point(ctx, y, *, kind):
     Returns ``y`` unchanged; its tangent is the implicit-function-theorem one,
     $\dot y = -J_F^{-1}\,\partial_{ctx} F\,\dot{ctx}$, so gradients with respect to
     the model need no differentiation through the solver's iterations (and cost
-    nothing when none is asked for).
+    nothing when none is asked for). Where $J_F$ is singular (a fixed point that is
+    not isolated, e.g. on a line attractor) the tangent is the minimum-norm
+    least-squares solution, $-J_F^{+}\,\partial_{ctx} F\,\dot{ctx}$: no motion along
+    the null space of $J_F$. A point that is not finite, or where $J_F$ is not,
+    gets a zero tangent. A linear solve gave NaN there instead, and the NaN reached
+    the gradient of every point of the call, even through masks.
     """
     return y
 
@@ -94,10 +100,15 @@ def implicit_point_jvp(primals, tangents, *, kind):
     ctx_dot, _ = tangents
     if ctx_dot is None:
         return y, jnp.zeros_like(y)
-    F_of = lambda c: residual(c, kind)(y)  # noqa: E731
+    finite = jnp.all(jnp.isfinite(y))
+    at = jnp.where(finite, y, 0)  # keeps the tangent map finite for a NaN point
+    F_of = lambda c: residual(c, kind)(at)  # noqa: E731
     _, F_dot = eqx.filter_jvp(F_of, (ctx,), (ctx_dot,))
-    J = jax.jacfwd(residual(ctx, kind))(y)
-    return y, -jnp.linalg.solve(J, F_dot[:, None])[:, 0]
+    J = jax.jacfwd(residual(ctx, kind))(at)
+    ok = finite & jnp.all(jnp.isfinite(J))
+    J = jnp.where(ok, J, 0)
+    tangent = -min_norm_lstsq(J, F_dot[:, None])[:, 0]
+    return y, jnp.where(ok, tangent, 0)
 
 
 def spectrum(a, kind: Kind):

@@ -108,7 +108,9 @@ def _memory_capacity(states, u, max_delay, start, n_train, alpha):
     rows = jnp.arange(start, states.shape[0])[:, None]
     targets = u[rows - 1 - jnp.arange(1, max_delay + 1)[None, :]]
     X = states[start:]
-    fit = ridge(X[:n_train], targets[:n_train], jnp.asarray(alpha, X.dtype))
+    fit = ridge(
+        X[:n_train], targets[:n_train], jnp.asarray(alpha, X.dtype), min_norm=False
+    )
     pred, test = X[n_train:] @ fit.weights.T + fit.bias[None, :], targets[n_train:]
     pc = pred - jnp.mean(pred, axis=0, keepdims=True)
     tc = test - jnp.mean(test, axis=0, keepdims=True)

@@ -3,6 +3,7 @@ r"""Linear readouts of reservoir states: ridge regression and FORCE (online RLS)
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .._checks import is_concrete
 from .._custom_types import Array, ArrayLike, Float
@@ -17,12 +18,14 @@ class Readout(eqx.Module):
         weights: $W$, shape ``(n_out, n_features)`` (with a leading axis per ridge
             value when :func:`ridge_readout` was given an array of ``alpha``).
         bias: $c$, shape ``(n_out,)`` (same leading axis).
-        condition: from :func:`ridge_readout`: an estimate of the 2-norm condition
-            number of the regularised normal matrix $X_c^\top X_c + \alpha I$ of
-            the fit (centred states $X_c$), shape ``()`` (same leading axis). Near
-            or above ``1 / finfo(dtype).eps`` (1.7e7 in float32) the normal
-            equations alone are numerically singular; the fit is still computed
-            accurately up to about its square. ``None`` for other readouts.
+        condition: from :func:`ridge_readout`: an estimate (power iterations, a
+            lower bound, within a few per cent in our tests) of the 2-norm
+            condition number of the regularised normal matrix $X_c^\top X_c +
+            \alpha I$ of the fit (centred states $X_c$; ``alpha`` raised to the
+            floor $\alpha_{\min}$ of :func:`ridge_readout`, also for ``alpha =
+            0``), shape ``()`` (same leading axis). Above ``1 / finfo(dtype).eps``
+            (8.4e6 in float32) the normal equations alone are numerically
+            singular, which this fit does not need. ``None`` for other readouts.
         residual: from :func:`ridge_readout`: the root-mean-square training
             residual of each output, shape ``(n_out,)`` (same leading axis).
             ``None`` for other readouts.
@@ -93,17 +96,22 @@ def ridge_readout(
     I)^{-1} X_c^\top Y_c$ and $c = \bar y - W \bar x$ (as reservoirpy's ``Ridge``
     does). The solve never factorises $X_c^\top X_c + \alpha I$ itself, whose
     condition number is the square of the data's: it is one step of shifted Cholesky
-    QR on $[X_c; \sqrt\alpha I]$, in plain XLA operations (jaxlib's batched LAPACK
+    QR on $[X_c; \sqrt\alpha I]$ in plain XLA operations (jaxlib's batched LAPACK
     kernels can stall two concurrent fits forever on a small CPU thread pool; see
-    ``dynax/_linalg.py``), and float32 fits on ill-conditioned reservoir states match
-    float64 ones. Every ``alpha`` shares one factorisation of the states. Ridge
-    values below a floor $\alpha_{\min} \approx 20\,\epsilon^2
+    ``dynax/_linalg.py``), so float32 fits on ill-conditioned reservoir states
+    predict as well as float64 ones. Every ``alpha`` shares one factorisation of the
+    states. Ridge values below a floor $\alpha_{\min} = 20\,\epsilon^2
     \operatorname{tr}(X_c^\top X_c)$ ($\epsilon$ the dtype's machine epsilon;
-    about 1e-10 for a 200-unit ESN in float32, 1e-28 in float64) are fitted with
-    $\alpha_{\min}$; ``alpha = 0`` thus gives the minimum-norm least-squares
-    solution, singular values of $X_c$ below about $\sqrt{\alpha_{\min}}$ counting
-    as zero. The weights are finite for finite data. Works under ``vmap`` over an
-    ensemble of reservoirs (stacked ``states``) and under ``grad``.
+    about 4e-10 for the README's 200-unit ESN in float32, 1e-27 in float64) are
+    fitted with $\alpha_{\min}$. ``alpha = 0`` gives the minimum-norm least-squares
+    solution (as ``numpy.linalg.lstsq``: singular values of $X_c$ below about
+    $\epsilon \sqrt{2 \max(\text{time}, n) \operatorname{tr}(X_c^\top X_c)}$
+    count as zero), from a pivoted Cholesky factorisation; on exactly
+    rank-deficient states (duplicated or constant units) a tiny positive ``alpha``
+    instead leaves rounding-sized but amplified weights along the null space, which
+    do not change the fitted outputs. The weights are finite for finite data. Works
+    under ``vmap`` over an ensemble of reservoirs (stacked ``states``) and under
+    ``grad``.
 
     With states from :func:`dynax.simulate` (``ys[k]`` has seen ``inputs[0..k-1]``),
     ``targets[k]`` is what ``ys[k]`` should output, e.g. the series itself for
@@ -121,12 +129,15 @@ def ridge_readout(
         an array ``alpha`` its fields carry a leading axis of length ``len(alpha)``.
     """
     X, Y = _check_data(states, targets, washout)
-    return _ridge(X, Y, _check_alpha(alpha, X.dtype), bias)
+    alpha_arr = _check_alpha(alpha, X.dtype)
+    # the minimum-norm path is compiled only where alpha may be 0
+    min_norm = not is_concrete(alpha) or bool(np.any(np.asarray(alpha) == 0))
+    return _ridge(X, Y, alpha_arr, bias, min_norm)
 
 
 @eqx.filter_jit
-def _ridge(X, Y, alpha, bias):
-    fit = ridge(X, Y, alpha, bias=bias)
+def _ridge(X, Y, alpha, bias, min_norm):
+    fit = ridge(X, Y, alpha, bias=bias, min_norm=min_norm)
     return Readout(fit.weights, fit.bias, fit.condition, fit.residual)
 
 

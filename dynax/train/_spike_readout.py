@@ -70,7 +70,8 @@ def ridge_classifier(
         features: one row per sample.
         labels: integer class labels in ``[0, n_classes)``.
         n_classes: number of classes.
-        alpha: ridge value $\alpha \ge 0$.
+        alpha: ridge value $\alpha \ge 0$ (0: the minimum-norm least-squares fit,
+            e.g. with silent or duplicated neurons).
 
     Returns:
         The :class:`Readout` (``n_out = n_classes``).
