@@ -289,17 +289,15 @@ def _min_norm(sh: _Shared, n_rows: int) -> Array:
     tol = max(n, n_rows) * jnp.finfo(dtype).eps * jnp.max(jnp.diag(sh.A))
     L, perm, keep = pivoted_cholesky(sh.A, tol + jnp.finfo(dtype).tiny)
     drop = jnp.diag(1.0 - keep.astype(dtype))
-    L = L + drop  # [L11 0; L21 I]: invertible
-    # unblocked solves (block=n): a rarely used path, so compile time matters more
-    y = jnp.where(keep[:, None], solve_lower(L, sh.c[perm], block=n), 0)
-    # two solves, not one: a tangent (the data) and a constant (drop) sharing one
-    # loop carry cannot be transposed for reverse-mode derivatives
-    v_basic = solve_lower(L, y, transpose=True, block=n)
-    null = solve_lower(L, drop, transpose=True, block=n)  # N; 0 for kept pivots
+    # Three loops (unblocked: a rarely used path, compile time matters most), the
+    # rest products: M = [L11 0; L21 I]^-1, so v_b = M^T [L11^-1 c_1; 0], N = M^T drop
+    M = solve_lower(L + drop, jnp.eye(n, dtype=dtype), block=n)
+    v_basic = _dot(M.T, jnp.where(keep[:, None], _dot(M, sh.c[perm]), 0))
+    null = _dot(M.T, drop)  # N; zero columns for kept pivots
     BN = _dot(sh.B[perm][:, perm], null)
-    S = cholesky(_dot(null.T, BN) + jnp.diag(keep.astype(dtype)), block=n)
-    rhs = solve_lower(S, -_dot(BN.T, v_basic), block=n)
-    t = solve_lower(S, rhs, transpose=True, block=n)
+    S = _dot(null.T, BN) + jnp.diag(keep.astype(dtype))
+    S_inv_half = cholesky_inverse(S, block=n)[1]
+    t = -_dot(S_inv_half.T, _dot(S_inv_half, _dot(BN.T, v_basic)))
     v = (v_basic + _dot(null, t))[jnp.argsort(perm)]  # back to the original order
     return _dot(sh.P.T, v).T
 
@@ -335,7 +333,10 @@ def ridge(
         x_mean = jnp.zeros(X.shape[1], X.dtype)
         y_mean = jnp.zeros(Y.shape[1], X.dtype)
     sh = _shared(X, Y)
-    W, cond = jax.vmap(lambda a: _solve_one(sh, a))(jnp.atleast_1d(alpha))
+    if alpha.ndim:
+        W, cond = jax.vmap(lambda a: _solve_one(sh, a))(alpha)
+    else:  # not vmapped over a batch of one: less to compile
+        W, cond = jax.tree.map(lambda a: a[None], _solve_one(sh, alpha))
     if min_norm:
         zero = jnp.atleast_1d(alpha) == 0
         # a real branch unless alpha itself is vmapped: the work only for alpha = 0
