@@ -324,7 +324,7 @@ def ridge(
     ill-conditioned ``X`` (see the notes above); plain XLA operations,
     differentiable and vmappable. ``X``: ``(time, n)``, ``Y``: ``(time, n_out)``.
     ``min_norm=False`` (when every ``alpha`` is known to be positive) leaves the
-    ``alpha = 0`` path out of the program, which then compiles ~3x faster.
+    ``alpha = 0`` path out of the program: less to compile.
     """
     if bias:
         x_mean, y_mean = jnp.mean(X, axis=0), jnp.mean(Y, axis=0)
