@@ -384,6 +384,23 @@ def test_float32_stays_float32():
         assert traj.outputs.dtype == jnp.float32
 
 
+@pytest.mark.parametrize("solver", [diffrax.Euler(), diffrax.Heun()])
+def test_float32_sde_on_float64_times_equals_float32_times(solver, getkey):
+    """A float32 noisy network on a float64 grid (a task's ts under x64): diffrax's
+    drift term gave its step in float64 and failed strict promotion."""
+    net = dx.models.CTRNN(2, 6, 1, sigma_rec=0.3, dtype=jnp.float32, key=getkey())
+    ts = 0.1 * jnp.arange(30.0)
+    u = jnp.ones((30, 2), jnp.float32)
+    key = getkey()
+    run = lambda t: dx.simulate(  # noqa: E731
+        net, net.init_state(), t, inputs=u, key=key, solver=solver, dt=0.05
+    ).ys
+    ys = run(ts)
+    assert ys.dtype == jnp.float32
+    np.testing.assert_allclose(ys, run(ts.astype(jnp.float32)), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(ys, dx.simulate(net, net.init_state(), ts, inputs=u).ys)
+
+
 def test_bad_input_raises_clear_errors():
     model, ts = Linear(A, B), jnp.linspace(0.0, 1.0, 6)
     with pytest.raises(ValueError, match=r"y0: expected shape \(3,\).*got \(4,\)"):

@@ -62,7 +62,7 @@ def lyapunov_spectrum(
     kind: Kind | None = None,
     solver: diffrax.AbstractSolver | None = None,
     t0: ScalarLike = 0.0,
-    n_transient: int = 0,
+    n_transient: int | None = None,
     qr_every: int = 1,
     n_blocks: int = 10,
     ensemble: bool = False,
@@ -91,7 +91,12 @@ def lyapunov_spectrum(
             its Butcher tableau; default ``diffrax.Tsit5()`` (``diffrax.Euler()``
             with a key).
         t0: the initial time.
-        n_transient: steps run first and discarded (tangent vectors included).
+        n_transient: steps run first and discarded (tangent vectors included);
+            default ``n_steps // 10`` (rounded down to a multiple of ``qr_every``).
+            The state must reach the attractor and the tangent vectors must align
+            with the Lyapunov vectors before averaging starts: without a
+            transient, Lorenz from ``(1, 1, 1)`` over 5,000 steps of 0.01 gave
+            a largest exponent of 0.70 instead of 0.906.
         qr_every: steps between re-orthonormalisations (1 is safest; more is
             cheaper when the exponents are not too far apart).
         n_blocks: blocks used for ``history`` and ``stderr``.
@@ -104,6 +109,9 @@ def lyapunov_spectrum(
     kind = resolve_kind(f, kind)
     y0 = jnp.asarray(y0)
     n = y0.shape[-1] if y0.ndim else 0
+    if n_transient is None:  # n_steps // 10, a multiple of qr_every
+        ok = _is_int(n_steps) and _is_int(qr_every)
+        n_transient = n_steps // 10 // qr_every * qr_every if ok else 0
     _check(y0, dt, n_steps, n_exponents, n, n_transient, qr_every, n_blocks, ensemble)
     k = n if n_exponents is None else n_exponents
     noisy = isinstance(f, AbstractStochasticDynamics) and key is not None
@@ -141,6 +149,10 @@ def lyapunov_spectrum(
         noisy=noisy,
     )
     return _lyapunov(f, y0, inputs, args, key, solver, t0, ensemble, **opts)
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and x > 0
 
 
 def _check(y0, dt, n_steps, n_exponents, n, n_transient, qr_every, n_blocks, ens):

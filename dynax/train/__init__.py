@@ -23,6 +23,7 @@ from ._readout import (
     force_readout as force_readout,
     ridge_readout as ridge_readout,
 )
+from ._retention import Retention as Retention, memory_retention as memory_retention
 from ._spike_readout import (
     predict_labels as predict_labels,
     ridge_classifier as ridge_classifier,
