@@ -4,12 +4,18 @@ Every member of an ensemble of continuous-time RNNs learns the 3-bit flip-flop
 (Sussillo & Barak 2013) at once, through ``dx.train.fit`` (one compiled program; no
 Python loop over members). The trained ensemble is then scored on held-out trials
 and on the task's out-of-distribution variant (trials 4x longer, half the pulse
-rate); the stable fixed points of every member (at zero input, one call of
-``dx.analysis.find_fixed_points``) are counted: a network that solved the task
-the way Sussillo & Barak describe has one per memory, 2**n_bits. A per-member
-summary is printed as JSON.
+rate). The sign score cannot see a lost memory, so two more checks follow, per
+member: ``dx.train.memory_retention`` sets each of the 2**n_bits patterns and holds
+it at zero input for 16 trial lengths, and the stable fixed points at zero input
+(one call of ``dx.analysis.find_fixed_points``) are counted: a network that solved
+the task the way Sussillo & Barak describe holds every pattern and has one stable
+point per memory. A per-member summary is printed as JSON.
 
-Run: ``python experiments/quickstart.py`` (about a minute on 2 CPU cores);
+Defaults: private noise while training (``sigma_rec``) and trials of 150 steps.
+Without the noise, 8 of 16 members of an otherwise equal ensemble scored > 0.997 yet
+held fewer than 8 memories for 160 time units; with it, 16 of 16 held all 8.
+
+Run: ``python experiments/quickstart.py`` (a few minutes on 2 CPU cores);
 ``--n-members``, ``--n-steps`` etc. change the sizes.
 """
 
@@ -34,15 +40,18 @@ class Config:
     n_members: int = 32
     n_hidden: int = 32
     tau: float = 0.3
+    sigma_rec: float = 0.1
     n_bits: int = 3
-    n_steps_trial: int = 100
+    n_steps_trial: int = 150
+    p_pulse: float = 0.04
     dt: float = 0.1
     batch_size: int = 32
-    n_steps: int = 600
+    n_steps: int = 500
     learning_rate: float = 1e-2
     clip_norm: float = 1.0
     settle_steps: int = 2
     n_test_trials: int = 256
+    hold_trials: int = 16
     seed: int = 0
 
 
@@ -76,12 +85,19 @@ def main(cfg: Config) -> dict:
     task = dx.tasks.FlipFlop(
         n_bits=cfg.n_bits,
         n_steps=cfg.n_steps_trial,
+        p_pulse=cfg.p_pulse,
         dt=cfg.dt,
         settle_steps=cfg.settle_steps,
     )
     ens = dx.make_ensemble(
         lambda k: dx.models.CTRNN(
-            cfg.n_bits, cfg.n_hidden, cfg.n_bits, tau=cfg.tau, g=0.9, key=k
+            cfg.n_bits,
+            cfg.n_hidden,
+            cfg.n_bits,
+            tau=cfg.tau,
+            g=0.9,
+            sigma_rec=cfg.sigma_rec,
+            key=k,
         ),
         jr.split(k_ens, cfg.n_members),
     )
@@ -106,6 +122,11 @@ def main(cfg: Config) -> dict:
     )
     acc = np.asarray(test.score)
     memories = _memories(trained, task, cfg, k_test)
+    hold = cfg.hold_trials * cfg.n_steps_trial
+    retention = dx.train.memory_retention(
+        trained, task, hold_steps=(cfg.n_steps_trial, hold), ensemble=True
+    )
+    held = np.asarray(retention.n_held)
     return {
         "config": asdict(cfg),
         "train_seconds": round(train_s, 1),
@@ -120,6 +141,14 @@ def main(cfg: Config) -> dict:
             "per_member": [round(float(a), 4) for a in acc],
         },
         "ood_accuracy_median": round(float(np.median(np.asarray(ood.score))), 4),
+        "memory_retention": {
+            "hold_steps": hold,
+            "patterns_held_per_member": held.tolist(),
+            "members_holding_all": int(np.sum(held == 2**cfg.n_bits)),
+            "members_holding_all_for_one_trial": int(
+                np.sum(np.asarray(retention.fraction)[:, 0] == 1.0)
+            ),
+        },
         "fixed_points": memories,
         "final_loss_median": round(float(np.median(np.asarray(history.loss[-1]))), 4),
     }
