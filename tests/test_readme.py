@@ -27,6 +27,13 @@ assert record.rates.shape == (8, 100) and bool(jnp.all(ei.g >= 0))
 err = jnp.abs(record.rates - 0.2).mean(axis=1)
 assert float(err[-1]) < 0.5 * float(err[0])
 assert counts.shape == (20, 200) and bool(jnp.isfinite(bf.value))
+# the printed science, against references
+l1 = float(lyap.exponents[0])
+assert abs(l1 - 0.9056) < 0.03 * 0.9056, l1  # Lorenz: Sprott (2003)
+assert errors.shape == (4,) and bool(jnp.all(jnp.isfinite(errors))), errors
+assert bool(jnp.all(errors < 0.05)), errors  # every ridge value shown
+r_inf = float(r[-100:].mean())
+assert abs(r_inf - (1 - 1 / 2) ** 0.5) < 0.02, r_inf  # Lorentzian: sqrt(1 - Kc/K)
 print("README OK")
 """
 
