@@ -1,10 +1,40 @@
-"""Ensembles: one stacked PyTree of networks built with ``vmap`` (no class)."""
+r"""Ensembles: one stacked PyTree of networks, and the one rule for calling on them.
+
+An ensemble is one network's PyTree whose array leaves carry a leading **member
+axis** (:func:`make_ensemble`). Every public entry point is written for one network;
+``ensemble=True`` is one call into the helpers here, which check the model, decide
+which arguments are per member, split keys and ``vmap``.
+
+**The rule for arguments** (every entry point, documented once here). In a call with
+``ensemble=True``:
+
+- the model carries the member axis (``n`` members);
+- every other array argument has a known rank for one network (its *core rank*: a
+  state ``(n_units,)`` has 1, a trial's inputs ``(time, n_in)`` have 2): with the core
+  rank it is **shared** by all members; with one more leading axis of length ``n`` it
+  is **per member**; anything else is a ``ValueError`` naming the argument;
+- a PRNG ``key`` is split into one key per member (members never share noise);
+- results carry a leading member axis.
+
+Where an entry point also takes a **trials axis** (``simulate(..., trials=True)``), the
+trials axis comes after the member axis: per-member inputs are
+``(members, trials, time, n_in)``, shared ones ``(trials, time, n_in)``.
+
+``chunk_size`` bounds memory: members are run in groups of that size, one group after
+the other (``lax.map`` over ``vmap``), with the same results as one ``vmap``.
+
+A stacked ensemble passed without ``ensemble=True``, or one network with it, is a
+``ValueError`` naming ``ensemble``, raised on the host before anything is traced
+(:func:`check_ensemble`).
+"""
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
+import jax.random as jr
 import jax.tree_util as jtu
 from jaxtyping import PRNGKeyArray
 
@@ -59,3 +89,206 @@ def ensemble_size(ensemble) -> int:
             "ensemble axis), got a PyTree with no batched array leaves."
         )
     return leaves[0].shape[0]
+
+
+# --- the host-side check of `ensemble` ---------------------------------------------
+
+
+def _signature(model) -> tuple:
+    leaves, treedef = jtu.tree_flatten(model)
+    shapes = tuple((x.shape, str(x.dtype)) if eqx.is_array(x) else None for x in leaves)
+    return treedef, shapes
+
+
+def _leading_sizes(model) -> set:
+    return {
+        x.shape[:1] for x in jtu.tree_leaves(model) if eqx.is_array(x)
+    }  # () for a 0-d leaf
+
+
+def _acts_as_one_network(model) -> bool | None:
+    """Whether ``model(t, model.init_state(), None)`` keeps the state's shapes.
+
+    ``None`` when it cannot tell (no ``init_state``, or not callable). A stacked
+    ensemble evaluated as one network broadcasts its member axis into the result (or
+    fails to), so the shapes differ.
+    """
+    if not (callable(model) and callable(getattr(model, "init_state", None))):
+        return None
+
+    def run(m):
+        y = m.init_state()
+        return y, m(jnp.zeros(()), y, None)
+
+    try:
+        with jax.numpy_rank_promotion("allow"), jax.numpy_dtype_promotion("standard"):
+            y, out = eqx.filter_eval_shape(run, model)
+    except Exception:  # any failure means: not one network
+        return False
+    if jtu.tree_structure(y) != jtu.tree_structure(out):
+        return False
+    return all(
+        a.shape == b.shape
+        for a, b in zip(jtu.tree_leaves(y), jtu.tree_leaves(out), strict=True)
+    )
+
+
+def _verdict(model, ensemble: bool) -> str | None:
+    sizes = _leading_sizes(model)
+    if ensemble:
+        if not sizes or len(sizes) != 1 or () in sizes:
+            return (
+                "ensemble: expected a stacked ensemble with ensemble=True (every "
+                "array leaf with the same leading member axis, e.g. from "
+                f"dx.make_ensemble), got one network (leading sizes {sorted(sizes)}); "
+                "pass ensemble=False."
+            )
+        one = _acts_as_one_network(model)
+        if one is True and _acts_as_one_network(member(model, 0)) is False:
+            return (
+                "ensemble: expected a stacked ensemble with ensemble=True, got one "
+                "network (it runs as one, and indexing its leaves breaks it); pass "
+                "ensemble=False."
+            )
+        return None
+    if len(sizes) == 1 and () not in sizes and _acts_as_one_network(model) is False:
+        if _acts_as_one_network(member(model, 0)):
+            n = next(iter(sizes))[0]
+            return (
+                "ensemble: expected one network with ensemble=False, got a stacked "
+                f"ensemble of {n} members (every array leaf has a leading axis of "
+                f"{n}, and member 0 runs as one network); pass ensemble=True."
+            )
+    return None
+
+
+_VERDICTS: dict = {}  # (structure and leaf shapes, ensemble) -> message or None
+
+
+def check_ensemble(model, ensemble: bool) -> None:
+    """Raise ``ValueError`` naming ``ensemble`` when it does not match ``model``.
+
+    Runs on the host, before tracing; the verdict is cached per model structure and
+    leaf shapes, so repeated calls cost a dictionary lookup. Inside a trace (the
+    model's leaves are tracers) the shapes are still known and the check still runs.
+    """
+    if not isinstance(ensemble, bool):
+        raise TypeError(f"ensemble: expected a bool, got {type(ensemble).__name__}.")
+    cache_key = (_signature(model), ensemble)
+    if cache_key not in _VERDICTS:
+        if len(_VERDICTS) > 1024:
+            _VERDICTS.clear()
+        _VERDICTS[cache_key] = _verdict(model, ensemble)
+    message = _VERDICTS[cache_key]
+    if message is not None:
+        raise ValueError(message)
+
+
+# --- shared versus per-member arguments ---------------------------------------------
+
+
+def member_axis(name: str, value, core_rank: int, n: int) -> int | None:
+    """The one rule: ``None`` (shared) or ``0`` (per member) for an argument.
+
+    ``value`` may be a PyTree; ``core_rank`` is the rank of its leaves for one
+    network (all leaves alike). Raises ``ValueError`` naming ``name`` otherwise.
+    """
+    leaves = [x for x in jtu.tree_leaves(value) if eqx.is_array(x)]
+    if not leaves:
+        return None
+    ranks = {jnp.ndim(x) for x in leaves}
+    if ranks == {core_rank}:
+        return None
+    if ranks == {core_rank + 1} and all(jnp.shape(x)[0] == n for x in leaves):
+        return 0
+    got = [tuple(jnp.shape(x)) for x in leaves]
+    raise ValueError(
+        f"{name}: expected rank {core_rank} (shared by all {n} members) or a leading "
+        f"member axis of {n} on top of it (one per member), got shape"
+        f"{'s' if len(got) > 1 else ''} {got if len(got) > 1 else got[0]}."
+    )
+
+
+def state_axis(name: str, value, model, n: int) -> int | None:
+    """:func:`member_axis` for a state: core ranks from ``model.init_state()``."""
+    init = getattr(member(model, 0), "init_state", None)
+    if init is None:
+        return None
+    ref = eqx.filter_eval_shape(init)
+    if jtu.tree_structure(ref) != jtu.tree_structure(value):
+        return None  # the caller's own structure check reports it
+    axes = {
+        member_axis(name, v, r.ndim, n)
+        for v, r in zip(jtu.tree_leaves(value), jtu.tree_leaves(ref), strict=True)
+    }
+    if len(axes) > 1:
+        raise ValueError(
+            f"{name}: expected every leaf shared or every leaf per member, got a mix."
+        )
+    return axes.pop() if axes else None
+
+
+def map_members(
+    fn: Callable,
+    model,
+    args: tuple,
+    axes: tuple,
+    key: PRNGKeyArray | None = None,
+    chunk_size: int | None = None,
+) -> Any:
+    """``fn(member, *args, key)`` for every member at once (use inside ``jit``).
+
+    ``axes[i]`` is ``0`` or ``None`` for ``args[i]`` (from :func:`member_axis`); the
+    key is split into one key per member. With ``chunk_size``, members run in groups
+    of that size (``lax.map`` over ``vmap``; the last group is padded with copies of
+    member 0, whose results are dropped).
+    """
+    n = ensemble_size(model)
+    keys = None if key is None else jr.split(key, n)
+    in_axes = (eqx.if_array(0), *axes, None if keys is None else 0)
+    run = eqx.filter_vmap(fn, in_axes=in_axes)
+    if chunk_size is None or chunk_size >= n:
+        return run(model, *args, keys)
+    n_chunks = -(-n // chunk_size)
+    pad = n_chunks * chunk_size - n
+
+    def chunked(x):
+        x = jnp.concatenate([x, jnp.repeat(x[:1], pad, axis=0)]) if pad else x
+        return x.reshape((n_chunks, chunk_size) + x.shape[1:])
+
+    batched = [True, *(a == 0 for a in axes), keys is not None]
+    values = [model, *args, keys]
+    dynamic, static = eqx.partition(
+        [v if b else None for v, b in zip(values, batched, strict=True)], eqx.is_array
+    )
+    dynamic = jtu.tree_map(chunked, dynamic)
+    shared = [None if b else v for v, b in zip(values, batched, strict=True)]
+
+    def group(d):
+        parts = eqx.combine(d, static)
+        full = [p if b else s for p, s, b in zip(parts, shared, batched, strict=True)]
+        return run(*full)
+
+    out = jax.lax.map(group, dynamic)
+    return jtu.tree_map(
+        lambda x: x.reshape((-1,) + x.shape[2:])[:n] if eqx.is_array(x) else x, out
+    )
+
+
+def check_chunk_size(chunk_size, ensemble: bool) -> int | None:
+    """``chunk_size`` is ``None`` or a positive int, and only with ``ensemble``."""
+    if chunk_size is None:
+        return None
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int):
+        raise TypeError(
+            f"chunk_size: expected a positive int or None, got "
+            f"{type(chunk_size).__name__}."
+        )
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size: expected an int >= 1, got {chunk_size}.")
+    if not ensemble:
+        raise ValueError(
+            f"chunk_size: expected None for one network (ensemble=False), got "
+            f"{chunk_size}; it groups the members of an ensemble."
+        )
+    return chunk_size

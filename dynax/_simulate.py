@@ -20,7 +20,15 @@ from ._checks import (
     substeps,
 )
 from ._custom_types import State
-from ._ensemble import ensemble_size
+from ._ensemble import (
+    check_chunk_size,
+    check_ensemble,
+    ensemble_size,
+    map_members,
+    member,
+    member_axis,
+    state_axis,
+)
 from ._fixed_step import explicit_tableau, flow_stepper, scan_intervals
 from ._inputs import ConstantInput, PiecewiseConstantInput
 from ._terms import brownian_increments, is_stochastic, make_terms, virtual_brownian
@@ -69,6 +77,8 @@ def simulate(
     max_steps: int = 16384,
     throw: bool = False,
     ensemble: bool = False,
+    trials: bool = False,
+    chunk_size: int | None = None,
     unroll: int = 1,
     remat: bool = False,
     brownian_tol: float | None = None,
@@ -125,10 +135,18 @@ def simulate(
             directly.
         max_steps: step budget of the adaptive path.
         throw: raise (inside jit, via ``eqx.error_if``) when a solve fails.
-        ensemble: ``model`` is a stacked ensemble (:func:`dynax.make_ensemble`);
-            every member is simulated from the same ``y0`` and ``inputs``, with its
-            own noise (``key`` is split). For per-member initial states or inputs use
-            ``eqx.filter_vmap(dx.simulate, ...)`` directly.
+        ensemble: ``model`` is a stacked ensemble (:func:`dynax.make_ensemble`).
+            ``y0`` and ``inputs`` are shared by all members, or per member with a
+            leading member axis (the rule of :mod:`dynax._ensemble`: per-member
+            inputs need a model with ``n_in``); every member gets its own noise
+            (``key`` is split).
+        trials: ``inputs`` carries a leading trials axis, ``(trials, time, n_in)``
+            (after the member axis with ``ensemble``), and every trial is simulated:
+            a batch of task trials in one call. ``y0`` is one state for every trial,
+            or one per trial with a leading trials axis (after the member axis);
+            every trial gets its own noise.
+        chunk_size: with ``ensemble``, simulate the members in groups of this size
+            (one group at a time) to bound memory; same results.
         unroll: ``lax.scan`` unrolling of the fixed-step path.
         remat: rematerialise each save interval in the backward pass of the
             fixed-step path (``jax.checkpoint``): the activations of a step are
@@ -140,10 +158,18 @@ def simulate(
             path; default ``(ts[-1] - ts[0]) / 2**14``.
 
     Returns:
-        A :class:`Trajectory` (with a leading ensemble axis on every array when
-        ``ensemble=True``).
+        A :class:`Trajectory`; with ``ensemble`` and ``trials`` every array carries
+        leading ``(members, trials)`` axes (members first).
+
+    Example:
+        ```python
+        batch = jax.vmap(task.sample)(jax.random.split(key, 64))
+        out = dx.simulate(ens, ens.init_state(), task.ts, inputs=batch.inputs,
+                          ensemble=True, trials=True).outputs  # (E, 64, time, n_out)
+        ```
     """
     check_model(model)
+    check_ensemble(model, ensemble)
     adaptive = stepsize_controller is not None and not isinstance(
         stepsize_controller, diffrax.ConstantStepSize
     )
@@ -155,8 +181,7 @@ def simulate(
         n_sub, dt0 = 1, None if dt is None else jnp.asarray(dt, ts.dtype)
     else:
         n_sub, dt0 = substeps(ts, dt), None
-    inputs = check_inputs(inputs, ts)
-    y0 = check_y0(model, y0, ensemble)
+    inputs, y0, axes = _batch_axes(model, inputs, y0, ts, ensemble, trials)
     if key is not None and not (hasattr(key, "dtype") and hasattr(key, "shape")):
         raise TypeError(f"key: expected a jax PRNG key, got {type(key).__name__}.")
     return _simulate(
@@ -174,6 +199,8 @@ def simulate(
         max_steps=max_steps,
         throw=throw,
         ensemble=ensemble,
+        axes=axes,
+        chunk_size=check_chunk_size(chunk_size, ensemble),
         unroll=unroll,
         remat=remat,
         check_ts=not is_concrete(ts),
@@ -187,18 +214,103 @@ def _simulate(model, y0, ts, inputs, key, solver, controller, adjoint, dt0, tol,
             ts, jnp.any(jnp.diff(ts) <= 0), "ts: expected strictly increasing times."
         )
     throw, ensemble = kw.pop("throw"), kw.pop("ensemble")
+    (y0_member, y0_trial, in_member, in_trial) = kw.pop("axes")
+    chunk_size = kw.pop("chunk_size")
 
-    def one(m, k):
-        return _solve(m, y0, ts, inputs, k, solver, controller, adjoint, dt0, tol, **kw)
+    def one(m, y, u, k):
+        return _solve(m, y, ts, u, k, solver, controller, adjoint, dt0, tol, **kw)
+
+    def trial_batch(m, y, u, k):
+        if in_trial is None:
+            return one(m, y, u, k)
+        n = jtu.tree_leaves(u)[0].shape[0]
+        ks = None if k is None else jr.split(k, n)
+        k_axis = None if k is None else 0
+        return eqx.filter_vmap(one, in_axes=(None, y0_trial, 0, k_axis))(m, y, u, ks)
 
     if ensemble:
-        keys = None if key is None else jr.split(key, ensemble_size(model))
-        traj = eqx.filter_vmap(one)(model, keys)
+        traj = map_members(
+            trial_batch, model, (y0, inputs), (y0_member, in_member), key, chunk_size
+        )
     else:
-        traj = one(model, key)
+        traj = trial_batch(model, y0, inputs, key)
     if throw:
         traj = traj.result.error_if(traj, traj.result != diffrax.RESULTS.successful)
     return traj
+
+
+def _batch_axes(model, inputs, y0, ts, ensemble: bool, trials: bool):
+    """Check ``inputs`` and ``y0`` and find their member and trial axes.
+
+    Returns ``(inputs, y0, (y0_member, y0_trial, inputs_member, inputs_trial))``
+    with each axis ``0`` or ``None``; inside a member the trial axis is leading.
+    """
+    if not isinstance(trials, bool):
+        raise TypeError(f"trials: expected a bool, got {type(trials).__name__}.")
+    n = ensemble_size(model) if ensemble else 0
+    in_member = None
+    if inputs is not None and not hasattr(inputs, "evaluate"):
+        inputs = jnp.asarray(inputs) if isinstance(inputs, list | tuple) else inputs
+        core = 2 + trials if getattr(model, "n_in", None) is not None else None
+        if ensemble and core is not None and hasattr(inputs, "ndim"):
+            in_member = member_axis("inputs", inputs, core, n)
+    if trials:
+        if inputs is None or hasattr(inputs, "evaluate") or jnp.ndim(inputs) < 2:
+            raise ValueError(
+                "inputs: with trials=True, expected an array with a leading trials "
+                f"axis, (trials, time, n_in), got {_describe(inputs)}."
+            )
+    one_member = inputs if in_member is None else inputs[0]
+    if trials and (jnp.ndim(one_member) < 2 or one_member.shape[1] != ts.shape[0]):
+        raise ValueError(
+            "inputs: with trials=True, expected a leading trials axis before the "
+            f"time axis of length len(ts) = {ts.shape[0]}, (trials, time, n_in), "
+            f"got shape {jnp.shape(one_member)}."
+        )
+    one_trial = one_member[0] if trials else one_member
+    if check_inputs(one_trial, ts) is not None and not hasattr(inputs, "evaluate"):
+        inputs = jnp.asarray(inputs)
+    y0 = jtu.tree_map(jnp.asarray, y0)
+    y0_member = state_axis("y0", y0, model, n) if ensemble else None
+    y0_one = y0 if y0_member is None else jtu.tree_map(lambda x: x[0], y0)
+    y0_trial = None
+    if trials:
+        n_trials = one_member.shape[0]
+        y0_trial = _trial_axis(model, y0_one, ensemble, n_trials)
+        if y0_trial == 0:
+            y0_one = jtu.tree_map(lambda x: x[0], y0_one)
+    check_y0(member(model, 0) if ensemble else model, y0_one, False)
+    return inputs, y0, (y0_member, y0_trial, in_member, 0 if trials else None)
+
+
+def _trial_axis(model, y0, ensemble, n_trials) -> int | None:
+    """Per-trial initial states have one more leading axis than a state."""
+    init = getattr(member(model, 0) if ensemble else model, "init_state", None)
+    if init is None:
+        return None
+    ref = eqx.filter_eval_shape(init)
+    if jtu.tree_structure(ref) != jtu.tree_structure(y0):
+        return None  # check_y0 reports it
+    extra = {
+        jnp.ndim(v) - r.ndim
+        for v, r in zip(jtu.tree_leaves(y0), jtu.tree_leaves(ref), strict=True)
+    }
+    if extra == {0}:
+        return None
+    leading = {jnp.shape(v)[0] for v in jtu.tree_leaves(y0)}
+    if extra == {1} and leading == {n_trials}:
+        return 0
+    raise ValueError(
+        f"y0: expected one state (shapes of model.init_state()) or one per trial "
+        f"with a leading trials axis of {n_trials}, got shapes "
+        f"{[jnp.shape(v) for v in jtu.tree_leaves(y0)]}."
+    )
+
+
+def _describe(x) -> str:
+    if x is None:
+        return "None"
+    return f"shape {jnp.shape(x)}" if hasattr(x, "shape") else type(x).__name__
 
 
 def _solve(model, y0, ts, inputs, key, solver, controller, adjoint, dt0, tol, **kw):

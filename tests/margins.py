@@ -42,23 +42,28 @@ def worst(values: dict) -> dict:
 
 def checks():
     """(name, function of a seed returning {check: margin}) for every test."""
-    yield "fit_single_network: loss after/before < 0.7", lambda s: {
-        "": fit.measure_fit_single_network(s)["margin"]
-    }
+    yield (
+        "fit_single_network: loss after/before < 0.7",
+        lambda s: {"": fit.measure_fit_single_network(s)["margin"]},
+    )
     for name in sorted(fit.TASKS):
-        yield f"task {name}: excess loss after/before < 0.9", lambda s, n=name: {
-            "": fit.measure_task_training(n, s)["margin"]
-        }
+        yield (
+            f"task {name}: excess loss after/before < 0.9",
+            lambda s, n=name: {"": fit.measure_task_training(n, s)["margin"]},
+        )
     yield "quickstart (small)", quickstart.measure_quickstart
-    yield "ei adaptation, homogeneous", lambda s: ei.measure_adaptation(False, s)[
-        "margins"
-    ]
-    yield "ei adaptation, heterogeneous", lambda s: ei.measure_adaptation(True, s)[
-        "margins"
-    ]
-    yield "ei brentq gain: relative error < 0.03", lambda s: {
-        "": ei.measure_brentq_gain(s)["margin"]
-    }
+    yield (
+        "ei adaptation, homogeneous",
+        lambda s: ei.measure_adaptation(False, s)["margins"],
+    )
+    yield (
+        "ei adaptation, heterogeneous",
+        lambda s: ei.measure_adaptation(True, s)["margins"],
+    )
+    yield (
+        "ei brentq gain: relative error < 0.03",
+        lambda s: {"": ei.measure_brentq_gain(s)["margin"]},
+    )
     yield "astrocyte STDP", lambda s: stdp.astrocyte_margins(stdp.measure_astrocyte(s))
 
 
