@@ -392,11 +392,11 @@ def test_float32_sde_on_float64_times_equals_float32_times(solver, getkey):
     ts = 0.1 * jnp.arange(30.0)
     u = jnp.ones((30, 2), jnp.float32)
     key = getkey()
-    run = lambda t: (
-        dx.simulate(  # noqa: E731
-            net, net.init_state(), t, inputs=u, key=key, solver=solver, dt=0.05
-        ).ys
-    )
+
+    def run(t):
+        kw = dict(inputs=u, key=key, solver=solver, dt=0.05)
+        return dx.simulate(net, net.init_state(), t, **kw).ys
+
     ys = run(ts)
     assert ys.dtype == jnp.float32
     np.testing.assert_allclose(ys, run(ts.astype(jnp.float32)), rtol=1e-5, atol=1e-6)

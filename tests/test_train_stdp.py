@@ -218,8 +218,12 @@ def astrocyte_margins(m: dict) -> dict:
         # supercritical start: the astrocyte removes most of the distance to 1 while
         # keeping activity bounded; plain STDP's activity runs away
         "sup: dist_astro < 0.6 dist0": float(0.6 * dist0[sup] - dist_astro[sup]),
-        "sup: rate_astro < 1.5 rate0": float(1.5 * m["rate0"][sup] - m["rate_astro"][sup]),
-        "sup: rate_plain > 3 rate_astro": float(m["rate_plain"][sup] - 3 * m["rate_astro"][sup]),
+        "sup: rate_astro < 1.5 rate0": float(
+            1.5 * m["rate0"][sup] - m["rate_astro"][sup]
+        ),
+        "sup: rate_plain > 3 rate_astro": float(
+            m["rate_plain"][sup] - 3 * m["rate_astro"][sup]
+        ),
         # subcritical start: the astrocyte lands near 1, plain STDP overshoots further
         "sub: dist_astro < 0.25": float(0.25 - dist_astro[sub]),
         "sub: dist_astro < dist_plain": float(dist_plain[sub] - dist_astro[sub]),
