@@ -1,0 +1,148 @@
+"""Progress of :func:`dynax.train.fit`: a tqdm bar on a terminal, lines elsewhere.
+
+On an interactive terminal (``sys.stderr.isatty()``) ``fit`` draws a tqdm bar. Off a
+terminal (a pipe, a log file, a batch job, a notebook) a bar would either vanish or
+fill the log with carriage returns, so a long ``fit`` prints one line to stderr about
+every ``INTERVAL`` seconds (after the chunk that crosses it) and one when it ends; a
+run shorter than that prints nothing. ``progress=False`` or the environment variable
+``TQDM_DISABLE`` (non-empty) silence both. tqdm is imported only when a bar is drawn:
+it is slow to import, and ``tqdm.auto`` warns inside a notebook without ipywidgets.
+"""
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+import numpy as np
+
+INTERVAL = 10.0  # seconds between two progress lines off a terminal
+
+
+def progress_mode(progress: bool | None, stream: TextIO | None = None) -> str:
+    """``"off"``, ``"bar"`` (a tqdm bar) or ``"lines"`` (a line every few seconds).
+
+    Args:
+        progress: ``fit``'s argument: ``False`` silences, ``True`` or ``None``
+            report (a bar on a terminal, lines elsewhere).
+        stream: where progress goes (default ``sys.stderr``).
+    """
+    if progress is False or os.environ.get("TQDM_DISABLE"):
+        return "off"
+    stream = sys.stderr if stream is None else stream
+    isatty = getattr(stream, "isatty", None)
+    return "bar" if isatty is not None and isatty() else "lines"
+
+
+def median_loss(losses) -> float:
+    """Median of the finite losses of one step (NaN if none is finite), no warning."""
+    losses = np.asarray(losses, dtype=float)
+    finite = losses[np.isfinite(losses)]
+    return float(np.median(finite)) if finite.size else float("nan")
+
+
+class _Off:
+    def update(self, step: int, losses, n_failed: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class _Bar:
+    def __init__(self, total: int, initial: int, stream: TextIO):
+        from tqdm.std import tqdm  # not tqdm.auto: it warns in notebooks
+
+        self.step = initial
+        self.bar = tqdm(
+            total=total,
+            initial=initial,
+            mininterval=1.0,
+            desc="fit",
+            file=stream,
+            disable=False,
+        )
+
+    def update(self, step: int, losses, n_failed: int) -> None:
+        self.bar.update(step - self.step)
+        self.step = step
+        self.bar.set_postfix(loss=f"{median_loss(losses):.3g}", failed=n_failed)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+class Lines:
+    """A progress line about every ``interval`` seconds, and one at the end.
+
+    Nothing is printed until ``interval`` seconds have passed, so short runs stay
+    quiet; a run that printed a line also prints a final one.
+
+    Args:
+        total: the number of steps of the run.
+        initial: the step the run starts from (non-zero when resuming).
+        n_members: how many networks train (for the failed count).
+        stream: where lines go (flushed after each).
+        interval: least seconds between two lines (and before the first).
+        clock: a function returning seconds (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        total: int,
+        initial: int,
+        n_members: int,
+        stream: TextIO,
+        interval: float = INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.total, self.initial, self.n_members = total, initial, n_members
+        self.stream, self.interval, self.clock = stream, interval, clock
+        self.start = self.last = clock()
+        self.step, self.loss, self.n_failed = initial, float("nan"), 0
+        self.printed = False
+
+    def _report(self, now: float, head: str) -> None:
+        elapsed = now - self.start
+        rate = (self.step - self.initial) / elapsed if elapsed > 0 else float("nan")
+        print(
+            f"fit: {head}step {self.step}/{self.total}, loss median {self.loss:.4g}, "
+            f"failed {self.n_failed}/{self.n_members}, {elapsed:.0f} s elapsed, "
+            f"{rate:.3g} steps/s",
+            file=self.stream,
+            flush=True,
+        )
+        self.last, self.printed = now, True
+
+    def update(self, step: int, losses, n_failed: int) -> None:
+        """Record the state after a chunk; print a line if ``interval`` has passed.
+
+        Args:
+            step: the steps done so far.
+            losses: the losses of the last step (one per member).
+            n_failed: how many members have failed.
+        """
+        self.step, self.loss = step, median_loss(losses)
+        self.n_failed = n_failed
+        now = self.clock()
+        if now - self.last >= self.interval and step < self.total:
+            self._report(now, "")
+
+    def close(self) -> None:
+        """Print the final line if the run was long enough to print any."""
+        now = self.clock()
+        if self.printed or now - self.start >= self.interval:
+            self._report(now, "done, " if self.step >= self.total else "stopped at ")
+
+
+def make_progress(
+    progress: bool | None, *, total: int, initial: int, n_members: int
+) -> _Off | _Bar | Lines:
+    """The reporter ``fit`` uses: silent, a tqdm bar, or :class:`Lines` (stderr)."""
+    mode = progress_mode(progress)
+    if mode == "off":
+        return _Off()
+    if mode == "bar":
+        return _Bar(total, initial, sys.stderr)
+    return Lines(total, initial, n_members, sys.stderr, interval=INTERVAL)
