@@ -80,7 +80,7 @@ def main(cfg: Config) -> dict:
     """Train the ensemble and return the summary (also what ``__main__`` prints)."""
     _say(
         f"training {cfg.n_members} CTRNNs on the {cfg.n_bits}-bit flip-flop for "
-        f"{cfg.n_steps} steps (fit reports progress below)"
+        f"{cfg.n_steps} steps (fit reports progress about every 10 s)"
     )
     k_ens, k_train, k_test, k_ood = jr.split(jr.PRNGKey(cfg.seed), 4)
     task = dx.tasks.FlipFlop(
