@@ -133,11 +133,35 @@ def test_lines_short_run_is_silent_and_resumed_rate_counts_new_steps():
     ]
 
 
+def test_lines_say_once_that_a_long_first_chunk_is_compiling():
+    out = _Stream(tty=False)
+    lines = Lines(10, 0, 3, out, interval=0.0, first_chunk=5)
+    timer = lines.timer
+    assert timer is not None
+    timer.join(timeout=60)
+    assert out.getvalue() == (
+        "fit: compiling and running the first 5 steps (3 member(s), 10 steps in "
+        "all)...\n"
+    )
+    lines.update(10, np.array([1.0, 2.0, 3.0]), 0)
+    lines.close()
+    assert (
+        out.getvalue()
+        .splitlines()[-1]
+        .startswith("fit: done, step 10/10, loss median 2, failed 0/3")
+    )
+    quick_out = _Stream(tty=False)
+    quick = Lines(10, 0, 3, quick_out, interval=60.0, first_chunk=5)
+    quick.update(10, np.array([1.0]), 0)  # before the timer: it is cancelled
+    quick.close()
+    assert quick.timer is None and quick_out.getvalue() == ""
+
+
 def test_bar_on_a_terminal(monkeypatch):
     monkeypatch.delenv("TQDM_DISABLE", raising=False)
     out = _Stream(tty=True)
     monkeypatch.setattr(sys, "stderr", out)
-    bar = make_progress(None, total=4, initial=0, n_members=2)
+    bar = make_progress(None, total=4, initial=0, n_members=2, chunk=2)
     bar.update(2, np.array([0.5, 0.25]), 0)
     bar.update(4, np.array([0.5, 0.25]), 1)
     bar.close()
@@ -171,9 +195,14 @@ def test_fit_prints_lines_off_a_terminal(monkeypatch, capsys):
     monkeypatch.setattr(progress_module, "INTERVAL", 0.0)
     _, history = _fit()
     captured = capsys.readouterr()
-    assert captured.out == ""
+    assert captured.out == "" and "\r" not in captured.err
     lines = captured.err.splitlines()
-    assert len(lines) == 2 and "\r" not in captured.err
+    if lines[0].startswith("fit: compiling"):  # the first chunk's timer (0 s here)
+        assert lines.pop(0) == (
+            "fit: compiling and running the first 2 steps (1 member(s), 4 steps in "
+            "all)..."
+        )
+    assert len(lines) == 2
     median = float(np.asarray(history.loss)[1])
     assert lines[0].startswith(f"fit: step 2/4, loss median {median:.4g}, failed 0/1")
     assert lines[1].startswith("fit: done, step 4/4, loss median")

@@ -225,6 +225,7 @@ class _Run:
                 total=self.n_steps,
                 initial=step,
                 n_members=int(carry.failed.shape[0]),
+                chunk=self.log_every,
             )
             try:
                 while step < self.n_steps:
@@ -365,7 +366,8 @@ def fit(
         progress: report progress on stderr: a tqdm bar on an interactive
             terminal; elsewhere (pipes, logs, notebooks) a line about every 10 s
             (step, median loss, failed members, elapsed time, steps per second;
-            printed between chunks) and one at the end, nothing for a run
+            printed between chunks, and once if the first chunk, mostly
+            compilation, takes longer) and one at the end; nothing for a run
             shorter than 10 s. ``False`` or the environment variable
             ``TQDM_DISABLE=1`` turn it off.
         callback: ``callback(step, history)`` called on the host after every chunk

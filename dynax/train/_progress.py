@@ -3,14 +3,16 @@
 On an interactive terminal (``sys.stderr.isatty()``) ``fit`` draws a tqdm bar. Off a
 terminal (a pipe, a log file, a batch job, a notebook) a bar would either vanish or
 fill the log with carriage returns, so a long ``fit`` prints one line to stderr about
-every ``INTERVAL`` seconds (after the chunk that crosses it) and one when it ends; a
-run shorter than that prints nothing. ``progress=False`` or the environment variable
+every ``INTERVAL`` seconds (after the chunk that crosses it; once during a long first
+chunk, which is mostly compilation) and one when it ends; a run shorter than that
+prints nothing. ``progress=False`` or the environment variable
 ``TQDM_DISABLE`` (non-empty) silence both. tqdm is imported only when a bar is drawn:
 it is slow to import, and ``tqdm.auto`` warns inside a notebook without ipywidgets.
 """
 
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import TextIO
@@ -77,7 +79,9 @@ class Lines:
     """A progress line about every ``interval`` seconds, and one at the end.
 
     Nothing is printed until ``interval`` seconds have passed, so short runs stay
-    quiet; a run that printed a line also prints a final one.
+    quiet; a run that printed a line also prints a final one. Lines with numbers
+    come between chunks; with ``first_chunk``, a timer thread also says, once, that
+    the first chunk (mostly compilation) is still running after ``interval`` s.
 
     Args:
         total: the number of steps of the run.
@@ -86,6 +90,8 @@ class Lines:
         stream: where lines go (flushed after each).
         interval: least seconds between two lines (and before the first).
         clock: a function returning seconds (injectable for tests).
+        first_chunk: steps in the first chunk, for that message (``None``: no
+            timer).
     """
 
     def __init__(
@@ -96,12 +102,26 @@ class Lines:
         stream: TextIO,
         interval: float = INTERVAL,
         clock: Callable[[], float] = time.monotonic,
+        first_chunk: int | None = None,
     ):
         self.total, self.initial, self.n_members = total, initial, n_members
         self.stream, self.interval, self.clock = stream, interval, clock
         self.start = self.last = clock()
         self.step, self.loss, self.n_failed = initial, float("nan"), 0
         self.printed = False
+        self.timer = None
+        if first_chunk is not None and initial < total:
+            text = (
+                f"fit: compiling and running the first {first_chunk} steps "
+                f"({n_members} member(s), {total} steps in all)..."
+            )
+            self.timer = threading.Timer(interval, self._still_running, (text,))
+            self.timer.daemon = True
+            self.timer.start()
+
+    def _still_running(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+        self.printed = True
 
     def _report(self, now: float, head: str) -> None:
         elapsed = now - self.start
@@ -123,21 +143,28 @@ class Lines:
             losses: the losses of the last step (one per member).
             n_failed: how many members have failed.
         """
+        self._stop_timer()
         self.step, self.loss = step, median_loss(losses)
         self.n_failed = n_failed
         now = self.clock()
         if now - self.last >= self.interval and step < self.total:
             self._report(now, "")
 
+    def _stop_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
     def close(self) -> None:
         """Print the final line if the run was long enough to print any."""
+        self._stop_timer()
         now = self.clock()
         if self.printed or now - self.start >= self.interval:
             self._report(now, "done, " if self.step >= self.total else "stopped at ")
 
 
 def make_progress(
-    progress: bool | None, *, total: int, initial: int, n_members: int
+    progress: bool | None, *, total: int, initial: int, n_members: int, chunk: int
 ) -> _Off | _Bar | Lines:
     """The reporter ``fit`` uses: silent, a tqdm bar, or :class:`Lines` (stderr)."""
     mode = progress_mode(progress)
@@ -145,4 +172,5 @@ def make_progress(
         return _Off()
     if mode == "bar":
         return _Bar(total, initial, sys.stderr)
-    return Lines(total, initial, n_members, sys.stderr, interval=INTERVAL)
+    first = min(chunk, total - initial)
+    return Lines(total, initial, n_members, sys.stderr, INTERVAL, first_chunk=first)
