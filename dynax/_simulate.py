@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import jax.tree_util as jtu
+import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree
 
 from ._checks import (
@@ -38,6 +39,9 @@ from .models._base import AbstractMap
 class Trajectory(eqx.Module):
     """The result of :func:`dynax.simulate`.
 
+    Printing a trajectory names its result (``result=RESULTS.successful``; for an
+    ensemble, how many members ended with each result).
+
     Attributes:
         ts: the save times, shape ``(time,)``.
         ys: the states at ``ts`` (leading time axis; ``ys[0] = y0``).
@@ -46,9 +50,13 @@ class Trajectory(eqx.Module):
         result: a ``diffrax.RESULTS`` item; ``RESULTS.successful`` unless the solve
             failed (``RESULTS.nonfinite``: the state became NaN/inf and was frozen at
             its last finite value; ``RESULTS.max_steps_reached``: an adaptive solve
-            ran out of steps).
+            ran out of steps). Compare it with ``traj.result ==
+            diffrax.RESULTS.successful``, or use ``ok``.
         stats: solver statistics (``num_steps``; adaptive solves also give
             ``num_accepted_steps`` and ``num_rejected_steps``).
+        ok: (property) boolean array, ``True`` where the solve succeeded: a scalar
+            for one network, one flag per member for an ensemble
+            (``result == diffrax.RESULTS.successful``).
     """
 
     ts: Float[Array, " time"]
@@ -61,6 +69,39 @@ class Trajectory(eqx.Module):
     def ok(self) -> Array:
         """``True`` where the solve succeeded (one flag per ensemble member)."""
         return self.result == diffrax.RESULTS.successful
+
+    def __repr__(self) -> str:
+        shown = _NamedResult.of(self.result)
+        if shown is None:  # traced: no values to name
+            return eqx.tree_pformat(self)
+        return eqx.tree_pformat(eqx.tree_at(lambda t: t.result, self, shown))
+
+
+class _NamedResult:
+    """A ``diffrax.RESULTS`` item shown by name in :meth:`Trajectory.__repr__`."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    @classmethod
+    def of(cls, result) -> "_NamedResult | None":
+        value = getattr(result, "_value", None)
+        if value is None or result.is_traced():
+            return None
+        enum = getattr(result, "_enumeration", diffrax.RESULTS)
+        names = {
+            int(item._value): name
+            for name, item in getattr(enum, "_name_to_item", {}).items()
+        }
+        codes, counts = np.unique(np.asarray(value), return_counts=True)
+        words = [f"RESULTS.{names.get(int(c), int(c))}" for c in codes]
+        if np.ndim(value) == 0:
+            return cls(words[0])
+        parts = [f"{w} x {int(n)}" for w, n in zip(words, counts, strict=True)]
+        return cls("[" + ", ".join(parts) + "]")
 
 
 def simulate(

@@ -21,6 +21,7 @@ Run: ``python experiments/quickstart.py`` (a few minutes on 2 CPU cores);
 
 import argparse
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass, fields
 
@@ -55,6 +56,11 @@ class Config:
     seed: int = 0
 
 
+def _say(text: str) -> None:
+    """One progress line on stderr (stdout carries only the JSON summary)."""
+    print(f"quickstart: {text}", file=sys.stderr, flush=True)
+
+
 def _memories(ens, task, cfg: Config, key) -> dict:
     """Stable fixed points of every member at zero input (one call for all)."""
     k_trials, k_cand = jr.split(key)
@@ -81,6 +87,10 @@ def _memories(ens, task, cfg: Config, key) -> dict:
 
 def main(cfg: Config) -> dict:
     """Train the ensemble and return the summary (also what ``__main__`` prints)."""
+    _say(
+        f"training {cfg.n_members} CTRNNs on the {cfg.n_bits}-bit flip-flop for "
+        f"{cfg.n_steps} steps (fit reports progress about every 10 s)"
+    )
     k_ens, k_train, k_test, k_ood = jr.split(jr.PRNGKey(cfg.seed), 4)
     task = dx.tasks.FlipFlop(
         n_bits=cfg.n_bits,
@@ -114,6 +124,7 @@ def main(cfg: Config) -> dict:
         ensemble=True,
     )
     train_s = time.perf_counter() - start
+    _say("scoring held-out and out-of-distribution trials")
     test = dx.train.evaluate(
         trained, task, key=k_test, n_trials=cfg.n_test_trials, ensemble=True
     )
@@ -121,6 +132,7 @@ def main(cfg: Config) -> dict:
         trained, task.ood(), key=k_ood, n_trials=cfg.n_test_trials, ensemble=True
     )
     acc = np.asarray(test.score)
+    _say("finding every member's fixed points")
     memories = _memories(trained, task, cfg, k_test)
     hold = cfg.hold_trials * cfg.n_steps_trial
     retention = dx.train.memory_retention(

@@ -1,5 +1,7 @@
 """Helpers around :func:`find_fixed_points`: candidates in, compact lists out."""
 
+from typing import Literal, overload
+
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -64,8 +66,26 @@ def sample_candidates(
     return flat[index] + jnp.asarray(noise, flat.dtype) * eps
 
 
+@overload
 def unique_fixed_points(
-    fps: FixedPoints, *, include_slow: bool = False
+    fps: FixedPoints, *, include_slow: bool = False, ensemble: Literal[True]
+) -> list[FixedPoints]: ...
+
+
+@overload
+def unique_fixed_points(
+    fps: FixedPoints, *, include_slow: bool = False, ensemble: Literal[False]
+) -> FixedPoints: ...
+
+
+@overload
+def unique_fixed_points(
+    fps: FixedPoints, *, include_slow: bool = False, ensemble: None = None
+) -> FixedPoints | list[FixedPoints]: ...
+
+
+def unique_fixed_points(
+    fps: FixedPoints, *, include_slow: bool = False, ensemble: bool | None = None
 ) -> FixedPoints | list[FixedPoints]:
     """The compact list of unique points, on the host (not jittable).
 
@@ -73,12 +93,22 @@ def unique_fixed_points(
         fps: the result of :func:`find_fixed_points` (one network or an ensemble).
         include_slow: also keep unique slow points (not converged); by default
             only fixed points are returned.
+        ensemble: whether ``fps`` holds an ensemble's points (checked). Passing
+            ``True`` or ``False`` also tells a type checker which of the two
+            results comes back; ``None`` (default) decides from ``fps``.
 
     Returns:
         A :class:`FixedPoints` whose slots are exactly the unique (converged) points,
         as NumPy arrays; for an ensemble, a list with one per member.
     """
-    if np.ndim(fps.n_unique) == 1:
+    stacked = np.ndim(fps.n_unique) == 1
+    if ensemble is not None and bool(ensemble) != stacked:
+        raise ValueError(
+            f"ensemble: expected {stacked} for these fixed points (n_unique has "
+            f"shape {np.shape(fps.n_unique)}; an ensemble's has one value per "
+            f"member), got {ensemble}."
+        )
+    if stacked:
         n = int(np.shape(fps.n_unique)[0])
         return [_compact(_index(fps, i), include_slow) for i in range(n)]
     return _compact(fps, include_slow)

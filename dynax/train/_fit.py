@@ -1,10 +1,9 @@
 """``fit``: train one network or a stacked ensemble on a task (the host loop)."""
 
 import math
-import os
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import equinox as eqx
 import jax
@@ -13,14 +12,16 @@ import jax.random as jr
 import jax.tree_util as jtu
 import numpy as np
 import optax
-from tqdm.auto import tqdm
 
 from .._custom_types import Array, Bool, Float, Int, PRNGKeyArray
 from .._ensemble import ensemble_size
 from ..models._base import AbstractStochasticDynamics
 from ._checkpoint import CheckpointManager
 from ._loss import choose_loss
+from ._progress import make_progress
 from ._step import Carry, StepSpec, make_optimizer, run_chunk
+
+M = TypeVar("M")
 
 
 class History(eqx.Module):
@@ -149,13 +150,6 @@ def _wants_noise(model, noise) -> bool:
     return sigma is None or bool(np.any(np.asarray(sigma) != 0))
 
 
-def _progress_disabled(progress: bool | None) -> bool | None:
-    """Return tqdm's ``disable``: None (tqdm hides the bar off a terminal)."""
-    if os.environ.get("TQDM_DISABLE") or progress is False:
-        return True
-    return False if progress else None
-
-
 def _key_data(key) -> np.ndarray:
     typed = jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
     return np.asarray(jr.key_data(key) if typed else key)
@@ -226,14 +220,14 @@ class _Run:
             if manager is not None:
                 carry, losses, resumed = self._resume(manager, carry, losses)
             step = self.step = resumed
-            bar = tqdm(
+            bar = make_progress(
+                progress,
                 total=self.n_steps,
                 initial=step,
-                disable=_progress_disabled(progress),
-                mininterval=1.0,
-                desc="fit",
+                n_members=int(carry.failed.shape[0]),
+                chunk=self.log_every,
             )
-            with bar:
+            try:
                 while step < self.n_steps:
                     n = min(self.log_every, self.n_steps - step)
                     t0 = time.perf_counter()
@@ -251,10 +245,7 @@ class _Run:
                         first = time.perf_counter() - t0
                     step = self.step = step + n
                     n_failed = int(np.sum(np.asarray(carry.failed)))
-                    bar.update(n)
-                    bar.set_postfix(
-                        loss=f"{np.nanmedian(losses[step - 1]):.3g}", failed=n_failed
-                    )
+                    bar.update(step, losses[step - 1], n_failed)
                     save = step % self.checkpoint_every == 0 or step == self.n_steps
                     if manager is not None and save:
                         manager.save(
@@ -268,6 +259,8 @@ class _Run:
                             step,
                             self.history(carry, losses, resumed, seconds, first, ens),
                         )
+            finally:
+                bar.close()
         finally:
             if manager is not None:
                 manager.close()
@@ -287,7 +280,7 @@ class _Run:
 
 
 def fit(
-    model,
+    model: M,
     task,
     *,
     optimizer,
@@ -311,7 +304,7 @@ def fit(
     max_to_keep: int = 2,
     progress: bool | None = None,
     callback: Callable[[int, History], None] | None = None,
-):
+) -> tuple[M, History]:
     r"""Train one network, or every member of a stacked ensemble at once, on a task.
 
     Each step samples ``batch_size`` trials with ``task.sample``, runs
@@ -370,8 +363,13 @@ def fit(
         checkpoint_every: steps between checkpoints, a multiple of ``log_every``
             (default ``10 * log_every``); the final step is always saved.
         max_to_keep: how many checkpoints to keep.
-        progress: show a progress bar (default: only on an interactive terminal;
-            ``TQDM_DISABLE=1`` turns it off).
+        progress: report progress on stderr: a tqdm bar on an interactive
+            terminal; elsewhere (pipes, logs, notebooks) a line about every 10 s
+            (step, median loss, failed members, elapsed time, steps per second;
+            printed between chunks, and once if the first chunk, mostly
+            compilation, takes longer) and one at the end; nothing for a run
+            shorter than 10 s. ``False`` or the environment variable
+            ``TQDM_DISABLE=1`` turn it off.
         callback: ``callback(step, history)`` called on the host after every chunk
             (and after its checkpoint is written); raising stops training.
 
