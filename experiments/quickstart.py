@@ -65,14 +65,12 @@ def _memories(ens, task, cfg: Config, key) -> dict:
     """Stable fixed points of every member at zero input (one call for all)."""
     k_trials, k_cand = jr.split(key)
     inputs = jax.vmap(task.sample)(jr.split(k_trials, 32)).inputs
-
-    def visited(m):
-        run = lambda u: dx.simulate(m, m.init_state(), task.ts, inputs=u).ys  # noqa: E731
-        return jax.vmap(run)(inputs)
-
+    visited = dx.simulate(  # (members, trials, time, units)
+        ens, ens.init_state(), task.ts, inputs=inputs, ensemble=True, trials=True
+    ).ys
     cands = jax.vmap(
         lambda ys, k: dx.analysis.sample_candidates(ys, 256, noise=0.5, key=k)
-    )(jax.vmap(visited)(ens), jr.split(k_cand, cfg.n_members))
+    )(visited, jr.split(k_cand, cfg.n_members))
     fps = dx.analysis.find_fixed_points(
         ens, cands, inputs=jnp.zeros(cfg.n_bits), ensemble=True, max_points=64
     )

@@ -17,6 +17,9 @@ assert traj.ys.shape == (101, 128) and traj.outputs.shape == (101, 1)
 assert traj.ys.dtype == jnp.float32
 assert bool(traj.ok)
 assert trajs.ys.shape == (512, 101, 128)
+assert batch.ys.shape == (8, 101, 128) and grid.ys.shape == (512, 8, 101, 128)
+assert bool(jnp.allclose(grid.ys[7], jax.vmap(
+    lambda u: dx.simulate(dx.member(ens, 7), ens.init_state(), ts, inputs=u).ys)(us)))
 lorenz = Lorenz(*(jnp.asarray(v) for v in (10.0, 28.0, 8 / 3)))
 out = dx.simulate(lorenz, lorenz.init_state(), jnp.linspace(0, 1, 11))
 assert out.ys.shape == (11, 3)
