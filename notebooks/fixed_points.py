@@ -78,10 +78,10 @@ retention = dx.train.memory_retention(
     ensemble, task, hold_steps=(150, 16 * 150), ensemble=True
 )
 for i in range(n_members):
+    held = np.asarray(retention.held[i, :, -1])
     lost = [
         "".join("+" if b > 0 else "-" for b in p)
-        for p, h in zip(np.asarray(retention.patterns), np.asarray(retention.held[i]))
-        if not h[-1]
+        for p in np.asarray(retention.patterns)[~held]
     ]
     print(
         f"member {i}: holds {int(retention.n_held[i])}/8 patterns for 16 trials"
