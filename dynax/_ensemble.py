@@ -238,7 +238,8 @@ def map_members(
 ) -> Any:
     """``fn(member, *args, key)`` for every member at once (use inside ``jit``).
 
-    ``axes[i]`` is ``0`` or ``None`` for ``args[i]`` (from :func:`member_axis`); the
+    ``axes[i]`` is ``None`` (shared) or a member axis for ``args[i]``: ``0`` (from
+    :func:`member_axis`) or ``eqx.if_array(0)`` for a PyTree with static leaves; the
     key is split into one key per member. With ``chunk_size``, members run in groups
     of that size (``lax.map`` over ``vmap``; the last group is padded with copies of
     member 0, whose results are dropped).
@@ -256,7 +257,7 @@ def map_members(
         x = jnp.concatenate([x, jnp.repeat(x[:1], pad, axis=0)]) if pad else x
         return x.reshape((n_chunks, chunk_size) + x.shape[1:])
 
-    batched = [True, *(a == 0 for a in axes), keys is not None]
+    batched = [True, *(a is not None for a in axes), keys is not None]
     values = [model, *args, keys]
     dynamic, static = eqx.partition(
         [v if b else None for v, b in zip(values, batched, strict=True)], eqx.is_array

@@ -104,6 +104,53 @@ class _NamedResult:
         return cls("[" + ", ".join(parts) + "]")
 
 
+class SimulateOptions(eqx.Module):
+    """How :func:`simulate` integrates, as one object that other entry points pass on.
+
+    ``dx.train.fit`` and ``dx.train.evaluate`` take one of these (``options=``) and
+    hand it to every ``simulate`` call unchanged; ``simulate(..., **opts.kwargs())``
+    does the same by hand. Every field has :func:`simulate`'s default and meaning.
+
+    Attributes:
+        solver: a diffrax solver object (default ``diffrax.Euler()``).
+        dt: the solver step (default: the spacing of ``ts``).
+        stepsize_controller: ``None`` (fixed steps) or a diffrax controller.
+        adjoint: diffrax adjoint of the adaptive path.
+        max_steps: step budget of the adaptive path.
+        unroll: ``lax.scan`` unrolling of the fixed-step path.
+        remat: rematerialise each save interval in the backward pass.
+    """
+
+    solver: diffrax.AbstractSolver | None = eqx.field(default=None, static=True)
+    dt: float | None = eqx.field(default=None, static=True)
+    stepsize_controller: diffrax.AbstractStepSizeController | None = eqx.field(
+        default=None, static=True
+    )
+    adjoint: diffrax.AbstractAdjoint | None = eqx.field(default=None, static=True)
+    max_steps: int = eqx.field(default=16384, static=True)
+    unroll: int = eqx.field(default=1, static=True)
+    remat: bool = eqx.field(default=False, static=True)
+
+    def __check_init__(self):
+        check_solver(self.solver, self.stepsize_controller, True)
+        if self.dt is not None and (
+            isinstance(self.dt, bool) or not isinstance(self.dt, int | float)
+        ):
+            raise TypeError(
+                f"dt: expected a Python float or None, got {type(self.dt).__name__}."
+            )
+        for name in ("max_steps", "unroll"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}: expected an int >= 1, got {value!r}.")
+        if not isinstance(self.remat, bool):
+            raise TypeError(f"remat: expected a bool, got {type(self.remat).__name__}.")
+
+    def kwargs(self) -> dict[str, Any]:
+        """The fields as keyword arguments of :func:`simulate`."""
+        return {f: getattr(self, f) for f in self.__dataclass_fields__}
+
+
 def simulate(
     model,
     y0: State,

@@ -5,6 +5,7 @@ from ._checkpoint import (
     load_checkpoint as load_checkpoint,
     save_checkpoint as save_checkpoint,
 )
+from ._data import Dataset as Dataset
 from ._evaluate import Evaluation as Evaluation, evaluate as evaluate
 from ._fit import History as History, fit as fit, trainable as trainable
 from ._homeostasis import (

@@ -14,12 +14,14 @@ import numpy as np
 import optax
 
 from .._custom_types import Array, Bool, Float, Int, PRNGKeyArray
-from .._ensemble import ensemble_size
+from .._ensemble import check_chunk_size, check_ensemble, ensemble_size
+from .._simulate import SimulateOptions
 from ..models._base import AbstractStochasticDynamics
 from ._checkpoint import CheckpointManager
+from ._data import check_source
 from ._loss import choose_loss
 from ._progress import make_progress
-from ._step import Carry, StepSpec, make_optimizer, run_chunk
+from ._step import Carry, StepSpec, check_options, make_optimizer, run_chunk
 
 M = TypeVar("M")
 
@@ -71,15 +73,6 @@ def _check_int(name: str, value, minimum: int) -> None:
         raise ValueError(f"{name}: expected an integer >= {minimum}, got {value}.")
 
 
-def _check_task(task) -> None:
-    for attr in ("sample", "ts"):
-        if not hasattr(task, attr):
-            raise TypeError(
-                "task: expected a dynax task with .sample(key) and .ts (e.g. "
-                f"dx.tasks.FlipFlop()), got {type(task).__name__} without .{attr}."
-            )
-
-
 def _check_optimizer(optimizer, hyperparams) -> None:
     if hyperparams is None:
         if not isinstance(optimizer, optax.GradientTransformation):
@@ -96,7 +89,8 @@ def _check_optimizer(optimizer, hyperparams) -> None:
         )
 
 
-def _member_hyperparams(hyperparams, n_members: int):
+def _member_hyperparams(hyperparams, n_members: int | None):
+    """Per-member arrays for an ensemble (``n_members``), scalars for one network."""
     if hyperparams is None:
         return None
     if not isinstance(hyperparams, dict):
@@ -106,6 +100,14 @@ def _member_hyperparams(hyperparams, n_members: int):
     out = {}
     for name, value in hyperparams.items():
         value = jnp.asarray(value)
+        if n_members is None:
+            if value.ndim != 0:
+                raise ValueError(
+                    f"hyperparams[{name!r}]: expected a scalar for one network, got "
+                    f"shape {value.shape}."
+                )
+            out[name] = value
+            continue
         if value.ndim == 0:
             value = jnp.broadcast_to(value, (n_members,))
         if value.shape != (n_members,):
@@ -131,16 +133,6 @@ def _partition(model, filter_spec):
     return params, frozen
 
 
-def _check_stacked(model, ensemble: bool) -> None:
-    sizes = {jnp.shape(x)[:1] for x in jtu.tree_leaves(eqx.filter(model, eqx.is_array))}
-    if ensemble and (len(sizes) != 1 or () in sizes):
-        raise ValueError(
-            "model: ensemble=True expects a stacked ensemble (every array leaf with "
-            "the same leading member axis, e.g. from dx.make_ensemble), got leading "
-            f"sizes {sorted(sizes)}."
-        )
-
-
 def _wants_noise(model, noise) -> bool:
     if noise is not None:
         return bool(noise)
@@ -158,10 +150,11 @@ def _key_data(key) -> np.ndarray:
 class _Run:
     """The host loop of :func:`fit`: chunks, progress, checkpoints, callback."""
 
-    def __init__(self, spec, hp, frozen, key, n_steps, log_every, checkpoint_every):
+    def __init__(self, spec, hp, frozen, source, key, n_members, n_steps, every):
         self.spec, self.hp, self.frozen, self.key = spec, hp, frozen, key
-        self.n_steps, self.log_every = n_steps, log_every
-        self.checkpoint_every = checkpoint_every
+        self.source, self.n_members = source, n_members
+        self.log_every, self.checkpoint_every = every
+        self.n_steps = n_steps
         self.step = 0
 
     def _state(self, carry: Carry, losses, step: int) -> dict:
@@ -178,7 +171,7 @@ class _Run:
     def _meta(self, carry: Carry) -> dict:
         return {
             "n_steps": self.n_steps,
-            "n_members": int(carry.failed.shape[0]),
+            "n_members": self.n_members,
             "batch_size": self.spec.batch_size,
             "log_every": self.log_every,
         }
@@ -224,7 +217,7 @@ class _Run:
                 progress,
                 total=self.n_steps,
                 initial=step,
-                n_members=int(carry.failed.shape[0]),
+                n_members=self.n_members,
                 chunk=self.log_every,
             )
             try:
@@ -235,12 +228,13 @@ class _Run:
                         carry,
                         self.hp,
                         self.frozen,
+                        self.source,
                         jnp.asarray(step, jnp.int32),
                         self.key,
                         n,
                         self.spec,
                     )
-                    losses[step : step + n] = np.asarray(chunk)
+                    losses[step : step + n] = np.asarray(chunk).reshape(n, -1)
                     if math.isnan(first):
                         first = time.perf_counter() - t0
                     step = self.step = step + n
@@ -267,11 +261,11 @@ class _Run:
         return carry, losses, resumed, time.perf_counter() - start, first
 
     def history(self, carry, losses, resumed, seconds, first, ensemble) -> History:
-        squeeze = (lambda x: x) if ensemble else (lambda x: x[..., 0])
+        loss = jnp.asarray(losses if ensemble else losses[:, 0])
         return History(
-            loss=squeeze(jnp.asarray(losses)),
-            failed=squeeze(carry.failed),
-            failed_step=squeeze(carry.failed_step),
+            loss=loss,
+            failed=carry.failed,
+            failed_step=carry.failed_step,
             steps_done=self.step,
             resumed_from=resumed,
             seconds=float(seconds),
@@ -293,11 +287,9 @@ def fit(
     loss: Callable | None = None,
     regularizer: Callable | None = None,
     noise: bool | None = None,
-    solver=None,
-    dt: float | None = None,
-    unroll: int = 1,
-    remat: bool = False,
+    options: SimulateOptions | None = None,
     independent_batches: bool = False,
+    chunk_size: int | None = None,
     log_every: int | None = None,
     checkpoint_dir=None,
     checkpoint_every: int | None = None,
@@ -307,11 +299,13 @@ def fit(
 ) -> tuple[M, History]:
     r"""Train one network, or every member of a stacked ensemble at once, on a task.
 
-    Each step samples ``batch_size`` trials with ``task.sample``, runs
-    ``dx.simulate(model, model.init_state(), task.ts, inputs=batch.inputs)`` on each,
-    compares ``outputs`` with ``batch.targets`` under ``batch.mask`` and takes one
-    optimiser step. An ensemble is trained by one compiled program (vmap over
-    members; no Python loop), ``log_every`` steps per call (a ``lax.scan``).
+    Each step samples ``batch_size`` trials with ``task.sample`` (or takes a
+    minibatch of a :class:`Dataset`), runs ``dx.simulate(model, model.init_state(),
+    task.ts, inputs=batch.inputs, trials=True, **options.kwargs())``, compares
+    ``outputs`` with ``batch.targets`` under ``batch.mask`` and takes one optimiser
+    step. An ensemble is trained by one compiled program (the members vmapped by
+    the ensemble helper; no Python loop), ``log_every`` steps per call (a
+    ``lax.scan``).
 
     **Failure isolation.** A member whose loss, gradient or updated parameters are
     non-finite, or whose solve diverges, keeps its last good parameters and
@@ -328,7 +322,9 @@ def fit(
 
     Args:
         model: one network, or a stacked ensemble (``ensemble=True``).
-        task: a :mod:`dynax.tasks` task (``.sample(key)``, ``.ts``, ``.loss_kind``).
+        task: a :mod:`dynax.tasks` task (``.sample(key)``, ``.ts``, ``.loss_kind``),
+            or a :class:`Dataset` of fixed trials (minibatched; a task whose
+            samples are the data set's trials in order gives the same run).
         optimizer: an ``optax.GradientTransformation`` shared by all members, or,
             with ``hyperparams``, a function such as ``optax.adamw`` called per
             member as ``optimizer(**hyperparams_of_member)``.
@@ -349,13 +345,13 @@ def fit(
             loss, e.g. :class:`Regularizer`.
         noise: simulate with private noise (a key per trial). Default: on for a
             stochastic model whose ``sigma_rec`` is nonzero.
-        solver: a diffrax solver for ``simulate`` (default Euler).
-        dt: integration step for ``simulate`` (default: the task's spacing).
-        unroll: ``lax.scan`` unrolling of the time loop in ``simulate``.
-        remat: rematerialise the time loop in the backward pass (see
-            :func:`dynax.simulate`).
+        options: how ``simulate`` integrates (solver, dt, step-size controller,
+            unroll, remat), handed to it unchanged; default
+            ``dx.SimulateOptions()`` (Euler, one step per sample of ``task.ts``).
         independent_batches: give every member its own trials instead of sharing
             one batch per step.
+        chunk_size: train the members in groups of this size inside each step
+            (bounds memory; same numbers).
         log_every: steps per compiled chunk, loss report and callback (default
             ``min(n_steps, 100)``).
         checkpoint_dir: folder for orbax checkpoints; resumes from it if it holds
@@ -376,7 +372,7 @@ def fit(
     Returns:
         ``(model, history)``: the trained network(s) and a :class:`History`.
     """
-    _check_task(task)
+    check_source(task, batch_size)
     _check_int("n_steps", n_steps, 1)
     _check_int("batch_size", batch_size, 1)
     _check_optimizer(optimizer, hyperparams)
@@ -391,45 +387,37 @@ def fit(
             f"checkpoint_every: expected a multiple of log_every={log_every}, got "
             f"{checkpoint_every}."
         )
-    _check_stacked(model, ensemble)
-    stacked = (
-        model
-        if ensemble
-        else jtu.tree_map(lambda x: x[None] if eqx.is_array(x) else x, model)
-    )
-    n_members = ensemble_size(stacked)
-    params, frozen = _partition(stacked, filter_spec)
-    hp = _member_hyperparams(hyperparams, n_members)
+    check_ensemble(model, ensemble)
+    options = check_options(options)
+    n_members = ensemble_size(model) if ensemble else 1
+    params, frozen = _partition(model, filter_spec)
+    hp = _member_hyperparams(hyperparams, n_members if ensemble else None)
     spec = StepSpec(
-        task=task,
         loss=choose_loss(loss, task),
         regularizer=regularizer,
         optimizer=optimizer,
+        options=options,
         batch_size=batch_size,
         noise=_wants_noise(model, noise),
-        independent_batches=independent_batches,
-        sim_kwargs=(
-            ("solver", solver),
-            ("dt", dt),
-            ("unroll", unroll),
-            ("remat", remat),
-        ),
+        independent_batches=independent_batches and ensemble,
+        ensemble=ensemble,
+        chunk_size=check_chunk_size(chunk_size, ensemble),
     )
-    init = eqx.filter_vmap(lambda p, h: make_optimizer(optimizer, h).init(p))
+    init = lambda p, h: make_optimizer(optimizer, h).init(p)  # noqa: E731
     with jax.numpy_dtype_promotion("standard"):  # see _step.member_step
-        opt_state = init(params, hp)
+        opt_state = eqx.filter_vmap(init)(params, hp) if ensemble else init(params, hp)
+    shape = (n_members,) if ensemble else ()
     carry = Carry(
         params=params,
         opt_state=opt_state,
-        failed=jnp.zeros((n_members,), bool),
-        failed_step=jnp.full((n_members,), -1, jnp.int32),
+        failed=jnp.zeros(shape, bool),
+        failed_step=jnp.full(shape, -1, jnp.int32),
     )
     losses = np.full((n_steps, n_members), np.nan)
-    run = _Run(spec, hp, frozen, key, n_steps, log_every, checkpoint_every)
+    every = (log_every, checkpoint_every)
+    run = _Run(spec, hp, frozen, task, key, n_members, n_steps, every)
     carry, losses, start, seconds, first = run.loop(
         carry, losses, checkpoint_dir, max_to_keep, progress, callback, ensemble
     )
     trained = eqx.combine(carry.params, frozen)
-    if not ensemble:
-        trained = jtu.tree_map(lambda x: x[0] if eqx.is_array(x) else x, trained)
     return trained, run.history(carry, losses, start, seconds, first, ensemble)
