@@ -14,6 +14,7 @@ def run_small(seed: int) -> dict:
     cfg = Config(
         n_members=3,
         n_hidden=16,
+        sigma_rec=0.0,  # at this size and length, noise left a member with no memory
         n_bits=2,
         n_steps_trial=30,
         p_pulse=0.1,

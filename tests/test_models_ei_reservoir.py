@@ -158,8 +158,11 @@ def measure_brentq_gain(seed: int) -> dict:
     w = np.concatenate([np.linspace(0.5, 2.0, n_e), np.zeros(n - n_e)])
     b = np.concatenate([np.linspace(-0.5, 0.8, n_e), np.zeros(n - n_e)])
     rho = np.concatenate([np.linspace(0.1, 0.3, n_e), [0.5, 0.5]])
-    W_I = np.asarray(m.W_I).copy()
-    W_I[n_e:] = 0.0
+    # One inhibitory synapse of weight 1 per excitatory unit (c_i = 1/2): with the
+    # model's random weights a small c_i puts the root far out and the rule's
+    # convergence (rate ~ eta * c_i) beyond the run, which seeds 1 and 2 hit.
+    W_I = np.zeros(m.W_I.shape)  # (units, inhibitory units)
+    W_I[np.arange(n_e), np.arange(n_e) % (n - n_e)] = 1.0
     m = eqx.tree_at(
         lambda m: (m.W_E, m.W_I, m.W_in, m.b),
         m,
