@@ -62,6 +62,8 @@ def _scores(ax: Axes, rows: list[dict], task: str, n_seeds: int) -> None:
         )
         ax.axhspan(m - s, m + s, color=colour, alpha=0.15, lw=0)  # fmt: skip
     ax.set_xscale("symlog", linthresh=1.0)
+    ax.set_xticks(gains, [f"{g:g}" for g in gains], fontsize=8)
+    ax.minorticks_off()
     ax.set_xlabel("global inhibitory gain g (dimensionless)")
     ax.set_ylabel(LABELS[task])
     if task == "mg":
@@ -87,19 +89,18 @@ def _convergence(ax: Axes, traces: dict) -> None:
     ax.legend(fontsize=7, title="task, targets (mean target)", title_fontsize=7)
 
 
-def _units(ax: Axes, trace: dict) -> None:
+def _units(ax: Axes, trace: dict, n_units: int = 8) -> None:
     """Running rates of a few units of seed 0, each with its target (dotted)."""
     steps = np.asarray(trace["steps"])
-    for i, (rates, target) in enumerate(
-        zip(trace["seed0_rates"], trace["seed0_targets"], strict=True)
-    ):
-        ax.plot(steps, rates, lw=0.8, color=f"C{i % 10}")
-        ax.axhline(target, color=f"C{i % 10}", lw=0.6, ls=":")
+    pairs = list(zip(trace["seed0_rates"], trace["seed0_targets"], strict=True))
+    for i, (rates, target) in enumerate(pairs[:n_units]):
+        ax.plot(steps, rates, lw=1.0, color=f"C{i}")
+        ax.axhline(target, color=f"C{i}", lw=1.0, ls=":")
     ax.set_xlabel("adaptation step (time steps)")
     ax.set_ylabel("running rate estimate (fraction of maximum)")
     ax.set_title(
-        f"{len(trace['seed0_targets'])} units of seed 0, memory task, heterogeneous "
-        "targets (dotted)",
+        f"{min(n_units, len(pairs))} units of seed 0, memory task, heterogeneous "
+        "targets\nrunning rates (solid) and their targets (dotted)",
         fontsize=9,
     )
 
