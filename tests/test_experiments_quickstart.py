@@ -1,6 +1,8 @@
 """The README's main command: the flip-flop quickstart trains every member."""
 
+import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,22 +12,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from experiments.quickstart import Config, main  # noqa: E402
 
 
-def run_small(seed: int) -> dict:
-    cfg = Config(
-        n_members=3,
-        n_hidden=16,
-        sigma_rec=0.0,  # at this size and length, noise left a member with no memory
-        n_bits=2,
-        n_steps_trial=30,
-        p_pulse=0.1,
-        batch_size=16,
-        n_steps=150,
-        learning_rate=1e-2,
-        n_test_trials=64,
-        hold_trials=4,
-        seed=seed,
-    )
-    return main(cfg)
+def run_small(seed: int, out_dir: Path | None = None) -> dict:
+    return main(replace(Config.small(), seed=seed), out_dir)
 
 
 def measure_quickstart(seed: int) -> dict:
@@ -39,8 +27,14 @@ def measure_quickstart(seed: int) -> dict:
 
 
 @pytest.mark.training
-def test_quickstart_trains_every_member():
-    out = run_small(0)
+def test_quickstart_trains_every_member(tmp_path):
+    out = run_small(0, tmp_path)
+    saved = json.loads((tmp_path / "quickstart.json").read_text())
+    assert saved["config"] == out["config"] and saved["seed"] == 0
+    assert saved["summary"] == {k: v for k, v in out.items() if k != "config"}
+    assert [r["held_out_accuracy"] for r in saved["rows"]] == (
+        out["held_out_accuracy"]["per_member"]
+    )
     acc = out["held_out_accuracy"]
     assert len(acc["per_member"]) == 3 and out["failed_members"] == 0
     assert acc["min"] > 0.8
