@@ -257,14 +257,18 @@ def test_ensemble_equals_loop(getkey):
     assert len(lists) == 3 and len(lists[1].points) <= int(fps.n_unique[1])
     # two members at a time: a group of two, then one padded group
     paired = dx.analysis.find_fixed_points(
-        ens, cands, inputs=per_member, ensemble=True, members_per_batch=2
+        ens, cands, inputs=per_member, ensemble=True, chunk_size=2
     )
     single = dx.analysis.find_fixed_points(
-        ens, cands, inputs=per_member, ensemble=True, members_per_batch=1
+        ens, cands, inputs=per_member, ensemble=True, chunk_size=1
     )
     for other in (paired, single):
         for a, b in zip(jax.tree.leaves(other), jax.tree.leaves(fps2), strict=True):
             np.testing.assert_allclose(a, b, atol=1e-10, rtol=1e-10)
+    # shared candidates: every member starts from the same states
+    shared = dx.analysis.find_fixed_points(ens, cands[0], inputs=u, ensemble=True)
+    one = dx.analysis.find_fixed_points(dx.member(ens, 1), cands[0], inputs=u)
+    np.testing.assert_allclose(shared.points[1], one.points, atol=1e-10)
 
 
 def test_one_trace_across_repeated_calls(getkey):
@@ -356,3 +360,22 @@ def test_linearise_time_constants():
     assert int(lin.n_unstable) == 1 and not bool(lin.stable)
     with pytest.raises(ValueError, match="y: expected one state"):
         dx.analysis.jacobian(step, jnp.ones((2, 2)))
+
+
+def test_linearise_ensemble_equals_loop_and_checks_the_state(getkey):
+    ens = dx.make_ensemble(small_ctrnn, jr.split(getkey(), 3))
+    ys = jr.normal(getkey(), (3, 6))
+    u = jnp.array([0.3, -0.2])
+    lin = dx.analysis.linearise(ens, ys, inputs=u, ensemble=True)
+    assert lin.jacobian.shape == (3, 6, 6) and lin.n_unstable.shape == (3,)
+    shared = dx.analysis.linearise(ens, ys[0], inputs=u, ensemble=True, chunk_size=2)
+    for i in range(3):
+        one = dx.analysis.linearise(dx.member(ens, i), ys[i], inputs=u)
+        np.testing.assert_allclose(lin.jacobian[i], one.jacobian, rtol=1e-12)
+        np.testing.assert_allclose(lin.eigvals[i], one.eigvals, rtol=1e-10)
+        at0 = dx.analysis.linearise(dx.member(ens, i), ys[0], inputs=u)
+        np.testing.assert_allclose(shared.jacobian[i], at0.jacobian, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"y: expected a state of shape \(6,\)"):
+        dx.analysis.linearise(dx.member(ens, 0), jnp.ones(7), inputs=u)
+    with pytest.raises(ValueError, match="^ensemble: expected one network"):
+        dx.analysis.linearise(ens, ys[0], inputs=u)

@@ -193,3 +193,46 @@ def test_bad_input():
         dx.analysis.lyapunov_spectrum(
             model, y0, dt=0.1, n_steps=10, solver=diffrax.ImplicitEuler()
         )
+
+
+def test_steps_through_simulate_and_dt_is_an_array_leaf():
+    """The trajectory is simulate's fixed-step one (same stepper, no second
+    integrator), and dt can be vmapped (one trace) or given per member."""
+    model = lorenz()
+    y0 = jnp.array([1.0, 2.0, 20.0])
+    for solver in (diffrax.Tsit5(), diffrax.Heun()):
+        res = dx.analysis.lyapunov_spectrum(
+            model, y0, dt=0.01, n_steps=300, n_transient=0, solver=solver
+        )
+        ts = 0.01 * jnp.arange(301.0)
+        ys = dx.simulate(model, y0, ts, solver=solver).ys
+        np.testing.assert_allclose(res.final_state, ys[-1], rtol=1e-12)
+    traces = []
+
+    def run(h):
+        traces.append(1)
+        return dx.analysis.lyapunov_spectrum(
+            model, y0, dt=h, n_steps=200, n_transient=0
+        ).exponents
+
+    dts = jnp.array([0.005, 0.01, 0.02])
+    many = jax.jit(jax.vmap(run))(dts)
+    assert len(traces) == 1
+    for i, h in enumerate(dts):
+        one = dx.analysis.lyapunov_spectrum(model, y0, dt=h, n_steps=200, n_transient=0)
+        np.testing.assert_allclose(many[i], one.exponents, rtol=1e-9)
+    ens = dx.make_ensemble(
+        lambda k: dx.models.CTRNN(0, 4, 1, g=2.0, key=k), jr.split(jr.PRNGKey(1), 3)
+    )
+    per_member = dx.analysis.lyapunov_spectrum(
+        ens, jnp.ones(4), dt=dts, n_steps=100, ensemble=True
+    )
+    for i in range(3):
+        one = dx.analysis.lyapunov_spectrum(
+            dx.member(ens, i), jnp.ones(4), dt=dts[i], n_steps=100
+        )
+        np.testing.assert_allclose(per_member.exponents[i], one.exponents, rtol=1e-10)
+    with pytest.raises(ValueError, match=r"dt: expected rank 0 .* got shape \(2,\)"):
+        dx.analysis.lyapunov_spectrum(
+            ens, jnp.ones(4), dt=dts[:2], n_steps=100, ensemble=True
+        )

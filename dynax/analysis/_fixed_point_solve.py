@@ -34,7 +34,7 @@ def residual(ctx: tuple, kind: Kind) -> Callable[[Array], Array]:
     return g if kind == "flow" else (lambda y: g(y) - y)
 
 
-def minimise(ctx, kind, x, solver, ensemble, *, tol, max_steps, ftol, **_):
+def minimise(ctx, kind, x, solver, *, tol, max_steps, ftol, **_):
     """Run the solver from every candidate; return final points, q and steps."""
 
     def F(y, c):
@@ -42,25 +42,18 @@ def minimise(ctx, kind, x, solver, ensemble, *, tol, max_steps, ftol, **_):
 
     if solver is None:
         res = batched_levenberg_marquardt(
-            F, x, ctx, grouped=ensemble, tol=tol, max_steps=max_steps, ftol=ftol
+            F, x, ctx, tol=tol, max_steps=max_steps, ftol=ftol
         )
         return res.x, res.q, res.n_steps
 
-    def run(ctx, x):
-        def one(y0):
-            # The model travels as optimistix's ``args``, not as a closure.
-            sol = optx.least_squares(
-                F, solver, y0, ctx, max_steps=max_steps, throw=False
-            )
-            return sol.value, sol.stats["num_steps"]
+    def one(y0):
+        # The model travels as optimistix's ``args``, not as a closure.
+        sol = optx.least_squares(F, solver, y0, ctx, max_steps=max_steps, throw=False)
+        return sol.value, sol.stats["num_steps"]
 
-        xs, steps = jax.vmap(one)(x)
-        q = jax.vmap(lambda y: 0.5 * jnp.sum(F(y, ctx) ** 2))(xs)
-        return xs, jnp.where(jnp.isfinite(q), q, jnp.inf), jnp.max(steps)
-
-    if not ensemble:
-        return run(ctx, x)
-    return eqx.filter_vmap(run, in_axes=(eqx.if_array(0), 0))(ctx, x)
+    xs, steps = jax.vmap(one)(x)
+    q = jax.vmap(lambda y: 0.5 * jnp.sum(F(y, ctx) ** 2))(xs)
+    return xs, jnp.where(jnp.isfinite(q), q, jnp.inf), jnp.max(steps)
 
 
 def greedy_unique(points, valid, unique_tol):

@@ -18,7 +18,13 @@ import optimistix as optx
 
 from .._checks import is_concrete
 from .._custom_types import Args, Array, ArrayLike, Bool, Float, Int, ScalarLike
-from .._ensemble import ensemble_size
+from .._ensemble import (
+    check_chunk_size,
+    check_ensemble,
+    ensemble_size,
+    map_members,
+    member_axis,
+)
 from ._fixed_point_solve import (
     check_residual,
     greedy_unique,
@@ -95,7 +101,7 @@ def find_fixed_points(
     max_points: int | None = None,
     compute_jacobians: bool = True,
     ensemble: bool = False,
-    members_per_batch: int | None = None,
+    chunk_size: int | None = None,
 ) -> FixedPoints:
     r"""Find fixed and slow points of ``f`` from every candidate at once.
 
@@ -125,8 +131,9 @@ def find_fixed_points(
             differentiable when they are array leaves of ``f`` (a model or any
             equinox module) or arrays under ``jax.grad`` that a plain function
             closes over directly.
-        candidates: starting states, shape ``(m, n)`` (``(members, m, n)`` for an
-            ensemble); see :func:`sample_candidates`.
+        candidates: starting states, shape ``(m, n)``; for an ensemble shared
+            ``(m, n)`` or per member ``(members, m, n)`` (the ensemble rule of
+            :mod:`dynax._ensemble`); see :func:`sample_candidates`.
         args: handed to ``f`` unchanged (e.g. a ``dx.ConstantInput``).
         inputs: a constant input vector for a dynax model, wrapped as
             ``dx.ConstantInput`` (use either ``inputs`` or ``args``); for an
@@ -152,33 +159,30 @@ def find_fixed_points(
             small value (e.g. 64) saves most of the cost of the eigen-decomposition;
             ``n_unique`` says whether any unique point was cut.
         compute_jacobians: whether to compute Jacobians and eigenvalues.
-        ensemble: ``f`` is a stacked ensemble and ``candidates`` carry a leading
-            member axis; one call, padded outputs.
-        members_per_batch: with an ensemble, how many members are solved together
-            (the rest follow in sequence inside the same compiled call). Default:
-            all of them on an accelerator; on CPU enough for about 1,024
-            candidates, because larger batches of per-candidate Jacobians stop
-            fitting in cache (64 members x 1,024 candidates of 64 units ran 2.5x
-            slower in one batch than in a loop on 2 CPU cores, and 8 at a time
-            0.8x).
+        ensemble: ``f`` is a stacked ensemble; one call, padded outputs.
+        chunk_size: with an ensemble, how many members are solved together (the
+            rest follow in sequence inside the same compiled call). Default: all
+            of them on an accelerator; on CPU enough for about 1,024 candidates,
+            because larger batches of per-candidate Jacobians stop fitting in
+            cache (64 members x 1,024 candidates of 64 units ran 2.5x slower in
+            one batch than in a loop on 2 CPU cores, and 8 at a time 0.8x).
 
     Returns:
         A :class:`FixedPoints`.
     """
     check_f(f)
+    check_ensemble(f, ensemble)
     kind = resolve_kind(f, kind)
     x = jnp.asarray(candidates)
     if not jnp.issubdtype(x.dtype, jnp.floating):
         raise TypeError(f"candidates: expected a float array, got dtype {x.dtype}.")
-    lead = 1 if ensemble else 0
-    if x.ndim != 2 + lead:
-        expected = "(members, m, n)" if ensemble else "(m, n)"
-        raise ValueError(f"candidates: expected shape {expected}, got shape {x.shape}.")
-    if ensemble and x.shape[0] != ensemble_size(f):
-        raise ValueError(
-            f"candidates: expected a leading member axis of {ensemble_size(f)} "
-            f"(the ensemble size), got {x.shape[0]}."
-        )
+    n = ensemble_size(f) if ensemble else 0
+    x_axis = member_axis("candidates", x, 2, n) if ensemble else None
+    if x.ndim != 2 + (x_axis == 0):
+        raise ValueError(f"candidates: expected shape (m, n), got shape {x.shape}.")
+    u_axis = None
+    if ensemble and inputs is not None:
+        u_axis = member_axis("inputs", jnp.asarray(inputs), 1, n)
     opts = _check_options(
         x, tol, max_steps, ftol, unique_tol, outlier_distance_scale, max_points
     )
@@ -190,23 +194,15 @@ def find_fixed_points(
             "solver: expected None or an optimistix least-squares solver or "
             f"minimiser (e.g. optx.LevenbergMarquardt(rtol, atol)), got {solver!r}."
         )
+    one_x = x if x_axis is None else x[0]
     if not ensemble:
-        f = as_pytree(f, t, x[0], resolve_args(args, inputs))
-    if members_per_batch is not None and (
-        not isinstance(members_per_batch, int) or members_per_batch < 1
-    ):
-        raise ValueError(
-            f"members_per_batch: expected a positive int, got {members_per_batch!r}."
-        )
-    if ensemble:
-        n_members, m = x.shape[0], x.shape[1]
-        if members_per_batch is None:
-            cpu = jax.default_backend() == "cpu"
-            members_per_batch = max(1, 1024 // m) if cpu else n_members
-        opts["group"] = min(members_per_batch, n_members)
-    return _find(
-        f, x, args, inputs, t, solver, kind, ensemble, compute_jacobians, **opts
-    )
+        f = as_pytree(f, t, one_x[0], resolve_args(args, inputs))
+    chunk_size = check_chunk_size(chunk_size, ensemble)
+    if ensemble and chunk_size is None and jax.default_backend() == "cpu":
+        chunk_size = max(1, 1024 // one_x.shape[0])
+    batching = (ensemble, chunk_size, (x_axis, u_axis))
+    cj = compute_jacobians
+    return _find(f, x, args, inputs, t, solver, kind, batching, cj, **opts)
 
 
 def _check_options(x, tol, max_steps, ftol, unique_tol, outlier_scale, max_points):
@@ -257,68 +253,19 @@ def _check_state_dim(f, x, ensemble):
 
 
 @eqx.filter_jit
-def _find(f, x, args, inputs, t, solver, kind, ensemble, compute_jacobians, **opts):
-    group = opts.pop("group", None)
-    if ensemble and group is not None and group < x.shape[0]:
-        return _find_in_groups(
-            f, x, args, inputs, t, solver, kind, compute_jacobians, group, **opts
-        )
-    if ensemble:
-        in_inputs = 0 if inputs is not None and jnp.ndim(inputs) == 2 else None
-        ctx = eqx.filter_vmap(
-            lambda f, u: (f, t, resolve_args(args, u)),
-            in_axes=(eqx.if_array(0), in_inputs),
-        )(f, inputs)
-        first = jax.tree_util.tree_map(lambda a: a[0] if eqx.is_array(a) else a, ctx)
-        check_residual(residual(first, kind), x[0, 0])
-    else:
-        ctx = (f, t, resolve_args(args, inputs))
-        check_residual(residual(ctx, kind), x[0])
-    xs, q, n_steps = minimise(ctx, kind, x, solver, ensemble, **opts)
+def _find(f, x, args, inputs, t, solver, kind, batching, compute_jacobians, **opts):
+    ensemble, chunk_size, axes = batching
 
-    def post(ctx, x, xs, q, n_steps):
-        return _postprocess(ctx, kind, x, xs, q, n_steps, compute_jacobians, **opts)
+    def one(m, x1, u, key):
+        del key
+        ctx = (m, t, resolve_args(args, u))
+        check_residual(residual(ctx, kind), x1[0])
+        xs, q, n_steps = minimise(ctx, kind, x1, solver, **opts)
+        return _postprocess(ctx, kind, x1, xs, q, n_steps, compute_jacobians, **opts)
 
     if not ensemble:
-        return post(ctx, x, xs, q, n_steps)
-    in_axes = (eqx.if_array(0), 0, 0, 0, 0)
-    return eqx.filter_vmap(post, in_axes=in_axes)(ctx, x, xs, q, n_steps)
-
-
-def _find_in_groups(f, x, args, inputs, t, solver, kind, cj, group, **opts):
-    """An ensemble solved ``group`` members at a time (``lax.map`` over groups)."""
-    n = x.shape[0]
-    n_groups = -(-n // group)
-    pad = n_groups * group - n
-    per_member_inputs = inputs is not None and jnp.ndim(inputs) == 2
-
-    def split(a):  # (n, ...) -> (n_groups, group, ...), padded with member 0
-        a = jnp.concatenate([a, jnp.repeat(a[:1], pad, axis=0)]) if pad else a
-        return a.reshape((n_groups, group) + a.shape[1:])
-
-    arrays, static = eqx.partition(f, eqx.is_array)
-    batched = (
-        jax.tree_util.tree_map(split, arrays),
-        split(x),
-        split(jnp.asarray(inputs)) if per_member_inputs else None,
-    )
-
-    def one_group(item):
-        f_g = eqx.combine(item[0], static)
-        u = item[2] if per_member_inputs else inputs
-        if group > 1:
-            return _find(f_g, item[1], args, u, t, solver, kind, True, cj, **opts)
-        # one member at a time: the single-network path (shared parameters)
-        squeeze = lambda a: a[0] if eqx.is_array(a) else a  # noqa: E731
-        f_1 = jax.tree_util.tree_map(squeeze, f_g)
-        u_1 = u[0] if per_member_inputs and u is not None else u
-        out = _find(f_1, item[1][0], args, u_1, t, solver, kind, False, cj, **opts)
-        return jax.tree_util.tree_map(lambda a: a[None], out)
-
-    out = jax.lax.map(one_group, batched)
-    return jax.tree_util.tree_map(
-        lambda a: a.reshape((n_groups * group,) + a.shape[2:])[:n], out
-    )
+        return one(f, x, inputs, None)
+    return map_members(one, f, (x, inputs), axes, None, chunk_size)
 
 
 def _postprocess(ctx, kind, x, xs, q, n_steps, compute_jacobians, **opts):

@@ -9,6 +9,14 @@ import jax.numpy as jnp
 from jax.core import Tracer
 
 from .._custom_types import Args, Array, ArrayLike, Float, ScalarLike
+from .._ensemble import (
+    check_chunk_size,
+    check_ensemble,
+    ensemble_size,
+    map_members,
+    member,
+    member_axis,
+)
 from .._inputs import ConstantInput
 from ..models._base import AbstractMap
 
@@ -110,6 +118,7 @@ def jacobian(
     y = jnp.asarray(y)
     if y.ndim != 1:
         raise ValueError(f"y: expected one state of shape (n,), got shape {y.shape}.")
+    check_state_shape("y", f, y)
     return jax.jacfwd(vector_field(f, t, resolve_args(args, inputs)))(y)
 
 
@@ -117,7 +126,8 @@ class Linearisation(eqx.Module):
     r"""The linearisation of a flow or a map at a state.
 
     Eigenvalues are sorted most unstable first: by decreasing real part for a flow,
-    by decreasing modulus for a map.
+    by decreasing modulus for a map. With an ensemble every field has a leading
+    member axis.
 
     Attributes:
         jacobian: $A = \partial f/\partial y$, shape ``(n, n)``.
@@ -135,11 +145,11 @@ class Linearisation(eqx.Module):
         stable: whether every mode decays (strictly).
     """
 
-    jacobian: Float[Array, "n n"]
+    jacobian: Float[Array, "*ens n n"]
     eigvals: Array
     eigvecs: Array
-    time_constants: Float[Array, " n"]
-    frequencies: Float[Array, " n"]
+    time_constants: Float[Array, "*ens n"]
+    frequencies: Float[Array, "*ens n"]
     n_unstable: Array
     stable: Array
 
@@ -178,32 +188,79 @@ def linearise_matrix(a: Float[Array, "n n"], kind: Kind, dt) -> Linearisation:
 
 def linearise(
     f: Callable,
-    y: Float[ArrayLike, " n"],
+    y: Float[ArrayLike, "*ens n"],
     *,
     args: Args = None,
-    inputs: Float[ArrayLike, " n_in"] | None = None,
+    inputs: Float[ArrayLike, "*ens n_in"] | None = None,
     t: ScalarLike = 0.0,
     kind: Kind | None = None,
     dt: float = 1.0,
+    ensemble: bool = False,
+    chunk_size: int | None = None,
 ) -> Linearisation:
     """Linearise ``f`` at ``y``: Jacobian, eigen-decomposition and mode time scales.
 
     Args:
-        f: a dynax model or any ``f(t, y, args)``.
-        y: the state, shape ``(n,)`` (usually a fixed point).
+        f: a dynax model or any ``f(t, y, args)``; with ``ensemble=True`` a stacked
+            ensemble.
+        y: the state, shape ``(n,)`` (usually a fixed point); for an ensemble
+            shared ``(n,)`` or one per member ``(members, n)``.
         args: handed to ``f`` unchanged.
-        inputs: a constant input vector for a dynax model (instead of ``args``).
+        inputs: a constant input vector for a dynax model (instead of ``args``);
+            for an ensemble shared ``(n_in,)`` or per member ``(members, n_in)``.
         t: the time at which ``f`` is evaluated.
         kind: ``"flow"`` (``f`` is $dy/dt$) or ``"map"`` (``f`` returns the next
             state); default ``"map"`` for an ``AbstractMap`` and ``"flow"`` otherwise.
         dt: for a map, the time between iterations (time constants and frequencies
             are in units of ``dt``); ignored for a flow.
+        ensemble: ``f`` is a stacked ensemble (one call; every field gets a
+            leading member axis).
+        chunk_size: with an ensemble, linearise this many members at a time.
 
     Returns:
         A :class:`Linearisation`.
     """
+    check_f(f)
+    check_ensemble(f, ensemble)
     kind = resolve_kind(f, kind)
     if not dt > 0:
         raise ValueError(f"dt: expected a positive time step, got {dt}.")
-    a = jacobian(f, y, args=args, inputs=inputs, t=t)
-    return linearise_matrix(a, kind, dt)
+    y = jnp.asarray(y)
+    axes = (None, None)
+    if ensemble:
+        n = ensemble_size(f)
+        u = None if inputs is None else jnp.asarray(inputs)
+        axes = (member_axis("y", y, 1, n), member_axis("inputs", u, 1, n))
+    one_y = y if axes[0] is None else y[0]
+    if one_y.ndim != 1:
+        raise ValueError(f"y: expected one state of shape (n,), got shape {y.shape}.")
+    check_state_shape("y", member(f, 0) if ensemble else f, one_y)
+    chunk_size = check_chunk_size(chunk_size, ensemble)
+    resolve_args(args, inputs)  # either, not both
+    return _linearise(f, y, args, inputs, t, kind, dt, (ensemble, chunk_size, axes))
+
+
+@eqx.filter_jit
+def _linearise(f, y, args, inputs, t, kind, dt, batching):
+    ensemble, chunk_size, axes = batching
+
+    def one(m, y1, u, key):
+        del key
+        a = jax.jacfwd(vector_field(m, t, resolve_args(args, u)))(y1)
+        return linearise_matrix(a, kind, dt)
+
+    if not ensemble:
+        return one(f, y, inputs, None)
+    return map_members(one, f, (y, inputs), axes, None, chunk_size)
+
+
+def check_state_shape(name: str, f, y) -> None:
+    """A model's ``init_state()`` fixes the shape of the state it takes."""
+    init = getattr(f, "init_state", None)
+    if callable(init) and isinstance(f, eqx.Module):
+        want = jax.tree_util.tree_leaves(eqx.filter_eval_shape(init))
+        if len(want) == 1 and want[0].shape != jnp.shape(y):
+            raise ValueError(
+                f"{name}: expected a state of shape {want[0].shape} (the model's "
+                f"init_state()), got shape {jnp.shape(y)}."
+            )
