@@ -33,7 +33,7 @@ from ._ensemble import (
 from ._fixed_step import explicit_tableau, flow_stepper, scan_intervals
 from ._inputs import ConstantInput, PiecewiseConstantInput
 from ._terms import brownian_increments, is_stochastic, make_terms, virtual_brownian
-from .models._base import AbstractMap
+from .models._base import AbstractMap, AbstractSteppedMap
 
 
 class Trajectory(eqx.Module):
@@ -263,7 +263,9 @@ def simulate(
     )
     check_solver(solver, stepsize_controller, adaptive)
     ts = check_ts(ts)
-    if adaptive:
+    if isinstance(model, AbstractMap):
+        n_sub, dt0 = _check_map_time(model, ts, dt), None
+    elif adaptive:
         if dt is not None and is_concrete(dt) and not float(dt) > 0:
             raise ValueError(f"dt: expected a positive initial step, got {dt}.")
         n_sub, dt0 = 1, None if dt is None else jnp.asarray(dt, ts.dtype)
@@ -369,6 +371,46 @@ def _batch_axes(model, inputs, y0, ts, ensemble: bool, trials: bool):
             y0_one = jtu.tree_map(lambda x: x[0], y0_one)
     check_y0(member(model, 0) if ensemble else model, y0_one, False)
     return inputs, y0, (y0_member, y0_trial, in_member, 0 if trials else None)
+
+
+def _check_map_time(model, ts, dt) -> int:
+    """A map takes one application per interval of ``ts``; ``dt`` may only repeat it.
+
+    A stepped map (:class:`~dynax.models.AbstractSteppedMap`) needs ``ts`` spaced
+    by its own step. Returns 1 (no substeps).
+    """
+    step = None
+    if isinstance(model, AbstractSteppedMap):
+        step = np.asarray(model.time_step()) if is_concrete(model.time_step()) else None
+    spacing = np.diff(np.asarray(ts, np.float64)) if is_concrete(ts) else None
+    # float32 times carry rounding of ~eps * |t| each (as in substeps)
+    slack = 0.0
+    if spacing is not None:
+        host = np.asarray(ts)
+        slack = 4 * float(np.finfo(host.dtype).eps) * float(np.max(np.abs(host)))
+    if step is not None and spacing is not None:
+        step_f = np.ravel(step).astype(np.float64)
+        if not np.allclose(spacing[:, None], step_f[None], rtol=1e-6, atol=slack):
+            raise ValueError(
+                f"ts: {type(model).__name__} advances {np.ravel(step)[0]:.6g} per "
+                "application (time_step()); expected ts spaced by exactly that, got "
+                f"spacings between {spacing.min():.6g} and {spacing.max():.6g}."
+            )
+    if dt is None:
+        return 1
+    if not is_concrete(dt):
+        raise ValueError("dt: expected None or a concrete number for a map.")
+    own = np.ravel(step)[0] if step is not None else None
+    if own is None and spacing is not None:
+        if np.allclose(spacing, spacing[0], rtol=1e-6, atol=slack):
+            own = spacing[0]
+    if own is None or not np.isclose(float(dt), own, rtol=1e-6, atol=slack):
+        what = "its time_step()" if step is not None else "the spacing of ts"
+        raise ValueError(
+            f"dt: a map takes one application per interval of ts; expected None or "
+            f"{what} ({own}), got {float(dt)}."
+        )
+    return 1
 
 
 def _trial_axis(model, y0, ensemble, n_trials) -> int | None:

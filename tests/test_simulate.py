@@ -492,3 +492,32 @@ def test_remat_gives_the_same_values_and_gradients(getkey):
     np.testing.assert_allclose(remat[0], plain[0], rtol=1e-13)
     for a, b in zip(jax.tree.leaves(remat[1]), jax.tree.leaves(plain[1]), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_maps_have_no_solver_step_and_stepped_maps_check_ts(getkey):
+    """A map takes one application per interval of ts: a dt that differs is an
+    error (it used to be validated and ignored); a stepped map needs ts spaced by
+    its own step."""
+    esn = dx.models.ESN(1, 5, key=getkey())
+    ts = jnp.arange(6.0)
+    u = jnp.ones((6, 1))
+    with pytest.raises(
+        ValueError, match=r"dt: a map takes one application .* got 0.25"
+    ):
+        dx.simulate(esn, esn.init_state(), ts, inputs=u, dt=0.25)
+    same = dx.simulate(esn, esn.init_state(), ts, inputs=u, dt=1.0).ys
+    np.testing.assert_array_equal(
+        same, dx.simulate(esn, esn.init_state(), ts, inputs=u).ys
+    )
+    lif = dx.models.LIFReservoir(1, 4, key=getkey())  # dt = 1 ms
+    assert isinstance(lif, dx.models.AbstractSteppedMap)
+    with pytest.raises(
+        ValueError, match=r"ts: LIFReservoir advances 1 per application"
+    ):
+        dx.simulate(lif, lif.init_state(), 0.5 * ts, inputs=u)
+    with pytest.raises(ValueError, match=r"dt: .* expected None or its time_step\(\)"):
+        dx.simulate(lif, lif.init_state(), ts, inputs=u, dt=0.5)
+    half = dx.models.LIFReservoir(1, 4, dt=0.5, dtype=jnp.float32, key=getkey())
+    t32 = 0.5 * jnp.arange(400.0, dtype=jnp.float32)
+    u32 = jnp.ones((400, 1), jnp.float32)
+    assert dx.simulate(half, half.init_state(), t32, inputs=u32).ys.v.shape == (400, 4)

@@ -3,6 +3,7 @@
 from ._base import (
     AbstractDynamics as AbstractDynamics,
     AbstractMap as AbstractMap,
+    AbstractSteppedMap as AbstractSteppedMap,
     AbstractStochasticDynamics as AbstractStochasticDynamics,
 )
 from ._delayed import DelayBuffer as DelayBuffer, DelayedKuramoto as DelayedKuramoto

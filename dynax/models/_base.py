@@ -84,3 +84,18 @@ def drive(args: Args, t: ScalarLike, n_in: int, dtype) -> Array:
             f"input of shape {u.shape} at one time."
         )
     return u.astype(dtype)
+
+
+class AbstractSteppedMap(AbstractMap):
+    r"""A map whose application advances physical time by a fixed step.
+
+    For a plain :class:`AbstractMap` the spacing of ``ts`` only labels the steps;
+    a stepped map (an integrate-and-fire network stepped by ``dt`` ms, a delay
+    system with a ring buffer of ``dt`` slots) means one application per
+    ``time_step()``, so :func:`dynax.simulate` requires ``ts`` spaced by exactly
+    that step (and a ``dt``, if given, equal to it).
+    """
+
+    @abc.abstractmethod
+    def time_step(self) -> Array:
+        """The time one application advances (a scalar array)."""

@@ -14,7 +14,7 @@ import numpy as np
 
 from .._concrete import is_concrete
 from .._custom_types import Args, Array, ArrayLike, Float, Int, ScalarLike
-from ._base import AbstractMap
+from ._base import AbstractSteppedMap
 from ._coupling import DENSE, MEAN_FIELD, SPARSE, check_nonnegative
 from ._oscillators import Kuramoto
 
@@ -38,7 +38,7 @@ class DelayBuffer(eqx.Module):
         return self.history[self.index]
 
 
-class DelayedKuramoto(AbstractMap):
+class DelayedKuramoto(AbstractSteppedMap):
     r"""Kuramoto oscillators with transmission delays, stepped by explicit Euler.
 
     $$\dot\theta_i(t) = \omega_i + \sum_j C_{ij}\,
@@ -169,6 +169,10 @@ class DelayedKuramoto(AbstractMap):
             )
         history = jnp.broadcast_to(theta, shape)
         return DelayBuffer(history, jnp.asarray(self.n_lags - 1, jnp.int32))
+
+    def time_step(self) -> Array:
+        """One application is ``n_substeps`` Euler steps of ``dt``."""
+        return self.n_substeps * self.dt
 
     def init_state(self) -> DelayBuffer:
         """Return a buffer with every phase at zero, now and in the past."""

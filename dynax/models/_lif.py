@@ -18,7 +18,7 @@ from .._custom_types import (
     ScalarLike,
 )
 from . import _init
-from ._base import AbstractMap, drive
+from ._base import AbstractSteppedMap, drive
 
 
 class LIFState(eqx.Module):
@@ -68,7 +68,7 @@ def _random_network(key, n, n_in, n_exc, density, input_density, dtype, scales):
     return is_exc, mask, W, input_mask, W_in
 
 
-class LIFReservoir(AbstractMap):
+class LIFReservoir(AbstractSteppedMap):
     r"""A recurrent network of leaky integrate-and-fire neurons with E/I populations.
 
     One application is one time step of ``dt`` ms (exact exponential integration
@@ -221,6 +221,10 @@ class LIFReservoir(AbstractMap):
     def __call__(self, t: ScalarLike, y: LIFState, args: Args) -> LIFState:
         """Return the next state; the input at ``t`` is ``args.evaluate(t)``."""
         return self.step(y, drive(args, t, self.n_in, y.v.dtype))
+
+    def time_step(self) -> Array:
+        """One application is ``dt`` ms: ``simulate`` needs ``ts`` spaced by it."""
+        return self.dt
 
     def init_state(self) -> LIFState:
         """Return the resting state: ``v = v_reset``, no current, no spikes."""
