@@ -13,7 +13,6 @@ import numpy as np
 from diffrax._root_finder import use_stepsize_tol
 
 from ._concrete import is_concrete
-from ._ensemble import member
 from .models._base import AbstractDynamics, AbstractMap
 
 
@@ -120,12 +119,12 @@ def check_inputs(inputs, ts: jax.Array):
     return inputs
 
 
-def check_y0(model, y0, ensemble: bool):
+def check_y0(model, y0):
     """``y0`` must match ``model.init_state()`` in structure and shapes."""
     y0 = jtu.tree_map(jnp.asarray, y0)
     if not hasattr(model, "init_state"):
         return y0
-    init = model.init_state if not ensemble else member(model, 0).init_state
+    init = model.init_state
     expected = eqx.filter_eval_shape(init)
     got_struct, want_struct = jtu.tree_structure(y0), jtu.tree_structure(expected)
     if got_struct != want_struct:

@@ -29,7 +29,7 @@ A stacked ensemble passed without ``ensemble=True``, or one network with it, is 
 """
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import equinox as eqx
 import jax
@@ -293,3 +293,75 @@ def check_chunk_size(chunk_size, ensemble: bool) -> int | None:
             f"{chunk_size}; it groups the members of an ensemble."
         )
     return chunk_size
+
+
+# --- one plan per call: every entry point's only contact with `ensemble` -----------
+
+
+class Plan(NamedTuple):
+    """How one call treats its arguments: one network, or members (static, hashable).
+
+    Built on the host by :func:`plan`; :func:`run` carries it out inside ``jit``.
+    """
+
+    ensemble: bool
+    n: int  # members (1 for one network)
+    axes: tuple  # per argument: None (shared) or 0 (per member)
+    chunk_size: int | None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The leading shape of per-member results: ``(n,)``, or ``()``."""
+        return (self.n,) if self.ensemble else ()
+
+    def first(self, i: int, value):
+        """Argument ``i`` as one member sees it (for shape checks on the host)."""
+        if self.axes[i] is None or value is None:
+            return value
+        return jtu.tree_map(lambda x: x[0] if eqx.is_array(x) else x, value)
+
+    def one(self, model):
+        """One network of ``model`` (member 0 of an ensemble): for checks."""
+        return member(model, 0) if self.ensemble else model
+
+    def with_axes(self, *axes) -> "Plan":
+        """The same plan for other arguments (e.g. per-member training state)."""
+        return self._replace(axes=tuple(axes))
+
+
+def plan(
+    model,
+    ensemble: bool,
+    args: tuple = (),
+    chunk_size: int | None = None,
+    default_chunk: int | None = None,
+) -> Plan:
+    """Check ``ensemble`` against ``model`` and apply the rule to ``args``.
+
+    ``args`` is a tuple of ``(name, value, core_rank)``; a ``core_rank`` of
+    ``None`` means always shared, ``"state"`` takes the ranks from
+    ``model.init_state()``, and a ``value`` of ``None`` is shared.
+    ``default_chunk`` is the entry point's ``chunk_size`` when the user gives none.
+    """
+    check_ensemble(model, ensemble)
+    chunk_size = check_chunk_size(chunk_size, ensemble)
+    if not ensemble:
+        return Plan(False, 1, (None,) * len(args), None)
+    chunk_size = default_chunk if chunk_size is None else chunk_size
+    n = ensemble_size(model)
+    axes = []
+    for name, value, rank in args:
+        if value is None or rank is None:
+            axes.append(None)
+        elif rank == "state":
+            axes.append(state_axis(name, value, model, n))
+        else:
+            axes.append(member_axis(name, value, rank, n))
+    return Plan(True, n, tuple(axes), chunk_size)
+
+
+def run(fn: Callable, model, args: tuple, how: Plan, key=None) -> Any:
+    """``fn(model, *args, key)`` for one network, or for every member at once."""
+    if not how.ensemble:
+        return fn(model, *args, key)
+    return map_members(fn, model, args, how.axes, key, how.chunk_size)

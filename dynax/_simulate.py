@@ -21,15 +21,7 @@ from ._checks import (
     substeps,
 )
 from ._custom_types import State
-from ._ensemble import (
-    check_chunk_size,
-    check_ensemble,
-    ensemble_size,
-    map_members,
-    member,
-    member_axis,
-    state_axis,
-)
+from ._ensemble import plan, run
 from ._fixed_step import explicit_tableau, flow_stepper, scan_intervals
 from ._inputs import ConstantInput, PiecewiseConstantInput
 from ._terms import brownian_increments, is_stochastic, make_terms, virtual_brownian
@@ -257,7 +249,6 @@ def simulate(
         ```
     """
     check_model(model)
-    check_ensemble(model, ensemble)
     adaptive = stepsize_controller is not None and not isinstance(
         stepsize_controller, diffrax.ConstantStepSize
     )
@@ -271,7 +262,9 @@ def simulate(
         n_sub, dt0 = 1, None if dt is None else jnp.asarray(dt, ts.dtype)
     else:
         n_sub, dt0 = substeps(ts, dt), None
-    inputs, y0, axes = _batch_axes(model, inputs, y0, ts, ensemble, trials)
+    inputs, y0, how, y0_trial = _batching(
+        model, inputs, y0, ts, ensemble, trials, chunk_size
+    )
     if key is not None and not (hasattr(key, "dtype") and hasattr(key, "shape")):
         raise TypeError(f"key: expected a jax PRNG key, got {type(key).__name__}.")
     return _simulate(
@@ -288,9 +281,9 @@ def simulate(
         n_sub=n_sub,
         max_steps=max_steps,
         throw=throw,
-        ensemble=ensemble,
-        axes=axes,
-        chunk_size=check_chunk_size(chunk_size, ensemble),
+        how=how,
+        y0_trial=y0_trial,
+        trials=trials,
         unroll=unroll,
         remat=remat,
         check_ts=not is_concrete(ts),
@@ -303,74 +296,65 @@ def _simulate(model, y0, ts, inputs, key, solver, controller, adjoint, dt0, tol,
         ts = eqx.error_if(
             ts, jnp.any(jnp.diff(ts) <= 0), "ts: expected strictly increasing times."
         )
-    throw, ensemble = kw.pop("throw"), kw.pop("ensemble")
-    (y0_member, y0_trial, in_member, in_trial) = kw.pop("axes")
-    chunk_size = kw.pop("chunk_size")
+    throw, how, y0_trial = kw.pop("throw"), kw.pop("how"), kw.pop("y0_trial")
+    trials = kw.pop("trials")
 
     def one(m, y, u, k):
         return _solve(m, y, ts, u, k, solver, controller, adjoint, dt0, tol, **kw)
 
     def trial_batch(m, y, u, k):
-        if in_trial is None:
+        if not trials:
             return one(m, y, u, k)
         n = jtu.tree_leaves(u)[0].shape[0]
         ks = None if k is None else jr.split(k, n)
         k_axis = None if k is None else 0
         return eqx.filter_vmap(one, in_axes=(None, y0_trial, 0, k_axis))(m, y, u, ks)
 
-    if ensemble:
-        traj = map_members(
-            trial_batch, model, (y0, inputs), (y0_member, in_member), key, chunk_size
-        )
-    else:
-        traj = trial_batch(model, y0, inputs, key)
+    traj = run(trial_batch, model, (y0, inputs), how, key)
     if throw:
         traj = traj.result.error_if(traj, traj.result != diffrax.RESULTS.successful)
     return traj
 
 
-def _batch_axes(model, inputs, y0, ts, ensemble: bool, trials: bool):
-    """Check ``inputs`` and ``y0`` and find their member and trial axes.
+def _batching(model, inputs, y0, ts, ensemble: bool, trials: bool, chunk_size):
+    """Check ``inputs`` and ``y0``; the member plan and the trial axis of ``y0``.
 
-    Returns ``(inputs, y0, (y0_member, y0_trial, inputs_member, inputs_trial))``
-    with each axis ``0`` or ``None``; inside a member the trial axis is leading.
+    Returns ``(inputs, y0, plan, y0_trial)``: ``plan`` applies the ensemble rule to
+    ``(y0, inputs)``; ``y0_trial`` is ``0`` when ``y0`` holds one state per trial.
     """
     if not isinstance(trials, bool):
         raise TypeError(f"trials: expected a bool, got {type(trials).__name__}.")
-    n = ensemble_size(model) if ensemble else 0
-    in_member = None
-    if inputs is not None and not hasattr(inputs, "evaluate"):
-        inputs = jnp.asarray(inputs) if isinstance(inputs, list | tuple) else inputs
-        core = 2 + trials if getattr(model, "n_in", None) is not None else None
-        if ensemble and core is not None and hasattr(inputs, "ndim"):
-            in_member = member_axis("inputs", inputs, core, n)
-    if trials:
-        if inputs is None or hasattr(inputs, "evaluate") or jnp.ndim(inputs) < 2:
-            raise ValueError(
-                "inputs: with trials=True, expected an array with a leading trials "
-                f"axis, (trials, time, n_in), got {_describe(inputs)}."
-            )
-    one_member = inputs if in_member is None else inputs[0]
-    if trials and (jnp.ndim(one_member) < 2 or one_member.shape[1] != ts.shape[0]):
+    array_inputs = inputs is not None and not hasattr(inputs, "evaluate")
+    if array_inputs and isinstance(inputs, list | tuple):
+        inputs = jnp.asarray(inputs)
+    if trials and not (array_inputs and jnp.ndim(inputs) >= 2):
+        raise ValueError(
+            "inputs: with trials=True, expected an array with a leading trials "
+            f"axis, (trials, time, n_in), got {_describe(inputs)}."
+        )
+    y0 = jtu.tree_map(jnp.asarray, y0)
+    core = 2 + trials if getattr(model, "n_in", None) is not None else None
+    ranked = inputs if array_inputs and hasattr(inputs, "ndim") else None
+    how = plan(
+        model, ensemble, (("y0", y0, "state"), ("inputs", ranked, core)), chunk_size
+    )
+    one_member = how.first(1, inputs)
+    if trials and one_member.shape[1] != ts.shape[0]:
         raise ValueError(
             "inputs: with trials=True, expected a leading trials axis before the "
             f"time axis of length len(ts) = {ts.shape[0]}, (trials, time, n_in), "
             f"got shape {jnp.shape(one_member)}."
         )
     one_trial = one_member[0] if trials else one_member
-    if check_inputs(one_trial, ts) is not None and not hasattr(inputs, "evaluate"):
+    if check_inputs(one_trial, ts) is not None and array_inputs:
         inputs = jnp.asarray(inputs)
-    y0 = jtu.tree_map(jnp.asarray, y0)
-    y0_member = state_axis("y0", y0, model, n) if ensemble else None
-    y0_one = y0 if y0_member is None else jtu.tree_map(lambda x: x[0], y0)
-    y0_trial = None
+    y0_one, y0_trial = how.first(0, y0), None
     if trials:
-        n_trials = one_member.shape[0]
-        y0_trial = _trial_axis(model, y0_one, ensemble, n_trials)
+        y0_trial = _trial_axis(how.one(model), y0_one, one_member.shape[0])
         if y0_trial == 0:
             y0_one = jtu.tree_map(lambda x: x[0], y0_one)
-    check_y0(member(model, 0) if ensemble else model, y0_one, False)
-    return inputs, y0, (y0_member, y0_trial, in_member, 0 if trials else None)
+    check_y0(how.one(model), y0_one)
+    return inputs, y0, how, y0_trial
 
 
 def _check_map_time(model, ts, dt) -> int:
@@ -413,9 +397,9 @@ def _check_map_time(model, ts, dt) -> int:
     return 1
 
 
-def _trial_axis(model, y0, ensemble, n_trials) -> int | None:
+def _trial_axis(model, y0, n_trials) -> int | None:
     """Per-trial initial states have one more leading axis than a state."""
-    init = getattr(member(model, 0) if ensemble else model, "init_state", None)
+    init = getattr(model, "init_state", None)
     if init is None:
         return None
     ref = eqx.filter_eval_shape(init)

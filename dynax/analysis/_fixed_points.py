@@ -18,13 +18,7 @@ import optimistix as optx
 
 from .._checks import is_concrete
 from .._custom_types import Args, Array, ArrayLike, Bool, Float, Int, ScalarLike
-from .._ensemble import (
-    check_chunk_size,
-    check_ensemble,
-    ensemble_size,
-    map_members,
-    member_axis,
-)
+from .._ensemble import plan, run
 from ._fixed_point_solve import (
     check_residual,
     greedy_unique,
@@ -171,22 +165,26 @@ def find_fixed_points(
         A :class:`FixedPoints`.
     """
     check_f(f)
-    check_ensemble(f, ensemble)
     kind = resolve_kind(f, kind)
     x = jnp.asarray(candidates)
     if not jnp.issubdtype(x.dtype, jnp.floating):
         raise TypeError(f"candidates: expected a float array, got dtype {x.dtype}.")
-    n = ensemble_size(f) if ensemble else 0
-    x_axis = member_axis("candidates", x, 2, n) if ensemble else None
-    if x.ndim != 2 + (x_axis == 0):
+    u = None if inputs is None else jnp.asarray(inputs)
+    m = x.shape[-2] if x.ndim >= 2 else 1
+    cpu = jax.default_backend() == "cpu"
+    how = plan(
+        f,
+        ensemble,
+        (("candidates", x, 2), ("inputs", u, 1)),
+        chunk_size,
+        default_chunk=max(1, 1024 // m) if cpu else None,
+    )
+    if how.first(0, x).ndim != 2:
         raise ValueError(f"candidates: expected shape (m, n), got shape {x.shape}.")
-    u_axis = None
-    if ensemble and inputs is not None:
-        u_axis = member_axis("inputs", jnp.asarray(inputs), 1, n)
     opts = _check_options(
         x, tol, max_steps, ftol, unique_tol, outlier_distance_scale, max_points
     )
-    _check_state_dim(f, x, ensemble)
+    _check_state_dim(how.one(f), how.first(0, x))
     if solver is not None and not isinstance(
         solver, optx.AbstractLeastSquaresSolver | optx.AbstractMinimiser
     ):
@@ -194,15 +192,10 @@ def find_fixed_points(
             "solver: expected None or an optimistix least-squares solver or "
             f"minimiser (e.g. optx.LevenbergMarquardt(rtol, atol)), got {solver!r}."
         )
-    one_x = x if x_axis is None else x[0]
-    if not ensemble:
-        f = as_pytree(f, t, one_x[0], resolve_args(args, inputs))
-    chunk_size = check_chunk_size(chunk_size, ensemble)
-    if ensemble and chunk_size is None and jax.default_backend() == "cpu":
-        chunk_size = max(1, 1024 // one_x.shape[0])
-    batching = (ensemble, chunk_size, (x_axis, u_axis))
+    one_x = how.first(0, x)
+    f = as_pytree(f, t, one_x[0], resolve_args(args, inputs))
     cj = compute_jacobians
-    return _find(f, x, args, inputs, t, solver, kind, batching, cj, **opts)
+    return _find(f, x, args, inputs, t, solver, kind, how, cj, **opts)
 
 
 def _check_options(x, tol, max_steps, ftol, unique_tol, outlier_scale, max_points):
@@ -237,12 +230,9 @@ def _check_options(x, tol, max_steps, ftol, unique_tol, outlier_scale, max_point
     )
 
 
-def _check_state_dim(f, x, ensemble):
+def _check_state_dim(f, x):
     """A model's ``init_state()`` fixes the state shape candidates must have."""
-    one_f = jax.tree_util.tree_map(
-        lambda leaf: leaf[0] if ensemble and eqx.is_array(leaf) else leaf, f
-    )
-    init = getattr(one_f, "init_state", None)
+    init = getattr(f, "init_state", None)
     if callable(init):
         want = jax.eval_shape(init).shape  # pyright: ignore
         if want != x.shape[-1:]:
@@ -253,9 +243,7 @@ def _check_state_dim(f, x, ensemble):
 
 
 @eqx.filter_jit
-def _find(f, x, args, inputs, t, solver, kind, batching, compute_jacobians, **opts):
-    ensemble, chunk_size, axes = batching
-
+def _find(f, x, args, inputs, t, solver, kind, how, compute_jacobians, **opts):
     def one(m, x1, u, key):
         del key
         ctx = (m, t, resolve_args(args, u))
@@ -263,9 +251,7 @@ def _find(f, x, args, inputs, t, solver, kind, batching, compute_jacobians, **op
         xs, q, n_steps = minimise(ctx, kind, x1, solver, **opts)
         return _postprocess(ctx, kind, x1, xs, q, n_steps, compute_jacobians, **opts)
 
-    if not ensemble:
-        return one(f, x, inputs, None)
-    return map_members(one, f, (x, inputs), axes, None, chunk_size)
+    return run(one, f, (x, inputs), how)
 
 
 def _postprocess(ctx, kind, x, xs, q, n_steps, compute_jacobians, **opts):

@@ -9,14 +9,7 @@ import jax.numpy as jnp
 from jax.core import Tracer
 
 from .._custom_types import Args, Array, ArrayLike, Float, ScalarLike
-from .._ensemble import (
-    check_chunk_size,
-    check_ensemble,
-    ensemble_size,
-    map_members,
-    member,
-    member_axis,
-)
+from .._ensemble import plan, run
 from .._inputs import ConstantInput
 from ..models._base import AbstractMap
 
@@ -221,37 +214,28 @@ def linearise(
         A :class:`Linearisation`.
     """
     check_f(f)
-    check_ensemble(f, ensemble)
     kind = resolve_kind(f, kind)
     if not dt > 0:
         raise ValueError(f"dt: expected a positive time step, got {dt}.")
     y = jnp.asarray(y)
-    axes = (None, None)
-    if ensemble:
-        n = ensemble_size(f)
-        u = None if inputs is None else jnp.asarray(inputs)
-        axes = (member_axis("y", y, 1, n), member_axis("inputs", u, 1, n))
-    one_y = y if axes[0] is None else y[0]
+    u = None if inputs is None else jnp.asarray(inputs)
+    how = plan(f, ensemble, (("y", y, 1), ("inputs", u, 1)), chunk_size)
+    one_y = how.first(0, y)
     if one_y.ndim != 1:
         raise ValueError(f"y: expected one state of shape (n,), got shape {y.shape}.")
-    check_state_shape("y", member(f, 0) if ensemble else f, one_y)
-    chunk_size = check_chunk_size(chunk_size, ensemble)
+    check_state_shape("y", how.one(f), one_y)
     resolve_args(args, inputs)  # either, not both
-    return _linearise(f, y, args, inputs, t, kind, dt, (ensemble, chunk_size, axes))
+    return _linearise(f, y, args, inputs, t, kind, dt, how)
 
 
 @eqx.filter_jit
-def _linearise(f, y, args, inputs, t, kind, dt, batching):
-    ensemble, chunk_size, axes = batching
-
+def _linearise(f, y, args, inputs, t, kind, dt, how):
     def one(m, y1, u, key):
         del key
         a = jax.jacfwd(vector_field(m, t, resolve_args(args, u)))(y1)
         return linearise_matrix(a, kind, dt)
 
-    if not ensemble:
-        return one(f, y, inputs, None)
-    return map_members(one, f, (y, inputs), axes, None, chunk_size)
+    return run(one, f, (y, inputs), how)
 
 
 def check_state_shape(name: str, f, y) -> None:

@@ -20,13 +20,7 @@ import numpy as np
 
 from .._concrete import is_concrete
 from .._custom_types import Args, Array, ArrayLike, Bool, Float, ScalarLike
-from .._ensemble import (
-    check_chunk_size,
-    check_ensemble,
-    ensemble_size,
-    map_members,
-    member_axis,
-)
+from .._ensemble import plan, run
 from .._fixed_step import explicit_tableau, flow_stepper
 from .._inputs import ConstantInput
 from .._terms import brownian_increments
@@ -122,13 +116,13 @@ def lyapunov_spectrum(
         A :class:`LyapunovSpectrum`.
     """
     check_f(f)
-    check_ensemble(f, ensemble)
     kind = resolve_kind(f, kind)
     y0, dt = jnp.asarray(y0), jnp.asarray(dt)
-    n_members = ensemble_size(f) if ensemble else 0
-    y_axis = member_axis("y0", y0, 1, n_members) if ensemble else None
-    dt_axis = member_axis("dt", dt, 0, n_members) if ensemble else None
-    one_y = y0 if y_axis is None else y0[0]
+    u = None if inputs is None else jnp.asarray(inputs)
+    how = plan(
+        f, ensemble, (("y0", y0, 1), ("inputs", u, 2), ("dt", dt, 0)), chunk_size
+    )
+    one_y = how.first(0, y0)
     n = one_y.shape[-1] if one_y.ndim else 0
     if n_transient is None:  # n_steps // 10, a multiple of qr_every
         ok = _is_int(n_steps) and _is_int(qr_every)
@@ -139,15 +133,12 @@ def lyapunov_spectrum(
     if kind == "flow":
         solver = _check_solver(solver, noisy)
     total = n_transient + n_steps
-    u_axis = None
-    if inputs is not None:
-        inputs = jnp.asarray(inputs)
-        u_axis = member_axis("inputs", inputs, 2, n_members) if ensemble else None
-        one_u = inputs if u_axis is None else inputs[0]
+    if u is not None:
+        one_u = how.first(1, u)
         if one_u.ndim != 2 or one_u.shape[0] != total:
             raise ValueError(
                 f"inputs: expected shape ({total}, n_in) (one sample per step, "
-                f"transient included), got {inputs.shape}."
+                f"transient included), got {u.shape}."
             )
         if args is not None:
             raise ValueError("inputs: pass either inputs or args, not both.")
@@ -159,13 +150,9 @@ def lyapunov_spectrum(
         qr_every=qr_every,
         n_blocks=n_blocks,
         noisy=noisy,
-        batching=(
-            ensemble,
-            check_chunk_size(chunk_size, ensemble),
-            (y_axis, u_axis, dt_axis),
-        ),
+        how=how,
     )
-    return _lyapunov(f, y0, inputs, dt, args, key, solver, t0, **opts)
+    return _lyapunov(f, y0, u, dt, args, key, solver, t0, **opts)
 
 
 def _check_solver(solver, noisy: bool):
@@ -223,16 +210,13 @@ def _check(y0, dt, n_steps, n_exponents, n, n_transient, qr_every, n_blocks):
 
 @eqx.filter_jit
 def _lyapunov(f, y0, inputs, dt, args, key, solver, t0, **opts):
-    ensemble, chunk_size, (y_axis, u_axis, dt_axis) = opts.pop("batching")
+    how = opts.pop("how")
     dt = eqx.error_if(dt, ~jnp.all(dt > 0), "dt: expected a positive step.")
 
     def one(m, y, u, h, k):
         return _one(m, y, u, h, args, k, solver, t0, **opts)
 
-    if not ensemble:
-        return one(f, y0, inputs, dt, key)
-    axes = (y_axis, u_axis, dt_axis)
-    return map_members(one, f, (y0, inputs, dt), axes, key, chunk_size)
+    return run(one, f, (y0, inputs, dt), how, key)
 
 
 def _one(f, y0, inputs, dt, args, key, solver, t0, **opts):

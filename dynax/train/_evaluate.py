@@ -5,7 +5,7 @@ from collections.abc import Callable
 import equinox as eqx
 
 from .._custom_types import Array, Float, PRNGKeyArray
-from .._ensemble import check_chunk_size, check_ensemble, map_members
+from .._ensemble import plan, run
 from .._simulate import SimulateOptions, simulate
 from ._data import check_source, eval_batch
 from ._loss import choose_loss
@@ -25,7 +25,7 @@ class Evaluation(eqx.Module):
 
 
 @eqx.filter_jit
-def _evaluate(model, task, key, n_trials, ensemble, chunk_size, loss, options):
+def _evaluate(model, task, key, n_trials, how, loss, options):
     batch = eval_batch(task, key, n_trials)
 
     def one(m, b, k):
@@ -42,10 +42,7 @@ def _evaluate(model, task, key, n_trials, ensemble, chunk_size, loss, options):
         ).outputs
         return loss(outputs, b.targets, b.mask), task.score(outputs, b)
 
-    if ensemble:
-        values, scores = map_members(one, model, (batch,), (None,), None, chunk_size)
-    else:
-        values, scores = one(model, batch, None)
+    values, scores = run(one, model, (batch,), how)
     return Evaluation(loss=values, score=scores)
 
 
@@ -84,8 +81,7 @@ def evaluate(
     check_source(task)
     if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
         raise ValueError(f"n_trials: expected an integer >= 1, got {n_trials!r}.")
-    check_ensemble(model, ensemble)
+    how = plan(model, ensemble, (("trials", None, None),), chunk_size)
     loss = choose_loss(loss, task)
     options = check_options(options)
-    chunk_size = check_chunk_size(chunk_size, ensemble)
-    return _evaluate(model, task, key, n_trials, ensemble, chunk_size, loss, options)
+    return _evaluate(model, task, key, n_trials, how, loss, options)

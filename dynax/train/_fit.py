@@ -14,7 +14,7 @@ import numpy as np
 import optax
 
 from .._custom_types import Array, Bool, Float, Int, PRNGKeyArray
-from .._ensemble import check_chunk_size, check_ensemble, ensemble_size
+from .._ensemble import plan, run
 from .._simulate import SimulateOptions
 from ..models._base import AbstractStochasticDynamics
 from ._checkpoint import CheckpointManager
@@ -89,8 +89,8 @@ def _check_optimizer(optimizer, hyperparams) -> None:
         )
 
 
-def _member_hyperparams(hyperparams, n_members: int | None):
-    """Per-member arrays for an ensemble (``n_members``), scalars for one network."""
+def _member_hyperparams(hyperparams, shape: tuple[int, ...]):
+    """Per-member arrays for an ensemble (``shape = (n,)``), scalars for one."""
     if hyperparams is None:
         return None
     if not isinstance(hyperparams, dict):
@@ -100,20 +100,13 @@ def _member_hyperparams(hyperparams, n_members: int | None):
     out = {}
     for name, value in hyperparams.items():
         value = jnp.asarray(value)
-        if n_members is None:
-            if value.ndim != 0:
-                raise ValueError(
-                    f"hyperparams[{name!r}]: expected a scalar for one network, got "
-                    f"shape {value.shape}."
-                )
-            out[name] = value
-            continue
         if value.ndim == 0:
-            value = jnp.broadcast_to(value, (n_members,))
-        if value.shape != (n_members,):
+            value = jnp.broadcast_to(value, shape)
+        if value.shape != shape:
+            what = "a scalar" if not shape else "a scalar or one value per member"
             raise ValueError(
-                f"hyperparams[{name!r}]: expected a scalar or one value per member, "
-                f"shape ({n_members},), got shape {value.shape}."
+                f"hyperparams[{name!r}]: expected {what}, shape {shape}, got shape "
+                f"{value.shape}."
             )
         out[name] = value
     return out
@@ -202,7 +195,7 @@ class _Run:
         )
         return carry, np.array(state["loss"]), int(step)
 
-    def loop(self, carry, losses, checkpoint_dir, max_to_keep, progress, callback, ens):
+    def loop(self, carry, losses, checkpoint_dir, max_to_keep, progress, callback):
         manager = None
         if checkpoint_dir is not None:
             manager = CheckpointManager(checkpoint_dir, max_to_keep=max_to_keep)
@@ -251,7 +244,7 @@ class _Run:
                         seconds = time.perf_counter() - start
                         callback(
                             step,
-                            self.history(carry, losses, resumed, seconds, first, ens),
+                            self.history(carry, losses, resumed, seconds, first),
                         )
             finally:
                 bar.close()
@@ -260,8 +253,8 @@ class _Run:
                 manager.close()
         return carry, losses, resumed, time.perf_counter() - start, first
 
-    def history(self, carry, losses, resumed, seconds, first, ensemble) -> History:
-        loss = jnp.asarray(losses if ensemble else losses[:, 0])
+    def history(self, carry, losses, resumed, seconds, first) -> History:
+        loss = jnp.asarray(losses.reshape(losses.shape[:1] + self.spec.how.shape))
         return History(
             loss=loss,
             failed=carry.failed,
@@ -387,11 +380,10 @@ def fit(
             f"checkpoint_every: expected a multiple of log_every={log_every}, got "
             f"{checkpoint_every}."
         )
-    check_ensemble(model, ensemble)
+    how = plan(model, ensemble, chunk_size=chunk_size)
     options = check_options(options)
-    n_members = ensemble_size(model) if ensemble else 1
     params, frozen = _partition(model, filter_spec)
-    hp = _member_hyperparams(hyperparams, n_members if ensemble else None)
+    hp = _member_hyperparams(hyperparams, how.shape)
     spec = StepSpec(
         loss=choose_loss(loss, task),
         regularizer=regularizer,
@@ -399,25 +391,26 @@ def fit(
         options=options,
         batch_size=batch_size,
         noise=_wants_noise(model, noise),
-        independent_batches=independent_batches and ensemble,
-        ensemble=ensemble,
-        chunk_size=check_chunk_size(chunk_size, ensemble),
+        independent_batches=independent_batches and how.ensemble,
+        how=how,
     )
-    init = lambda p, h: make_optimizer(optimizer, h).init(p)  # noqa: E731
+
+    def init(p, h, key):
+        return make_optimizer(optimizer, h).init(p)
+
     with jax.numpy_dtype_promotion("standard"):  # see _step.member_step
-        opt_state = eqx.filter_vmap(init)(params, hp) if ensemble else init(params, hp)
-    shape = (n_members,) if ensemble else ()
+        opt_state = run(init, params, (hp,), how.with_axes(eqx.if_array(0)))
     carry = Carry(
         params=params,
         opt_state=opt_state,
-        failed=jnp.zeros(shape, bool),
-        failed_step=jnp.full(shape, -1, jnp.int32),
+        failed=jnp.zeros(how.shape, bool),
+        failed_step=jnp.full(how.shape, -1, jnp.int32),
     )
-    losses = np.full((n_steps, n_members), np.nan)
+    losses = np.full((n_steps, how.n), np.nan)
     every = (log_every, checkpoint_every)
-    run = _Run(spec, hp, frozen, task, key, n_members, n_steps, every)
-    carry, losses, start, seconds, first = run.loop(
-        carry, losses, checkpoint_dir, max_to_keep, progress, callback, ensemble
+    run_ = _Run(spec, hp, frozen, task, key, how.n, n_steps, every)
+    carry, losses, start, seconds, first = run_.loop(
+        carry, losses, checkpoint_dir, max_to_keep, progress, callback
     )
     trained = eqx.combine(carry.params, frozen)
-    return trained, run.history(carry, losses, start, seconds, first, ensemble)
+    return trained, run_.history(carry, losses, start, seconds, first)

@@ -11,11 +11,11 @@ record how long each pattern stays on the output.
 """
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .._custom_types import Array, Bool, Float, Int
+from .._ensemble import plan, run
 from .._simulate import simulate
 from ..tasks import FlipFlop
 from ._step import cast_floats
@@ -78,6 +78,7 @@ def memory_retention(
     threshold: float = 0.5,
     gap: int | None = None,
     ensemble: bool = False,
+    chunk_size: int | None = None,
 ) -> Retention:
     r"""Set each flip-flop memory and report how long the network holds it.
 
@@ -104,6 +105,7 @@ def memory_retention(
         gap: steps between the pulses that set the pattern; default
             ``settle_steps + 1``.
         ensemble: whether ``model`` is a stacked ensemble.
+        chunk_size: with an ensemble, run this many members at a time.
 
     Returns:
         A :class:`Retention`.
@@ -127,6 +129,7 @@ def memory_retention(
         )
     if not threshold >= 0:
         raise ValueError(f"threshold: expected a number >= 0, got {threshold!r}.")
+    how = plan(model, ensemble, chunk_size=chunk_size)
     inputs, start = retention_inputs(task, int(holds[-1]), gap)
     return _retention(
         model,
@@ -136,17 +139,18 @@ def memory_retention(
         task.dt,
         threshold,
         start,
-        ensemble,
+        how,
     )
 
 
 @eqx.filter_jit
-def _retention(model, inputs, patterns, holds, dt, threshold, start, ensemble):
-    def one(m):
+def _retention(model, inputs, patterns, holds, dt, threshold, start, how):
+    def one(m, key):
+        del key
         y0 = m.init_state()
         u, p = cast_floats((inputs, patterns), y0)
         ts = dt * jnp.arange(u.shape[1], dtype=u.dtype)
-        outputs = jax.vmap(lambda x: simulate(m, y0, ts, inputs=x).outputs)(u)
+        outputs = simulate(m, y0, ts, inputs=u, trials=True).outputs
         # The hold window: samples start..end, i.e. hold steps 0..max(holds).
         margin = jnp.min(outputs[:, start:] * p[:, None, :], axis=-1)
         ok = margin > threshold  # (patterns, hold steps + 1); NaN counts as lost
@@ -155,7 +159,7 @@ def _retention(model, inputs, patterns, holds, dt, threshold, start, ensemble):
         lost_at = jnp.where(kept[:, -1], -1, jnp.argmin(kept, axis=1))
         return held, lost_at
 
-    held, lost_at = eqx.filter_vmap(one)(model) if ensemble else one(model)
+    held, lost_at = run(one, model, (), how)
     patterns = patterns.astype(jnp.result_type(float))
     return Retention(
         patterns=patterns,

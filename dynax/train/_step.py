@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import jax.tree_util as jtu
 
-from .._ensemble import map_members
+from .._ensemble import Plan, run
 from .._simulate import SimulateOptions, simulate
 from ._data import step_batch
 
@@ -39,8 +39,7 @@ class StepSpec(eqx.Module):
     batch_size: int = eqx.field(static=True)
     noise: bool = eqx.field(static=True)
     independent_batches: bool = eqx.field(static=True)
-    ensemble: bool = eqx.field(static=True)
-    chunk_size: int | None = eqx.field(static=True)
+    how: Plan = eqx.field(static=True)
 
 
 def check_options(options) -> SimulateOptions:
@@ -143,8 +142,12 @@ def run_chunk(
         ``(carry, losses)`` with ``losses`` of shape ``(n_steps, *members)``.
     """
     ts = source.ts
-    n_members = carry.failed.shape[0] if spec.ensemble else None
-    independent = n_members if spec.independent_batches else None
+    independent = spec.how.n if spec.independent_batches else None
+    # every member's training state, parameters and frozen part are its own; the
+    # batch is shared unless each member draws its own
+    how = spec.how.with_axes(
+        eqx.if_array(0), eqx.if_array(0), None if independent is None else 0
+    )
 
     def body(c, step):
         batch = step_batch(source, key, step, spec.batch_size, independent)
@@ -153,12 +156,7 @@ def run_chunk(
         def one(c1, h, f, b, k):
             return member_step(c1, h, f, b, ts, k, step, spec)
 
-        if not spec.ensemble:
-            return one(c, hp, frozen, batch, k_noise)
-        axes = (eqx.if_array(0), eqx.if_array(0), 0 if independent else None)
-        return map_members(
-            one, c, (hp, frozen, batch), axes, k_noise, chunk_size=spec.chunk_size
-        )
+        return run(one, c, (hp, frozen, batch), how, k_noise)
 
     steps = start + jnp.arange(n_steps, dtype=start.dtype)
     return jax.lax.scan(body, carry, steps)
