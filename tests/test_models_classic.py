@@ -27,7 +27,7 @@ def np_van_der_pol(t, y, mu=1.0):
     return [v, mu * (1 - x**2) * v - x]
 
 
-def np_lorenz96(t, x, forcing=8.0):
+def np_lorenz96(t, x, forcing: float | np.ndarray = 8.0):
     n = len(x)
     f = np.broadcast_to(forcing, (n,))
     return [

@@ -158,9 +158,9 @@ def test_delays_per_connection_and_per_receiver_match_numpy():
         coupling, matrix, full = case[:3]
         delays = (case[3] if len(case) > 3 else full) * dt
         model = DelayedKuramoto(Kuramoto(omega, coupling, lag=lag), delays, dt=dt)
-        got = dx.simulate(
-            model, model.history_state(theta0), jnp.arange(steps + 1.0) * dt
-        ).outputs
+        ts = jnp.arange(steps + 1.0) * dt
+        got = dx.simulate(model, model.history_state(theta0), ts).outputs
+        assert got is not None
         want = np_delayed(omega, matrix, lag, full, theta0, dt, steps)
         np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-11)
 
@@ -229,7 +229,9 @@ def test_float_dtypes():
         ),
         (
             lambda: Kuramoto(
-                np.zeros(3), DenseCoupling(np.ones((3, 3))), edges=([0], [1])
+                np.zeros(3),
+                DenseCoupling(np.ones((3, 3))),
+                edges=(np.array([0]), np.array([1])),
             ),
             "edges: expected None",
         ),

@@ -19,7 +19,8 @@ assert bool(traj.ok)
 assert trajs.ys.shape == (512, 101, 128)
 assert batch.ys.shape == (8, 101, 128) and grid.ys.shape == (512, 8, 101, 128)
 assert bool(jnp.allclose(grid.ys[7], jax.vmap(
-    lambda u: dx.simulate(dx.member(ens, 7), ens.init_state(), ts, inputs=u).ys)(us)))
+    lambda u: dx.simulate(dx.member(ens, 7), ens.init_state(), traj.ts, inputs=u).ys
+)(us)))  # traj.ts: the tour's first grid (the oscillator block rebinds ts)
 out = dx.simulate(lorenz, lorenz.init_state(), jnp.linspace(0, 1, 11))
 assert out.ys.shape == (11, 3) and out.ys.dtype == jnp.float32
 assert float(lorenz.rho) == 28.0 and abs(float(lorenz.beta) - 8 / 3) < 1e-6
