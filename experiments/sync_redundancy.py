@@ -77,17 +77,17 @@ def make_graph(cfg: Config, topology: str, key) -> np.ndarray:
     """The adjacency of one topology; random graphs are redrawn until connected."""
     n = cfg.n
     if topology == "ring":
-        return np.asarray(dx.analysis.ring_graph(n))
+        return np.asarray(dx.models.ring_graph(n))
     if topology == "complete":
-        return np.asarray(dx.analysis.complete_graph(n))
+        return np.asarray(dx.models.complete_graph(n))
     for attempt in range(100):
         k = jr.fold_in(key, attempt)
         if topology == "small_world":
-            A = dx.analysis.watts_strogatz_graph(
+            A = dx.models.watts_strogatz_graph(
                 n, cfg.small_world_k, cfg.small_world_p, key=k
             )
         elif topology == "random":
-            A = dx.analysis.erdos_renyi_graph(n, cfg.random_p, key=k)
+            A = dx.models.erdos_renyi_graph(n, cfg.random_p, key=k)
         else:
             raise ValueError(
                 f"topology: expected one of {TOPOLOGIES}, got {topology!r}."

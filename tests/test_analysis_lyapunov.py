@@ -5,13 +5,13 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
-from helpers import OU, Linear, Lorenz
+from helpers import OU, Linear
 
 import dynax as dx
 
 
 def lorenz():
-    return Lorenz(jnp.asarray(10.0), jnp.asarray(28.0), jnp.asarray(8.0 / 3.0))
+    return dx.models.Lorenz()  # sigma = 10, rho = 28, beta = 8/3
 
 
 def test_linear_flow_exponents_are_real_parts():

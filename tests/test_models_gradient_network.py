@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import dynax as dx
-from dynax.analysis import consensus_noise, laplacian, ring_graph, sync_error
-from dynax.models import CoupledGradientNetwork
+from dynax.analysis import consensus_noise, laplacian, sync_error
+from dynax.models import CoupledGradientNetwork, ring_graph
 
 
 class Quadratic(eqx.Module):

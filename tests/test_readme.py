@@ -19,10 +19,14 @@ assert bool(traj.ok)
 assert trajs.ys.shape == (512, 101, 128)
 assert batch.ys.shape == (8, 101, 128) and grid.ys.shape == (512, 8, 101, 128)
 assert bool(jnp.allclose(grid.ys[7], jax.vmap(
-    lambda u: dx.simulate(dx.member(ens, 7), ens.init_state(), ts, inputs=u).ys)(us)))
-lorenz = Lorenz(*(jnp.asarray(v) for v in (10.0, 28.0, 8 / 3)))
+    lambda u: dx.simulate(dx.member(ens, 7), ens.init_state(), traj.ts, inputs=u).ys
+)(us)))  # traj.ts: the tour's first grid (the oscillator block rebinds ts)
 out = dx.simulate(lorenz, lorenz.init_state(), jnp.linspace(0, 1, 11))
-assert out.ys.shape == (11, 3)
+assert out.ys.shape == (11, 3) and out.ys.dtype == jnp.float32
+assert float(lorenz.rho) == 28.0 and abs(float(lorenz.beta) - 8 / 3) < 1e-6
+pendulum = Pendulum(jnp.asarray(0.5))
+swing = dx.simulate(pendulum, pendulum.init_state(), jnp.linspace(0, 20, 201)).ys
+assert swing.shape == (201, 2) and float(jnp.abs(swing[-1]).max()) < 0.1  # damped
 assert history.loss.shape == (20, 8) and not bool(history.failed.any())
 assert scores.shape == (8,)
 assert record.rates.shape == (8, 100) and bool(jnp.all(ei.g >= 0))

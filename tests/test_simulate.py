@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import scipy.integrate
 import scipy.linalg
-from helpers import OU, Integrator, Linear, Logistic, Lorenz
+from helpers import OU, Integrator, Linear, Logistic
 
 import dynax as dx
 from dynax._terms import DiagonalNoiseTerm, GridBrownian, brownian_increments
@@ -58,7 +58,7 @@ def test_lorenz_matches_scipy():
     ref = scipy.integrate.solve_ivp(
         rhs, (0.0, 2.0), y0, method="DOP853", t_eval=ts, rtol=1e-13, atol=1e-13
     ).y.T
-    model = Lorenz(jnp.asarray(sigma), jnp.asarray(rho), jnp.asarray(beta))
+    model = dx.models.Lorenz(sigma, rho, beta)
     adaptive = dx.simulate(
         model,
         jnp.asarray(y0),

@@ -1,13 +1,13 @@
 r"""Reservoir benchmarks: NARMA, the memory-capacity task and a Lorenz series."""
 
 import diffrax
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
 
 from .._custom_types import Array, ArrayLike, Bool, Float, PRNGKeyArray
 from .._simulate import simulate
+from ..models import Lorenz
 
 
 def _check_n(name: str, n: int, minimum: int = 1) -> None:
@@ -112,22 +112,6 @@ def memory_capacity_task(
     return u[:, None], targets
 
 
-class _Lorenz(eqx.Module):
-    sigma: Array
-    rho: Array
-    beta: Array
-
-    def __call__(self, t, y, args):
-        x1, x2, x3 = y[0], y[1], y[2]
-        return jnp.stack(
-            [
-                self.sigma * (x2 - x1),
-                x1 * (self.rho - x3) - x2,
-                x1 * x2 - self.beta * x3,
-            ]
-        )
-
-
 def lorenz_series(
     n: int,
     *,
@@ -140,7 +124,7 @@ def lorenz_series(
     beta: float = 8.0 / 3.0,
     dtype=None,
 ) -> Float[Array, "n 3"]:
-    r"""Sample the Lorenz (1963) system (fixed-step ``diffrax.Tsit5``, ``dx.simulate``).
+    r"""Sample :class:`dynax.models.Lorenz` (fixed-step ``diffrax.Tsit5``).
 
     $$\dot x = \sigma(y - x),\quad \dot y = x(\rho - z) - y,\quad
     \dot z = xy - \beta z.$$
@@ -164,8 +148,8 @@ def lorenz_series(
     _check_n("sample_every", sample_every)
     _check_n("washout", washout, 0)
     dtype = jnp.result_type(float) if dtype is None else dtype
-    y0 = jnp.ones(3, dtype) if y0 is None else jnp.asarray(y0, dtype)
-    model = _Lorenz(*(jnp.asarray(p, dtype) for p in (sigma, rho, beta)))
+    model = Lorenz(sigma, rho, beta, dtype=dtype)
+    y0 = model.init_state() if y0 is None else jnp.asarray(y0, dtype)
     ts = jnp.arange(max(washout + n, 2), dtype=dtype) * (sample_every * dt)
     traj = simulate(model, y0, ts, solver=diffrax.Tsit5(), dt=dt)
     return traj.ys[washout : washout + n]

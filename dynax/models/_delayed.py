@@ -15,7 +15,7 @@ import numpy as np
 from .._concrete import is_concrete
 from .._custom_types import Args, Array, ArrayLike, Float, Int, ScalarLike
 from ._base import AbstractSteppedMap
-from ._coupling import DENSE, MEAN_FIELD, SPARSE, check_nonnegative
+from ._coupling import AbstractCoupling, check_nonnegative
 from ._oscillators import Kuramoto
 
 
@@ -56,10 +56,16 @@ class DelayedKuramoto(AbstractSteppedMap):
     its times are the model's times. The history before the start is the constant
     initial phase unless a full history is given to :meth:`history_state`.
 
-    Delays may be a scalar (one delay for every connection; the all-to-all layout
-    then stays $O(N)$), one per sender ``(n,)`` for the all-to-all and dense
-    layouts ($\tau_{ij} = \tau_j$, still $O(N)$ for all-to-all), one per pair
-    ``(n, n)`` for the dense layout, or one per edge ``(E,)`` for the sparse layout.
+    Delays are one value per connection of the coupling, or any shape that
+    broadcasts to its :attr:`~dynax.models.AbstractCoupling.connection_shape`:
+    ``(n, n)`` for :class:`~dynax.models.MeanField` and
+    :class:`~dynax.models.DenseCoupling` (a pair $(i, j)$ at ``[i, j]``; an ``(n,)``
+    vector is one delay per sender, $\tau_{ij} = \tau_j$), ``(E,)`` for
+    :class:`~dynax.models.SparseCoupling` (one per edge). A scalar, or one delay
+    per sender, keeps the coupling's own cost (the all-to-all layout stays $O(N)$);
+    delays that vary along receivers are summed connection by connection
+    (:meth:`~dynax.models.AbstractCoupling.connection_sum`; $O(N^2)$ for the
+    all-to-all layout).
     Noise is not supported (a map receives no Brownian motion): the wrapped model
     must have ``sigma = 0``.
 
@@ -108,7 +114,7 @@ class DelayedKuramoto(AbstractSteppedMap):
         if self.dt.ndim != 0 or not is_concrete(self.dt) or not float(self.dt) > 0:
             raise ValueError(f"dt: expected a concrete scalar > 0, got {dt!r}.")
         delays = jnp.asarray(delays, dtype)
-        _check_delay_shape(delays.shape, kuramoto)
+        _check_delay_shape(delays.shape, kuramoto.coupling)
         delays = check_nonnegative("delays", delays, dtype)
         lags = _buffer_length(delays, float(self.dt), max_delay)
         if not is_concrete(delays):  # checked when the computation runs (vmap)
@@ -124,19 +130,14 @@ class DelayedKuramoto(AbstractSteppedMap):
     def _coupling(self, buf: DelayBuffer, theta: Float[Array, " n"]):
         k = self.kuramoto
         rows = (buf.index - self._lags()) % self.n_lags
-        if self.delays.ndim == 0:
-            return k.interaction(theta, buf.history[rows])
-        if k.mode in (MEAN_FIELD, DENSE) and self.delays.ndim == 1:
-            return k.interaction(theta, buf.history[rows, jnp.arange(k.n)])
-        if k.mode == SPARSE:
-            assert k.senders is not None and k.receivers is not None
-            source = buf.history[rows, k.senders]
-            phase = source - theta[k.receivers] - k.lag
-            terms = jnp.broadcast_to(k.coupling, phase.shape) * jnp.sin(phase)
-            return jax.ops.segment_sum(terms, k.receivers, num_segments=k.n)
-        source = buf.history[rows, jnp.arange(k.n).reshape(1, -1)]
-        phase = source - theta.reshape(-1, 1) - k.lag
-        return jnp.sum(k.coupling * jnp.sin(phase), axis=1)
+        if self.delays.ndim < len(k.coupling.connection_shape):  # one per sender
+            source = buf.history[jnp.broadcast_to(rows, (k.n,)), jnp.arange(k.n)]
+            return k.interaction(theta, source)
+
+        def term(senders, receivers):
+            return jnp.sin(buf.history[rows, senders] - theta[receivers] - k.lag)
+
+        return k.coupling.connection_sum(term)
 
     def _euler(self, buf: DelayBuffer) -> DelayBuffer:
         theta = buf.current
@@ -183,15 +184,15 @@ class DelayedKuramoto(AbstractSteppedMap):
         return y.current
 
 
-def _check_delay_shape(shape: tuple[int, ...], k: Kuramoto) -> None:
-    allowed = {MEAN_FIELD: [(), (k.n,)], DENSE: [(), (k.n,), (k.n, k.n)]}
-    if k.mode == SPARSE:
-        assert k.senders is not None
-        allowed[SPARSE] = [(), (k.senders.shape[0],)]
-    if shape not in allowed[k.mode]:
+def _check_delay_shape(shape: tuple[int, ...], coupling: AbstractCoupling) -> None:
+    connections = coupling.connection_shape
+    ok = len(shape) <= len(connections)
+    pairs = zip(shape[::-1], connections[::-1], strict=False)
+    ok = ok and all(a in (1, b) for a, b in pairs)
+    if not ok:
         raise ValueError(
-            f"delays: with the {k.mode} coupling layout expected a shape in "
-            f"{allowed[k.mode]}, got {shape}."
+            f"delays: with a {type(coupling).__name__} expected a scalar or a shape "
+            f"that broadcasts to its connections, {connections}, got {shape}."
         )
 
 

@@ -2,9 +2,10 @@ r"""Graph generators: dense adjacency matrices, random ones as pure functions of
 
 Every generator returns a symmetric ``(n, n)`` float adjacency matrix with zero
 diagonal and unit weights (an undirected simple graph), ready for
-:func:`dynax.analysis.laplacian`, the dense coupling of the oscillator models, or
-:func:`edges_from_adjacency` for their sparse layout. The random generators are
-jit- and vmap-friendly (``vmap`` over keys gives an ensemble of graphs).
+:func:`dynax.analysis.laplacian`, :class:`DenseCoupling`, or
+:meth:`SparseCoupling.from_adjacency` (:func:`edges_from_adjacency`) for an edge
+list. The random generators are jit- and vmap-friendly (``vmap`` over keys gives an
+ensemble of graphs).
 """
 
 import functools
@@ -22,7 +23,7 @@ def _dtype(dtype: DTypeLike | None):
     return jnp.dtype(jnp.result_type(float) if dtype is None else dtype)
 
 
-def _check_n(n: int, minimum: int) -> None:
+def check_n(n: int, minimum: int) -> None:
     if not isinstance(n, int) or isinstance(n, bool) or n < minimum:
         raise ValueError(f"n: expected a Python int >= {minimum}, got {n!r}.")
 
@@ -36,20 +37,20 @@ def _circulant(n: int, half_width: int, dtype) -> Float[Array, "n n"]:
 
 def ring_graph(n: int, *, dtype: DTypeLike | None = None) -> Float[Array, "n n"]:
     r"""Return the cycle $C_n$: node $i$ linked to $i \pm 1 \pmod n$ ($n \ge 3$)."""
-    _check_n(n, 3)
+    check_n(n, 3)
     return _circulant(n, 1, _dtype(dtype))
 
 
 def path_graph(n: int, *, dtype: DTypeLike | None = None) -> Float[Array, "n n"]:
     r"""Return the path $P_n$: node $i$ linked to $i \pm 1$ (no wrap-around)."""
-    _check_n(n, 1)
+    check_n(n, 1)
     i = np.arange(n)
     return jnp.asarray(np.abs(i[:, None] - i[None, :]) == 1, _dtype(dtype))
 
 
 def complete_graph(n: int, *, dtype: DTypeLike | None = None) -> Float[Array, "n n"]:
     r"""Return the complete graph $K_n$ (every pair linked, no self-loops)."""
-    _check_n(n, 1)
+    check_n(n, 1)
     return jnp.asarray(1.0 - np.eye(n), _dtype(dtype))
 
 
@@ -76,7 +77,7 @@ def erdos_renyi_graph(
         key: PRNG key.
         dtype: float dtype of the result.
     """
-    _check_n(n, 1)
+    check_n(n, 1)
     _check_probability(p)
     return _erdos_renyi(n, jnp.asarray(p), key).astype(_dtype(dtype))
 
@@ -113,7 +114,7 @@ def watts_strogatz_graph(
         key: PRNG key.
         dtype: float dtype of the result.
     """
-    _check_n(n, 3)
+    check_n(n, 3)
     if not isinstance(k, int) or k % 2 or not 2 <= k < n:
         raise ValueError(f"k: expected an even int with 2 <= k < n = {n}, got {k!r}.")
     _check_probability(p)
@@ -146,9 +147,9 @@ def edges_from_adjacency(
 
     Entry $A_{ij} \ne 0$ becomes an edge from $j$ (sender) to $i$ (receiver) with
     weight $A_{ij}$ (row = receiver, as everywhere in dynax), so
-    ``Kuramoto(omega, weights, edges=(senders, receivers))`` equals
-    ``Kuramoto(omega, A)``. Not jittable: the number of edges sets the shapes, so
-    ``A`` must be concrete.
+    ``SparseCoupling(senders, receivers, weights, n)`` computes what
+    ``DenseCoupling(A)`` does (see :meth:`SparseCoupling.from_adjacency`). Not
+    jittable: the number of edges sets the shapes, so ``A`` must be concrete.
     """
     a = np.asarray(A)
     if a.ndim != 2 or a.shape[0] != a.shape[1]:
