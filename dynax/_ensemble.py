@@ -8,6 +8,8 @@ import jax
 import jax.tree_util as jtu
 from jaxtyping import PRNGKeyArray
 
+from ._validate import check_callable, fail
+
 _M = TypeVar("_M")
 
 
@@ -30,15 +32,16 @@ def make_ensemble(make: Callable[[PRNGKeyArray], _M], keys: PRNGKeyArray) -> _M:
                                jax.random.split(key, 256))
         ```
     """
+    check_callable("make", make, "a function of one PRNG key returning one network")
     shape = getattr(keys, "shape", None)
     typed = shape is not None and jax.dtypes.issubdtype(keys.dtype, jax.dtypes.prng_key)
     if shape is None or len(shape) != (1 if typed else 2):
-        raise ValueError(
-            "keys: expected a batch of PRNG keys with a leading ensemble axis, e.g. "
-            f"jax.random.split(key, n), got shape {shape}."
+        what = (
+            "a batch of PRNG keys with a leading ensemble axis, e.g. jr.split(key, n)"
         )
+        fail("keys", what, f"shape {shape}")
     if shape[0] == 0:
-        raise ValueError("keys: expected at least one key, got an empty batch.")
+        fail("keys", "at least one key", "an empty batch")
     return eqx.filter_vmap(make)(keys)
 
 
@@ -46,7 +49,7 @@ def member(ensemble: _M, i: int) -> _M:
     """Return member ``i`` of a stacked ensemble (index every array leaf)."""
     n = ensemble_size(ensemble)
     if not -n <= i < n:
-        raise IndexError(f"i: expected an index in [-{n}, {n}), got {i}.")
+        fail("i", f"an index in [-{n}, {n})", repr(i), error=IndexError)
     return jtu.tree_map(lambda x: x[i] if eqx.is_array(x) else x, ensemble)
 
 
@@ -54,8 +57,6 @@ def ensemble_size(ensemble) -> int:
     """The length of the leading ensemble axis of a stacked ensemble."""
     leaves = [x for x in jtu.tree_leaves(ensemble) if eqx.is_array(x)]
     if not leaves or leaves[0].ndim == 0:
-        raise ValueError(
-            "ensemble: expected a stacked ensemble (array leaves with a leading "
-            "ensemble axis), got a PyTree with no batched array leaves."
-        )
+        what = "a stacked ensemble (array leaves with a leading ensemble axis)"
+        fail("ensemble", what, "a PyTree with no batched array leaves")
     return leaves[0].shape[0]

@@ -14,9 +14,9 @@ from ._checks import (
     check_inputs,
     check_model,
     check_solver,
+    check_step,
     check_ts,
     check_y0,
-    is_concrete,
     substeps,
 )
 from ._custom_types import State
@@ -24,7 +24,21 @@ from ._ensemble import ensemble_size
 from ._fixed_step import explicit_tableau, flow_stepper, scan_intervals
 from ._inputs import ConstantInput, PiecewiseConstantInput
 from ._terms import brownian_increments, is_stochastic, make_terms, virtual_brownian
+from ._validate import (
+    check_bool,
+    check_ensemble,
+    check_float,
+    check_instance,
+    check_int,
+    check_key,
+    is_concrete,
+)
 from .models._base import AbstractMap
+
+_TRACED_TS = (
+    "ts: expected finite, strictly increasing times, got a traced ts with a NaN, an "
+    "infinity or a step <= 0."
+)
 
 
 class Trajectory(eqx.Module):
@@ -108,11 +122,15 @@ def simulate(
 
     Args:
         model: a dynax model, or any callable ``f(t, y, args)`` returning ``dy/dt``.
-        y0: the initial state (``model.init_state()`` gives the default).
-        ts: strictly increasing save times (at least 2).
-        inputs: ``None``; an array sampled on ``ts`` (leading axis ``len(ts)``),
-            piecewise constant as described above; or any object with
-            ``.evaluate(t)`` (e.g. a diffrax path), passed to the model as ``args``.
+        y0: the initial state (``model.init_state()`` gives the default); integer
+            leaves become the float dtype of ``model.init_state()``, as
+            ``diffrax.diffeqsolve`` promotes them.
+        ts: finite, strictly increasing save times (at least 2).
+        inputs: ``None``; an array sampled on ``ts`` (leading axis ``len(ts)``, then
+            ``n_in`` channels for a dynax model), piecewise constant as described
+            above; or any object with ``.evaluate(t)`` (e.g. a diffrax path), passed
+            to the model as ``args``. **Omitted inputs are zero input**: a model
+            with input channels (``n_in > 0``) then sees zeros on every channel.
         key: PRNG key for the Brownian motion of stochastic models.
         solver: a diffrax solver object; default ``diffrax.Euler()``.
         dt: the solver step; default the spacing of ``ts`` (one step per interval,
@@ -123,7 +141,7 @@ def simulate(
         adjoint: diffrax adjoint for the adaptive path (default
             ``RecursiveCheckpointAdjoint``); the fixed-step scan is differentiated
             directly.
-        max_steps: step budget of the adaptive path.
+        max_steps: step budget (>= 1) of the adaptive path.
         throw: raise (inside jit, via ``eqx.error_if``) when a solve fails.
         ensemble: ``model`` is a stacked ensemble (:func:`dynax.make_ensemble`);
             every member is simulated from the same ``y0`` and ``inputs``, with its
@@ -150,15 +168,21 @@ def simulate(
     check_solver(solver, stepsize_controller, adaptive)
     ts = check_ts(ts)
     if adaptive:
-        if dt is not None and is_concrete(dt) and not float(dt) > 0:
-            raise ValueError(f"dt: expected a positive initial step, got {dt}.")
+        if dt is not None and is_concrete(dt):
+            check_float("dt", dt, low=0.0, low_open=True)
         n_sub, dt0 = 1, None if dt is None else jnp.asarray(dt, ts.dtype)
+        if max_steps is not None:
+            check_int("max_steps", max_steps, 1)
     else:
         n_sub, dt0 = substeps(ts, dt), None
-    inputs = check_inputs(inputs, ts)
-    y0 = check_y0(model, y0, ensemble)
-    if key is not None and not (hasattr(key, "dtype") and hasattr(key, "shape")):
-        raise TypeError(f"key: expected a jax PRNG key, got {type(key).__name__}.")
+    _check_options(adjoint, throw, unroll, remat, brownian_tol)
+    check_ensemble(model, ensemble)
+    n_in = getattr(model, "n_in", None)
+    inputs = check_inputs(inputs, ts, n_in if isinstance(n_in, int) else None)
+    y0 = check_y0(model, y0, ts, ensemble)
+    fixed = isinstance(model, AbstractMap) or not adaptive
+    check_step(model, y0, ts, inputs, ensemble, fixed)
+    check_key("key", key, optional=True)
     return _simulate(
         model,
         y0,
@@ -180,12 +204,22 @@ def simulate(
     )
 
 
+def _check_options(adjoint, throw, unroll, remat, brownian_tol) -> None:
+    what = "None or a diffrax adjoint such as diffrax.RecursiveCheckpointAdjoint()"
+    check_instance("adjoint", adjoint, diffrax.AbstractAdjoint, what, optional=True)
+    check_bool("throw", throw)
+    check_bool("remat", remat)
+    if not isinstance(unroll, bool):
+        check_int("unroll", unroll, 1)
+    if brownian_tol is not None and is_concrete(brownian_tol):
+        check_float("brownian_tol", brownian_tol, low=0.0, low_open=True)
+
+
 @eqx.filter_jit
 def _simulate(model, y0, ts, inputs, key, solver, controller, adjoint, dt0, tol, **kw):
-    if kw.pop("check_ts"):
-        ts = eqx.error_if(
-            ts, jnp.any(jnp.diff(ts) <= 0), "ts: expected strictly increasing times."
-        )
+    if kw.pop("check_ts"):  # traced ts; NaN fails ``diff > 0`` as it should
+        bad = ~jnp.all(jnp.diff(ts) > 0) | ~jnp.all(jnp.isfinite(ts))
+        ts = eqx.error_if(ts, bad, _TRACED_TS)
     throw, ensemble = kw.pop("throw"), kw.pop("ensemble")
 
     def one(m, k):

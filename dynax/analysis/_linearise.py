@@ -10,6 +10,14 @@ from jax.core import Tracer
 
 from .._custom_types import Args, Array, ArrayLike, Float, ScalarLike
 from .._inputs import ConstantInput
+from .._validate import (
+    check_array,
+    check_callable,
+    check_choice,
+    check_ensemble,
+    check_float,
+    fail,
+)
 from ..models._base import AbstractMap
 
 Kind = Literal["flow", "map"]
@@ -19,9 +27,7 @@ def resolve_kind(f, kind: Kind | None) -> Kind:
     """``kind`` if given, else ``"map"`` for an ``AbstractMap`` and ``"flow"``."""
     if kind is None:
         return "map" if isinstance(f, AbstractMap) else "flow"
-    if kind not in ("flow", "map"):
-        raise ValueError(f"kind: expected 'flow' or 'map', got {kind!r}.")
-    return kind
+    return check_choice("kind", kind, ("flow", "map"))  # pyright: ignore
 
 
 def resolve_args(args: Args, inputs: ArrayLike | None) -> Args:
@@ -29,20 +35,34 @@ def resolve_args(args: Args, inputs: ArrayLike | None) -> Args:
     if inputs is None:
         return args
     if args is not None:
-        raise ValueError(
-            "inputs: pass either inputs (a constant input vector, wrapped as "
-            "dx.ConstantInput) or args (handed to f as is), not both."
+        fail(
+            "inputs",
+            "None when args is given (pass either inputs, a constant input vector "
+            "wrapped as dx.ConstantInput, or args, handed to f as is)",
+            "both",
         )
     return ConstantInput(inputs)
 
 
 def check_f(f) -> None:
     """``f`` must be callable as ``f(t, y, args)``."""
-    if not callable(f):
-        raise TypeError(
-            "f: expected a dynax model or a callable f(t, y, args), got "
-            f"{type(f).__name__}."
-        )
+    check_callable("f", f, "a dynax model or a callable f(t, y, args)")
+
+
+def check_state(f, y, name: str, *, lead: int = 0, ensemble: bool = False) -> None:
+    """A dynax model's ``init_state()`` fixes the shape of a state.
+
+    ``y`` holds states on its last axes after ``lead`` leading (batch) axes; for an
+    ensemble ``f``, member 0's ``init_state()`` is the reference.
+    """
+    one = jax.tree_util.tree_map(
+        lambda leaf: leaf[0] if ensemble and eqx.is_array(leaf) else leaf, f
+    )
+    init = getattr(one, "init_state", None)
+    want = jax.eval_shape(init) if callable(init) else None
+    if hasattr(want, "shape") and jnp.shape(y)[lead:] != want.shape:  # pyright: ignore
+        what = f"states of shape {want.shape} (model.init_state())"  # pyright: ignore
+        fail(name, what, f"shape {jnp.shape(y)}")
 
 
 def _is_tracer(x) -> bool:
@@ -107,9 +127,9 @@ def jacobian(
         The ``(n, n)`` Jacobian, forward-mode (``jax.jacfwd``).
     """
     check_f(f)
-    y = jnp.asarray(y)
-    if y.ndim != 1:
-        raise ValueError(f"y: expected one state of shape (n,), got shape {y.shape}.")
+    check_ensemble(f, False, name="f", flag=None)
+    y = check_array("y", y, ndim=1, what="one state of shape (n,)")
+    check_state(f, y, "y")
     return jax.jacfwd(vector_field(f, t, resolve_args(args, inputs)))(y)
 
 
@@ -202,8 +222,8 @@ def linearise(
     Returns:
         A :class:`Linearisation`.
     """
+    check_f(f)
     kind = resolve_kind(f, kind)
-    if not dt > 0:
-        raise ValueError(f"dt: expected a positive time step, got {dt}.")
+    dt = check_float("dt", dt, low=0.0, low_open=True)
     a = jacobian(f, y, args=args, inputs=inputs, t=t)
     return linearise_matrix(a, kind, dt)

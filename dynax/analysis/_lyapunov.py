@@ -22,8 +22,16 @@ from .._custom_types import Args, Array, ArrayLike, Bool, Float, ScalarLike
 from .._ensemble import ensemble_size
 from .._fixed_step import explicit_tableau, tableau_step
 from .._inputs import ConstantInput
+from .._validate import (
+    check_array,
+    check_ensemble,
+    check_float,
+    check_int,
+    check_key,
+    fail,
+)
 from ..models._base import AbstractStochasticDynamics
-from ._linearise import Kind, check_f, resolve_kind
+from ._linearise import Kind, check_f, check_state, resolve_kind
 
 
 class LyapunovSpectrum(eqx.Module):
@@ -102,34 +110,21 @@ def lyapunov_spectrum(
     """
     check_f(f)
     kind = resolve_kind(f, kind)
-    y0 = jnp.asarray(y0)
-    n = y0.shape[-1] if y0.ndim else 0
-    _check(y0, dt, n_steps, n_exponents, n, n_transient, qr_every, n_blocks, ensemble)
+    n_members = check_ensemble(f, ensemble, name="f")
+    y0 = _check_y0(f, y0, n_members)
+    n = y0.shape[-1]
+    _check(dt, n_steps, n_exponents, n, n_transient, qr_every, n_blocks)
+    check_key("key", key, optional=True)
     k = n if n_exponents is None else n_exponents
     noisy = isinstance(f, AbstractStochasticDynamics) and key is not None
     if kind == "flow":
-        if solver is None:
-            solver = diffrax.Euler() if noisy else diffrax.Tsit5()
-        if noisy and type(solver) is not diffrax.Euler:
-            raise ValueError(
-                "solver: with a key the noise is integrated by Euler-Maruyama; pass "
-                f"solver=None or diffrax.Euler(), got {type(solver).__name__}."
-            )
-        if explicit_tableau(solver) is None:
-            raise ValueError(
-                "solver: expected an explicit Runge-Kutta diffrax solver (Euler, "
-                f"Heun, Midpoint, Ralston, Bosh3, Tsit5, Dopri5, ...), got {solver!r}."
-            )
+        solver = _check_solver(solver, noisy)
     total = n_transient + n_steps
     if inputs is not None:
-        inputs = jnp.asarray(inputs)
-        if inputs.ndim != 2 or inputs.shape[0] != total:
-            raise ValueError(
-                f"inputs: expected shape ({total}, n_in) (one sample per step, "
-                f"transient included), got {inputs.shape}."
-            )
+        what = f"shape ({total}, n_in) (one sample per step, transient included)"
+        inputs = check_array("inputs", inputs, shape=(total, None), what=what)
         if args is not None:
-            raise ValueError("inputs: pass either inputs or args, not both.")
+            fail("inputs", "None when args is given (pass either)", "both")
     opts = dict(
         kind=kind,
         k=k,
@@ -143,33 +138,41 @@ def lyapunov_spectrum(
     return _lyapunov(f, y0, inputs, args, key, solver, t0, ensemble, **opts)
 
 
-def _check(y0, dt, n_steps, n_exponents, n, n_transient, qr_every, n_blocks, ens):
-    if y0.ndim not in ((1, 2) if ens else (1,)):
-        raise ValueError(f"y0: expected one state of shape (n,), got {y0.shape}.")
-    if not dt > 0:
-        raise ValueError(f"dt: expected a positive step, got {dt}.")
-    for name, value in (("n_steps", n_steps), ("qr_every", qr_every)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name}: expected a positive int, got {value!r}.")
-    if not isinstance(n_transient, int) or n_transient < 0:
-        raise ValueError(f"n_transient: expected an int >= 0, got {n_transient!r}.")
-    if n_exponents is not None and not (
-        isinstance(n_exponents, int) and 1 <= n_exponents <= n
-    ):
-        raise ValueError(
-            f"n_exponents: expected an int in [1, {n}] (the state size), got "
-            f"{n_exponents!r}."
-        )
+def _check_y0(f, y0, n_members: int | None) -> Array:
+    if n_members is None:
+        y0 = check_array("y0", y0, ndim=1, what="one state of shape (n,)")
+    else:
+        what = f"one state (n,) shared by all members, or ({n_members}, n)"
+        y0 = check_array("y0", y0, ndim=(1, 2), what=what)
+        if y0.ndim == 2 and y0.shape[0] != n_members:
+            fail("y0", what, f"shape {y0.shape}")
+    check_state(f, y0, "y0", lead=y0.ndim - 1, ensemble=n_members is not None)
+    return y0
+
+
+def _check_solver(solver, noisy: bool):
+    if solver is None:
+        return diffrax.Euler() if noisy else diffrax.Tsit5()
+    if noisy and type(solver) is not diffrax.Euler:
+        what = "None or diffrax.Euler() (with a key, noise is Euler-Maruyama)"
+        fail("solver", what, type(solver).__name__)
+    if explicit_tableau(solver) is None:
+        what = "an explicit Runge-Kutta diffrax solver (Euler, Heun, Tsit5, ...)"
+        fail("solver", what, repr(solver))
+    return solver
+
+
+def _check(dt, n_steps, n_exponents, n, n_transient, qr_every, n_blocks):
+    check_float("dt", dt, low=0.0, low_open=True)
+    check_int("n_steps", n_steps, 1)
+    check_int("qr_every", qr_every, 1)
+    check_int("n_transient", n_transient, 0)
+    if n_exponents is not None:
+        check_int("n_exponents", n_exponents, 1, n)
     if n_steps % qr_every or n_transient % qr_every:
-        raise ValueError(
-            f"qr_every: expected a divisor of n_steps ({n_steps}) and n_transient "
-            f"({n_transient}), got {qr_every}."
-        )
-    if not isinstance(n_blocks, int) or not 1 <= n_blocks <= n_steps // qr_every:
-        raise ValueError(
-            f"n_blocks: expected an int in [1, {n_steps // qr_every}], got "
-            f"{n_blocks!r}."
-        )
+        what = f"a divisor of n_steps ({n_steps}) and n_transient ({n_transient})"
+        fail("qr_every", what, f"{qr_every}")
+    check_int("n_blocks", n_blocks, 1, n_steps // qr_every)
 
 
 @eqx.filter_jit

@@ -8,11 +8,13 @@ import jax.random as jr
 
 from .._custom_types import Array, ArrayLike, Bool, Float, PRNGKeyArray
 from .._simulate import simulate
-
-
-def _check_n(name: str, n: int, minimum: int = 1) -> None:
-    if not isinstance(n, int) or isinstance(n, bool) or n < minimum:
-        raise ValueError(f"{name} must be a Python int >= {minimum}, got {n!r}.")
+from .._validate import (
+    check_array,
+    check_float,
+    check_float_dtype,
+    check_int,
+    check_key,
+)
 
 
 def narma_from_inputs(
@@ -35,10 +37,8 @@ def narma_from_inputs(
     Returns:
         ``y``, shape ``(time,)``.
     """
-    u = jnp.asarray(u)
-    if u.ndim != 1:
-        raise ValueError(f"u: expected shape (time,), got {u.shape}.")
-    _check_n("order", order)
+    u = check_array("u", u, ndim=1, what="shape (time,)")
+    check_int("order", order, 1)
 
     def step(carry, u_k):
         ys, us = carry  # ys = y_{k-n+1..k}; us = u_{k-n..k-1}
@@ -72,8 +72,9 @@ def narma(
     Returns:
         ``(u, y, ok)``.
     """
-    _check_n("n", n)
-    dtype = jnp.result_type(float) if dtype is None else dtype
+    check_int("n", n, 1)
+    check_key("key", key)
+    dtype = check_float_dtype("dtype", dtype)
     u = jr.uniform(key, (n,), dtype, minval=0.0, maxval=0.5)
     y = narma_from_inputs(u, order=order)
     ok = jnp.all(jnp.isfinite(y) & (jnp.abs(y) <= bound))
@@ -101,9 +102,10 @@ def memory_capacity_task(
     Returns:
         ``(inputs, targets)`` of shapes ``(n, 1)`` and ``(n, max_delay)``.
     """
-    _check_n("n", n)
-    _check_n("max_delay", max_delay)
-    dtype = jnp.result_type(float) if dtype is None else dtype
+    check_int("n", n, 1)
+    check_int("max_delay", max_delay, 1)
+    check_key("key", key)
+    dtype = check_float_dtype("dtype", dtype)
     u = jr.uniform(key, (n,), dtype, minval=low, maxval=high)
     padded = jnp.concatenate([jnp.zeros((max_delay + 1,), dtype), u])
     ks = jnp.arange(n)[:, None]
@@ -160,11 +162,14 @@ def lorenz_series(
         The states, shape ``(n, 3)``; sample ``i`` is at time
         ``(washout + i) * sample_every * dt``.
     """
-    _check_n("n", n)
-    _check_n("sample_every", sample_every)
-    _check_n("washout", washout, 0)
-    dtype = jnp.result_type(float) if dtype is None else dtype
-    y0 = jnp.ones(3, dtype) if y0 is None else jnp.asarray(y0, dtype)
+    check_int("n", n, 1)
+    check_int("sample_every", sample_every, 1)
+    check_int("washout", washout, 0)
+    check_float("dt", dt, low=0.0, low_open=True)
+    dtype = check_float_dtype("dtype", dtype)
+    if y0 is not None:
+        y0 = check_array("y0", y0, shape=(3,), dtype=dtype)
+    y0 = jnp.ones(3, dtype) if y0 is None else y0
     model = _Lorenz(*(jnp.asarray(p, dtype) for p in (sigma, rho, beta)))
     ts = jnp.arange(max(washout + n, 2), dtype=dtype) * (sample_every * dt)
     traj = simulate(model, y0, ts, solver=diffrax.Tsit5(), dt=dt)

@@ -12,10 +12,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._concrete import is_concrete
 from .._custom_types import Args, Array, ArrayLike, Float, Int, ScalarLike
+from .._validate import (
+    as_array,
+    check_float,
+    check_instance,
+    check_int,
+    check_positive,
+    fail,
+    is_concrete,
+)
 from ._base import AbstractMap
-from ._coupling import DENSE, MEAN_FIELD, SPARSE, check_nonnegative
+from ._coupling import DENSE, MEAN_FIELD, SPARSE
 from ._oscillators import Kuramoto
 
 
@@ -91,31 +99,26 @@ class DelayedKuramoto(AbstractMap):
         n_substeps: int = 1,
         max_delay: float | None = None,
     ):
-        if not isinstance(kuramoto, Kuramoto):
-            raise ValueError(
-                f"kuramoto: expected a dynax.models.Kuramoto, got {type(kuramoto)}."
-            )
+        what = "a dynax.models.Kuramoto"
+        check_instance("kuramoto", kuramoto, Kuramoto, what)
         if is_concrete(kuramoto.sigma) and np.any(np.asarray(kuramoto.sigma) != 0):
-            raise ValueError(
-                "kuramoto: DelayedKuramoto is deterministic; expected sigma = 0, got "
-                f"sigma = {kuramoto.sigma}."
+            fail(
+                "kuramoto",
+                "sigma = 0 (DelayedKuramoto is deterministic)",
+                f"sigma = {kuramoto.sigma}",
             )
-        if not isinstance(n_substeps, int) or n_substeps < 1:
-            raise ValueError(f"n_substeps: expected an int >= 1, got {n_substeps!r}.")
+        check_int("n_substeps", n_substeps, 1)
         dtype = kuramoto.omega.dtype
         self.kuramoto, self.n_substeps = kuramoto, n_substeps
-        self.dt = jnp.asarray(dt, dtype)
-        if self.dt.ndim != 0 or not is_concrete(self.dt) or not float(self.dt) > 0:
-            raise ValueError(f"dt: expected a concrete scalar > 0, got {dt!r}.")
-        delays = jnp.asarray(delays, dtype)
+        self.dt = jnp.asarray(check_float("dt", dt, low=0.0, low_open=True), dtype)
+        delays = as_array("delays", delays, dtype)
         _check_delay_shape(delays.shape, kuramoto)
-        delays = check_nonnegative("delays", delays, dtype)
+        delays = check_positive("delays", delays, dtype, strict=False)
         lags = _buffer_length(delays, float(self.dt), max_delay)
         if not is_concrete(delays):  # checked when the computation runs (vmap)
             too_long = jnp.any(delays > (lags + 0.5) * self.dt)
-            delays = jnp.asarray(
-                eqx.error_if(delays, too_long, "delays: exceed max_delay.")
-            )
+            msg = "delays: expected delays <= max_delay, got a traced delay above it."
+            delays = jnp.asarray(eqx.error_if(delays, too_long, msg))
         self.delays, self.n_lags = delays, lags + 1
 
     def _lags(self) -> Int[Array, "..."]:
@@ -163,10 +166,8 @@ class DelayedKuramoto(AbstractMap):
         theta = jnp.asarray(theta, self.kuramoto.omega.dtype)
         shape = (self.n_lags, self.kuramoto.n)
         if theta.shape not in (shape[1:], shape):
-            raise ValueError(
-                f"theta: expected shape ({shape[1]},) or {shape} (n_lags, n), got "
-                f"{theta.shape}."
-            )
+            what = f"shape ({shape[1]},) or {shape} (n_lags, n)"
+            fail("theta", what, f"{theta.shape}")
         history = jnp.broadcast_to(theta, shape)
         return DelayBuffer(history, jnp.asarray(self.n_lags - 1, jnp.int32))
 
@@ -185,24 +186,22 @@ def _check_delay_shape(shape: tuple[int, ...], k: Kuramoto) -> None:
         assert k.senders is not None
         allowed[SPARSE] = [(), (k.senders.shape[0],)]
     if shape not in allowed[k.mode]:
-        raise ValueError(
-            f"delays: with the {k.mode} coupling layout expected a shape in "
-            f"{allowed[k.mode]}, got {shape}."
-        )
+        what = f"a shape in {allowed[k.mode]} (the {k.mode} coupling layout)"
+        fail("delays", what, f"{shape}")
 
 
 def _buffer_length(delays: Array, dt: float, max_delay: float | None) -> int:
     """The largest lag in steps the buffer must hold (static)."""
     if max_delay is not None:
-        if not max_delay >= 0:
-            raise ValueError(f"max_delay: expected a value >= 0, got {max_delay!r}.")
-        longest = float(max_delay)
+        longest = check_float("max_delay", max_delay, low=0.0)
     elif is_concrete(delays):
         longest = float(np.max(np.asarray(delays))) if delays.size else 0.0
     else:
-        raise ValueError(
-            "max_delay: the delays are traced (e.g. vmapped), so the buffer size is "
-            "unknown; pass max_delay, the longest delay of any member."
+        fail(
+            "max_delay",
+            "the longest delay of any member when the delays are traced (e.g. "
+            "vmapped): it fixes the buffer size",
+            "None",
         )
     lags = int(np.round(longest / dt))
     if (
@@ -210,8 +209,6 @@ def _buffer_length(delays: Array, dt: float, max_delay: float | None) -> int:
         and max_delay is not None
         and np.any(np.asarray(delays) > longest + dt / 2)
     ):
-        raise ValueError(
-            f"delays: expected delays <= max_delay = {max_delay}, got up to "
-            f"{float(np.max(np.asarray(delays)))}."
-        )
+        got = f"up to {float(np.max(np.asarray(delays)))}"
+        fail("delays", f"delays <= max_delay = {max_delay}", got)
     return lags

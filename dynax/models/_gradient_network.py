@@ -8,11 +8,17 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import DTypeLike
 
-from .._concrete import is_concrete
 from .._custom_types import Args, Array, ArrayLike, Float, ScalarLike
-from . import _init
+from .._validate import (
+    check_array,
+    check_callable,
+    check_float_dtype,
+    check_int,
+    check_positive,
+    fail,
+    is_concrete,
+)
 from ._base import AbstractStochasticDynamics
-from ._coupling import check_nonnegative, check_scalar
 
 
 class CoupledGradientNetwork(AbstractStochasticDynamics):
@@ -66,22 +72,21 @@ class CoupledGradientNetwork(AbstractStochasticDynamics):
         dim: int = 1,
         dtype: DTypeLike | None = None,
     ):
-        if not callable(f):
-            raise ValueError(f"f: expected a callable f(x) -> scalar, got {f!r}.")
-        _init.check_size("dim", dim, 1)
+        check_callable("f", f, "a callable f(x) -> scalar")
+        check_int("dim", dim, 1)
         if dtype is None and hasattr(laplacian, "dtype"):
             is_float = jnp.issubdtype(laplacian.dtype, jnp.floating)  # pyright: ignore
             dtype = laplacian.dtype if is_float else None  # pyright: ignore
-        dtype = _init.default_dtype(dtype)
+        dtype = check_float_dtype("dtype", dtype)
         self.f, self.dim = f, dim
-        self.laplacian = _check_laplacian(jnp.asarray(laplacian, dtype))
+        self.laplacian = _check_laplacian(
+            check_array("laplacian", laplacian, dtype=dtype)
+        )
         self.n = self.laplacian.shape[0]
-        self.coupling = check_nonnegative(
-            "coupling", check_scalar("coupling", coupling, dtype), dtype
-        )
-        self.sigma = check_nonnegative(
-            "sigma", check_scalar("sigma", sigma, dtype), dtype
-        )
+        for name, value in (("coupling", coupling), ("sigma", sigma)):
+            check_array(name, value, ndim=0, what="a scalar")
+        self.coupling = check_positive("coupling", coupling, dtype, strict=False)
+        self.sigma = check_positive("sigma", sigma, dtype, strict=False)
 
     def __call__(
         self, t: ScalarLike, x: Float[Array, "n d"], args: Args
@@ -108,9 +113,7 @@ class CoupledGradientNetwork(AbstractStochasticDynamics):
 
 def _check_laplacian(lap: Float[Array, "n n"]) -> Float[Array, "n n"]:
     if lap.ndim != 2 or lap.shape[0] != lap.shape[1] or lap.shape[0] < 1:
-        raise ValueError(
-            f"laplacian: expected a square (n, n) matrix, got shape {lap.shape}."
-        )
+        fail("laplacian", "a square (n, n) matrix", f"shape {lap.shape}")
     if not is_concrete(lap):
         return lap
     m = np.asarray(lap, np.float64)
@@ -125,9 +128,10 @@ def _check_laplacian(lap: Float[Array, "n n"]) -> Float[Array, "n n"]:
     if np.any(np.abs(m.sum(axis=1)) > tol * m.shape[0]):
         problems.append("a row does not sum to zero")
     if problems:
-        raise ValueError(
-            "laplacian: expected a graph Laplacian L = D - A of an undirected graph "
-            "with non-negative weights (symmetric, off-diagonal <= 0, rows summing "
-            f"to 0), but {'; '.join(problems)}."
+        fail(
+            "laplacian",
+            "a graph Laplacian L = D - A of an undirected graph with non-negative "
+            "weights (symmetric, off-diagonal <= 0, rows summing to 0)",
+            "a matrix where " + "; ".join(problems),
         )
     return lap

@@ -13,16 +13,16 @@ import jax.numpy as jnp
 from jax.typing import DTypeLike
 
 from .._custom_types import Args, Array, ArrayLike, Float, Int, ScalarLike
-from . import _init
-from ._base import AbstractStochasticDynamics
-from ._coupling import (
-    aggregate,
-    check_coupling,
-    check_frequencies,
-    check_nonnegative,
-    check_per_unit,
-    check_scalar,
+from .._validate import (
+    as_array,
+    check_array,
+    check_float_dtype,
+    check_positive,
+    check_unit_shape,
+    fail,
 )
+from ._base import AbstractStochasticDynamics
+from ._coupling import aggregate, check_coupling
 
 Edges = tuple[Int[ArrayLike, " edges"], Int[ArrayLike, " edges"]]
 
@@ -99,14 +99,14 @@ class Kuramoto(AbstractStochasticDynamics):
         dtype: DTypeLike | None = None,
     ):
         dtype = _dtype_of(omega, dtype)
-        self.omega = check_frequencies(omega, dtype)
+        self.omega = _check_frequencies(omega, dtype)
         self.n = self.omega.shape[0]
         self.mode, self.coupling, self.senders, self.receivers = check_coupling(
             coupling, self.n, edges, dtype
         )
-        self.lag = check_scalar("lag", lag, dtype)
-        sigma = check_per_unit("sigma", sigma, self.n, dtype)
-        self.sigma = check_nonnegative("sigma", sigma, dtype)
+        self.lag = check_array("lag", lag, ndim=0, dtype=dtype, what="a scalar")
+        check_unit_shape("sigma", sigma, self.n, axis="n")
+        self.sigma = check_positive("sigma", sigma, dtype, strict=False)
 
     def interaction(
         self, theta: Float[Array, " n"], source: Float[Array, " n"]
@@ -201,16 +201,16 @@ class StuartLandau(AbstractStochasticDynamics):
         dtype: DTypeLike | None = None,
     ):
         dtype = _dtype_of(omega, dtype)
-        self.omega = check_frequencies(omega, dtype)
+        self.omega = _check_frequencies(omega, dtype)
         self.n = self.omega.shape[0]
         self.mode, self.coupling, self.senders, self.receivers = check_coupling(
             coupling, self.n, edges, dtype
         )
-        self.lam = check_per_unit("lam", lam, self.n, dtype)
-        self.shear = check_scalar("shear", shear, dtype)
-        self.sigma = check_nonnegative(
-            "sigma", check_scalar("sigma", sigma, dtype), dtype
-        )
+        check_unit_shape("lam", lam, self.n, axis="n")
+        self.lam = as_array("lam", lam, dtype)
+        self.shear = check_array("shear", shear, ndim=0, dtype=dtype, what="a scalar")
+        check_array("sigma", sigma, ndim=0, what="a scalar")
+        self.sigma = check_positive("sigma", sigma, dtype, strict=False)
 
     def __call__(
         self, t: ScalarLike, z: Float[Array, "n 2"], args: Args
@@ -259,4 +259,13 @@ def _dtype_of(omega, dtype: DTypeLike | None):
         and jnp.issubdtype(omega.dtype, jnp.floating)
     ):
         return jnp.dtype(omega.dtype)
-    return _init.default_dtype(dtype)
+    return check_float_dtype("dtype", dtype)
+
+
+def _check_frequencies(omega, dtype) -> Float[Array, " n"]:
+    """Return ``omega`` as a 1-d float array of at least one oscillator."""
+    what = "a 1-d array of natural frequencies, one per oscillator"
+    omega = check_array("omega", omega, ndim=1, dtype=dtype, what=what)
+    if omega.shape[0] < 1:
+        fail("omega", what, f"shape {omega.shape}")
+    return omega

@@ -2,12 +2,22 @@
 
 from collections.abc import Callable
 
+import diffrax
 import equinox as eqx
 import jax
 import jax.random as jr
 
 from .._custom_types import Array, Float, PRNGKeyArray
 from .._simulate import simulate
+from .._validate import (
+    check_attrs,
+    check_ensemble,
+    check_float,
+    check_instance,
+    check_int,
+    check_key,
+)
+from ._fit import check_task_sizes
 from ._loss import choose_loss
 from ._step import cast_floats
 
@@ -73,8 +83,16 @@ def evaluate(
     Returns:
         An :class:`Evaluation` with one loss and score per member.
     """
-    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
-        raise ValueError(f"n_trials: expected an integer >= 1, got {n_trials!r}.")
+    what = "a dynax task with .sample(key) and .ts (e.g. dx.tasks.FlipFlop())"
+    check_attrs("task", task, ("sample", "ts"), what)
+    check_ensemble(model, ensemble)
+    check_task_sizes(model, task)
+    check_key("key", key)
+    check_int("n_trials", n_trials, 1)
+    what = "None or a diffrax solver"
+    check_instance("solver", solver, diffrax.AbstractSolver, what, optional=True)
+    if dt is not None:
+        check_float("dt", dt, low=0.0, low_open=True)
     loss = choose_loss(loss, task)
     keys = jr.split(key, n_trials)
     return _evaluate(model, task, keys, ensemble, loss, {"solver": solver, "dt": dt})

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import diffrax
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -17,6 +18,18 @@ from tqdm.auto import tqdm
 
 from .._custom_types import Array, Bool, Float, Int, PRNGKeyArray
 from .._ensemble import ensemble_size
+from .._validate import (
+    check_attrs,
+    check_bool,
+    check_callable,
+    check_ensemble,
+    check_float,
+    check_instance,
+    check_int,
+    check_key,
+    describe,
+    fail,
+)
 from ..models._base import AbstractStochasticDynamics
 from ._checkpoint import CheckpointManager
 from ._loss import choose_loss
@@ -63,55 +76,34 @@ def trainable(model) -> Any:
     return spec
 
 
-def _check_int(name: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{name}: expected an integer, got {type(value).__name__}.")
-    if value < minimum:
-        raise ValueError(f"{name}: expected an integer >= {minimum}, got {value}.")
-
-
-def _check_task(task) -> None:
-    for attr in ("sample", "ts"):
-        if not hasattr(task, attr):
-            raise TypeError(
-                "task: expected a dynax task with .sample(key) and .ts (e.g. "
-                f"dx.tasks.FlipFlop()), got {type(task).__name__} without .{attr}."
-            )
-
-
 def _check_optimizer(optimizer, hyperparams) -> None:
     if hyperparams is None:
         if not isinstance(optimizer, optax.GradientTransformation):
-            raise TypeError(
-                "optimizer: expected an optax.GradientTransformation such as "
-                "optax.adam(1e-3) (or, with hyperparams=, a function such as "
-                f"optax.adam), got {type(optimizer).__name__}."
+            what = (
+                "an optax.GradientTransformation such as optax.adam(1e-3) (or, with "
+                "hyperparams=, a function such as optax.adam)"
             )
+            fail("optimizer", what, describe(optimizer), error=TypeError)
     elif not callable(optimizer) or isinstance(optimizer, optax.GradientTransformation):
-        raise TypeError(
-            "optimizer: with hyperparams=, expected a function returning an optax "
-            "transformation (e.g. optax.adamw), called per member as "
-            f"optimizer(**hyperparams); got {type(optimizer).__name__}."
+        what = (
+            "with hyperparams=, a function returning an optax transformation (e.g. "
+            "optax.adamw), called per member as optimizer(**hyperparams)"
         )
+        fail("optimizer", what, describe(optimizer), error=TypeError)
 
 
 def _member_hyperparams(hyperparams, n_members: int):
     if hyperparams is None:
         return None
-    if not isinstance(hyperparams, dict):
-        raise TypeError(
-            f"hyperparams: expected a dict, got {type(hyperparams).__name__}."
-        )
+    check_instance("hyperparams", hyperparams, dict, "a dict")
     out = {}
     for name, value in hyperparams.items():
         value = jnp.asarray(value)
         if value.ndim == 0:
             value = jnp.broadcast_to(value, (n_members,))
         if value.shape != (n_members,):
-            raise ValueError(
-                f"hyperparams[{name!r}]: expected a scalar or one value per member, "
-                f"shape ({n_members},), got shape {value.shape}."
-            )
+            what = f"a scalar or one value per member, shape ({n_members},)"
+            fail(f"hyperparams[{name!r}]", what, f"shape {value.shape}")
         out[name] = value
     return out
 
@@ -121,23 +113,45 @@ def _partition(model, filter_spec):
     try:
         params, frozen = eqx.partition(model, spec)
     except (ValueError, TypeError) as error:
-        raise ValueError(
-            "filter_spec: expected a PyTree of bools with the model's structure (or "
-            f"a prefix of it), or a callable; it does not match the model: {error}"
-        ) from None
+        what = (
+            "a PyTree of bools with the model's structure (or a prefix), or a callable"
+        )
+        fail("filter_spec", what, f"one that does not match the model ({error})")
     if not any(eqx.is_inexact_array(x) for x in jtu.tree_leaves(params)):
-        raise ValueError("filter_spec: selects no floating-point array to train.")
+        what = "a spec that selects a floating-point array to train"
+        fail("filter_spec", what, "one that selects none")
     return params, frozen
 
 
-def _check_stacked(model, ensemble: bool) -> None:
-    sizes = {jnp.shape(x)[:1] for x in jtu.tree_leaves(eqx.filter(model, eqx.is_array))}
-    if ensemble and (len(sizes) != 1 or () in sizes):
-        raise ValueError(
-            "model: ensemble=True expects a stacked ensemble (every array leaf with "
-            "the same leading member axis, e.g. from dx.make_ensemble), got leading "
-            f"sizes {sorted(sizes)}."
-        )
+def check_task_sizes(model, task) -> None:
+    """The model's input and output channels must be the task's."""
+    for size in ("n_in", "n_out"):
+        want, have = getattr(task, size, None), getattr(model, size, None)
+        if isinstance(want, int) and isinstance(have, int) and want != have:
+            fail("model", f"{size} = {want} (task.{size})", f"{size} = {have}")
+
+
+def _check_options(kw: dict) -> None:
+    """The keyword options of :func:`fit` that ``fit`` itself does not use."""
+    for name in ("regularizer", "callback"):
+        if kw[name] is not None:
+            check_callable(name, kw[name])
+    for name in ("noise", "progress"):
+        check_bool(name, kw[name], optional=True)
+    check_bool("remat", kw["remat"])
+    check_bool("independent_batches", kw["independent_batches"])
+    check_instance(
+        "solver",
+        kw["solver"],
+        diffrax.AbstractSolver,
+        "None or a diffrax solver",
+        optional=True,
+    )
+    if kw["dt"] is not None:
+        check_float("dt", kw["dt"], low=0.0, low_open=True)
+    if not isinstance(kw["unroll"], bool):
+        check_int("unroll", kw["unroll"], 1)
+    check_int("max_to_keep", kw["max_to_keep"], 1)
 
 
 def _wants_noise(model, noise) -> bool:
@@ -378,22 +392,35 @@ def fit(
     Returns:
         ``(model, history)``: the trained network(s) and a :class:`History`.
     """
-    _check_task(task)
-    _check_int("n_steps", n_steps, 1)
-    _check_int("batch_size", batch_size, 1)
+    what = "a dynax task with .sample(key) and .ts (e.g. dx.tasks.FlipFlop())"
+    check_attrs("task", task, ("sample", "ts"), what)
+    check_ensemble(model, ensemble)
+    check_task_sizes(model, task)
+    check_int("n_steps", n_steps, 1)
+    check_int("batch_size", batch_size, 1)
     _check_optimizer(optimizer, hyperparams)
-    if not (hasattr(key, "dtype") and hasattr(key, "shape")):
-        raise TypeError(f"key: expected a jax PRNG key, got {type(key).__name__}.")
-    log_every = min(n_steps, 100) if log_every is None else log_every
-    _check_int("log_every", log_every, 1)
-    checkpoint_every = 10 * log_every if checkpoint_every is None else checkpoint_every
-    _check_int("checkpoint_every", checkpoint_every, 1)
-    if checkpoint_every % log_every:
-        raise ValueError(
-            f"checkpoint_every: expected a multiple of log_every={log_every}, got "
-            f"{checkpoint_every}."
+    check_key("key", key)
+    _check_options(
+        dict(
+            regularizer=regularizer,
+            callback=callback,
+            noise=noise,
+            progress=progress,
+            remat=remat,
+            independent_batches=independent_batches,
+            solver=solver,
+            dt=dt,
+            unroll=unroll,
+            max_to_keep=max_to_keep,
         )
-    _check_stacked(model, ensemble)
+    )
+    log_every = min(n_steps, 100) if log_every is None else log_every
+    check_int("log_every", log_every, 1)
+    checkpoint_every = 10 * log_every if checkpoint_every is None else checkpoint_every
+    check_int("checkpoint_every", checkpoint_every, 1)
+    if checkpoint_every % log_every:
+        what = f"a multiple of log_every={log_every}"
+        fail("checkpoint_every", what, f"{checkpoint_every}")
     stacked = (
         model
         if ensemble
