@@ -68,6 +68,7 @@ def is_concrete(x) -> bool:
 
 
 def _interval(low, high, low_open: bool, high_open: bool) -> str:
+    low, high = (f"{x:g}" if isinstance(x, float) else x for x in (low, high))
     if high is None:
         return f"{'>' if low_open else '>='} {low}"
     if low is None:
@@ -264,35 +265,36 @@ def check_unit_shape(name: str, value: Any, n: int, axis: str = "n_hidden") -> N
 
 
 def check_elements(
-    name: str, value: Any, dtype, is_bad: Callable, expected: str
+    name: str, value: Any, dtype, is_bad: Callable, condition: str
 ) -> jax.Array:
     """Return ``value`` as an array of ``dtype``; fail where ``is_bad`` holds.
 
-    A value known on the host (a Python number or a NumPy or concrete JAX array,
-    also inside ``jit``) is checked there and raises ``ValueError`` at once. Only a
-    traced value (e.g. a hyper-parameter swept with ``vmap``) is checked with
-    ``eqx.error_if``, which raises when the computation runs.
+    ``condition`` (e.g. ``"> 0"``) says what each element must satisfy. A value
+    known on the host (a Python number or a NumPy or concrete JAX array, also inside
+    ``jit``) is checked there and raises ``ValueError`` at once. Only a traced value
+    (e.g. a hyper-parameter swept with ``vmap``) is checked with ``eqx.error_if``,
+    which raises when the computation runs.
     """
     arr = as_array(name, value, dtype)
+    expected = f"{'a value' if arr.ndim == 0 else 'every element'} {condition}"
     if not is_concrete(value):
-        got = "a traced value that is not (every element)"
-        return eqx.error_if(arr, jnp.any(is_bad(arr)), message(name, expected, got))
+        msg = message(name, expected, "a traced value that is not")
+        return eqx.error_if(arr, jnp.any(is_bad(arr)), msg)
     host = np.asarray(value).astype(np.dtype(dtype))
     if np.any(is_bad(host)):
-        shown = repr(value) if np.ndim(value) == 0 else f"{np.asarray(value)!r}"
-        fail(name, expected, shown)
+        fail(name, expected, repr(value) if arr.ndim == 0 else repr(host))
     return arr
 
 
 def check_positive(name: str, value: Any, dtype, *, strict: bool) -> jax.Array:
     """Return ``value`` as an array of ``dtype``: every element ``> 0`` (strict).
 
-    With ``strict=False`` every element must be ``>= 0``. Traced values are checked
-    with ``eqx.error_if`` (see :func:`check_elements`).
+    With ``strict=False`` every element must be ``>= 0``. NaN fails both. Traced
+    values are checked with ``eqx.error_if`` (see :func:`check_elements`).
     """
     if strict:
-        return check_elements(name, value, dtype, lambda a: ~(a > 0), "values > 0")
-    return check_elements(name, value, dtype, lambda a: ~(a >= 0), "values >= 0")
+        return check_elements(name, value, dtype, lambda a: ~(a > 0), "> 0")
+    return check_elements(name, value, dtype, lambda a: ~(a >= 0), ">= 0")
 
 
 def check_finite(name: str, value: jax.Array, what: str = "finite values") -> None:

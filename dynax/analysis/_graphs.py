@@ -114,8 +114,8 @@ def watts_strogatz_graph(
         dtype: float dtype of the result.
     """
     check_int("n", n, 3)
-    if check_int("k", k, 2, n - 1) % 2:
-        fail("k", f"an even int with 2 <= k < n = {n}", repr(k))
+    if check_int("k", k) % 2 or not 2 <= k < n:
+        fail("k", f"an even integer with 2 <= k < n = {n}", repr(k))
     _check_probability(p)
     check_key("key", key)
     return _watts_strogatz(n, k // 2, jnp.asarray(p), key).astype(_dtype(dtype))

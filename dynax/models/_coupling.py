@@ -37,9 +37,14 @@ def check_coupling(
         senders, receivers = _check_edges(edges, n)
         n_edges = senders.shape[0]
         if weights.shape not in ((), (n_edges,)):
-            what = f"with edges, a scalar or one weight per edge, shape ({n_edges},)"
+            what = f"a scalar or one weight per edge, shape ({n_edges},), with edges"
             fail("coupling", what, f"shape {weights.shape}")
         return SPARSE, weights, senders, receivers
+    if weights.ndim == 2 and weights.shape[0] != weights.shape[1]:
+        fail("coupling", "a square (n, n) weight matrix", f"shape {weights.shape}")
+    if weights.ndim == 2 and weights.shape[0] != n:
+        what = f"an (n, n) matrix with n = len(omega) = {n}"
+        fail("coupling", what, f"shape {weights.shape}")
     if weights.shape not in ((), (n,), (n, n)):
         fail(
             "coupling",

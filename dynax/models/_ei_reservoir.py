@@ -26,7 +26,7 @@ def _check_rates(name: str, rates: ArrayLike, n: int, dtype, axis="n_hidden") ->
     """Check that every rate lies in (0, 1); return them broadcast to ``(n,)``."""
     check_unit_shape(name, rates, n, axis)
     bad = lambda a: ~((a > 0) & (a < 1))  # noqa: E731
-    arr = check_elements(name, rates, dtype, bad, "values in (0, 1)")
+    arr = check_elements(name, rates, dtype, bad, "in (0, 1)")
     return jnp.broadcast_to(arr, (n,))
 
 

@@ -24,7 +24,7 @@ from ._reservoir_init import scale_to_spectral_radius, sparse_matrix
 
 def _check_leak(leak: ArrayLike, dtype) -> Array:
     bad = lambda a: ~((a > 0) & (a <= 1))  # noqa: E731
-    return check_elements("leak", leak, dtype, bad, "values in (0, 1]")
+    return check_elements("leak", leak, dtype, bad, "in (0, 1]")
 
 
 class ESN(AbstractMap):

@@ -38,7 +38,7 @@ def _check_scalar(name: str, value: ScalarLike, dtype, minimum: float = 0.0):
     if minimum == 0:
         return check_positive(name, value, dtype, strict=True)
     bad = lambda a: ~(a >= minimum)  # noqa: E731
-    return check_elements(name, value, dtype, bad, f"a value >= {minimum:g}")
+    return check_elements(name, value, dtype, bad, f">= {minimum:g}")
 
 
 def adapt_inhibition(
