@@ -181,7 +181,12 @@ def check_step(model, y0, ts: jax.Array, inputs, ensemble: bool, fixed: bool) ->
         args = inputs
     else:
         args = ConstantInput(inputs[0])
-    out = _member_eval(model, ensemble, lambda m, y: m(ts[0], y, args), y0)
+    try:
+        out = _member_eval(model, ensemble, lambda m, y: m(ts[0], y, args), y0)
+    except jax.dtypes.TypePromotionError as err:  # strict promotion, mixed dtypes
+        dtypes = sorted({str(y.dtype) for y in jtu.tree_leaves(y0)})
+        what = "the model's dtype (that of model.init_state())"
+        fail("y0", what, f"dtype {', '.join(dtypes)} ({err})")
     got, want = jtu.tree_leaves(out), jtu.tree_leaves(y0)
     if jtu.tree_structure(out) != jtu.tree_structure(y0) or [o.shape for o in got] != [
         y.shape for y in want
