@@ -38,7 +38,12 @@ def message(name: str, expected: str, got: str, hint: str | None = None) -> str:
 
 
 def fail(
-    name: str, expected: str, got: str, *, hint: str | None = None, error=ValueError
+    name: str,
+    expected: str,
+    got: str,
+    *,
+    hint: str | None = None,
+    error: type[Exception] = ValueError,
 ) -> NoReturn:
     """Raise ``error`` (``TypeError`` becomes :class:`ArgumentTypeError`)."""
     error = ArgumentTypeError if error is TypeError else error
@@ -87,11 +92,12 @@ def check_int(
     )
     if not isinstance(value, numbers.Integral) or isinstance(value, bool):
         fail(name, f"an integer{bounds}", describe(value), error=TypeError)
-    if (minimum is not None and value < minimum) or (
-        maximum is not None and value > maximum
+    out = int(value)
+    if (minimum is not None and out < minimum) or (
+        maximum is not None and out > maximum
     ):
         fail(name, f"an integer{bounds}", repr(value))
-    return int(value)
+    return out
 
 
 def check_float(
@@ -359,7 +365,7 @@ def _declared_leaves(module: Any, prefix: str = "") -> list[tuple[str, tuple, in
             elif eqx.is_array(child) and len(children) == 1:
                 k = _declared_ndim(hints.get(field.name, field.type))
                 if k is not None:
-                    out.append((child_path, tuple(child.shape), k))
+                    out.append((child_path, tuple(child.shape), k))  # pyright: ignore
     return out
 
 

@@ -6,6 +6,8 @@ expected and what was got. Checks fire before anything is compiled, so the table
 runs in seconds; models are built once, small.
 """
 
+from typing import Any
+
 import diffrax
 import equinox as eqx
 import jax.numpy as jnp
@@ -19,6 +21,7 @@ import dynax as dx
 
 M, A, T, TR, D = dx.models, dx.analysis, dx.tasks, dx.train, dx.data
 KEY = jr.PRNGKey(0)
+KEYS2 = jr.split(KEY, 2)
 TS = jnp.linspace(0.0, 1.0, 5)
 NET = M.CTRNN(2, 4, 2, key=KEY)  # n_in = 2, n_hidden = 4, n_out = 2
 ENS = dx.make_ensemble(lambda k: M.CTRNN(2, 4, 2, key=k), jr.split(KEY, 3))
@@ -75,11 +78,11 @@ def lif(**kw):
     return lambda: M.LIFReservoir(1, 5, **(dict(key=KEY) | kw))
 
 
-def kuramoto(omega=OMEGA, coupling=1.0, **kw):
+def kuramoto(omega: Any = OMEGA, coupling: Any = 1.0, **kw):
     return lambda: M.Kuramoto(omega, coupling, **kw)
 
 
-def delayed(kuramoto=KUR, delays=0.1, **kw):
+def delayed(kuramoto: Any = KUR, delays: Any = 0.1, **kw):
     return lambda: M.DelayedKuramoto(kuramoto, delays, **(dict(dt=0.05) | kw))
 
 
@@ -135,7 +138,7 @@ CASES = [
     ("simulate", sim(remat=1), X, "remat"),
     ("simulate", sim(brownian_tol=-1.0), V, "brownian_tol"),
     # --- ensembles ---------------------------------------------------------------
-    ("make_ensemble", lambda: dx.make_ensemble(3, jr.split(KEY, 2)), X, "make"),
+    ("make_ensemble", lambda: dx.make_ensemble(3, KEYS2), X, "make"),  # pyright: ignore
     ("make_ensemble", lambda: dx.make_ensemble(M.CTRNN, KEY), V, "keys"),
     ("make_ensemble", lambda: dx.make_ensemble(M.CTRNN, jr.split(KEY, 0)), V, "keys"),
     ("member", lambda: dx.member(ENS, 5), IndexError, "i"),
