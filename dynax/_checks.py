@@ -159,7 +159,8 @@ def check_y0(model, y0, ts: jax.Array, ensemble: bool):
     if not hasattr(model, "init_state"):
         like = jtu.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape, ts.dtype), y0)
     else:
-        like = _member_eval(model, ensemble, lambda m: m.init_state())
+        init = member(model, 0).init_state if ensemble else model.init_state
+        like = eqx.filter_eval_shape(init)
         check_like("y0", y0, like, "model.init_state()")
 
     def cast(x, want):
@@ -172,6 +173,9 @@ def check_y0(model, y0, ts: jax.Array, ensemble: bool):
 
 def check_step(model, y0, ts: jax.Array, inputs, ensemble: bool, fixed: bool) -> None:
     """One evaluation of the model at ``y0`` (traced only) keeps its shapes and dtype.
+
+    Called while :func:`dynax.simulate`'s jitted core is traced (so once per
+    compilation, not per call), before the scan that would fail less clearly.
 
     The vector field (or map) must return the structure and shapes of ``y0``; on the
     fixed-step and map paths, whose ``lax.scan`` carries the state, also a dtype that

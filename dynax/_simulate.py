@@ -180,8 +180,6 @@ def simulate(
     n_in = getattr(model, "n_in", None)
     inputs = check_inputs(inputs, ts, n_in if isinstance(n_in, int) else None)
     y0 = check_y0(model, y0, ts, ensemble)
-    fixed = isinstance(model, AbstractMap) or not adaptive
-    check_step(model, y0, ts, inputs, ensemble, fixed)
     check_key("key", key, optional=True)
     return _simulate(
         model,
@@ -221,6 +219,8 @@ def _simulate(model, y0, ts, inputs, key, solver, controller, adjoint, dt0, tol,
         bad = ~jnp.all(jnp.diff(ts) > 0) | ~jnp.all(jnp.isfinite(ts))
         ts = eqx.error_if(ts, bad, _TRACED_TS)
     throw, ensemble = kw.pop("throw"), kw.pop("ensemble")
+    fixed = controller is None or isinstance(model, AbstractMap)
+    check_step(model, y0, ts, inputs, ensemble, fixed)  # at trace time only
 
     def one(m, k):
         return _solve(m, y0, ts, inputs, k, solver, controller, adjoint, dt0, tol, **kw)

@@ -15,6 +15,7 @@ followed by one sentence saying what to do. The rules:
 """
 
 import dataclasses
+import functools
 import numbers
 import typing
 from collections.abc import Callable, Sequence
@@ -341,6 +342,7 @@ def _declared_ndim(annotation: Any) -> int | None:
     return ndims.pop() if len(ndims) == 1 else None
 
 
+@functools.lru_cache(maxsize=256)
 def _type_hints(cls: type) -> dict:
     try:
         return typing.get_type_hints(cls)

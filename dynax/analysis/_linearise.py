@@ -65,6 +65,29 @@ def check_state(f, y, name: str, *, lead: int = 0, ensemble: bool = False) -> No
         fail(name, what, f"shape {jnp.shape(y)}")
 
 
+def check_evaluable(f, t, y, args, name: str) -> None:
+    """``f(t, y, args)`` must trace and return a state of ``y``'s shape.
+
+    Only shapes are traced (``eval_shape``). Models whose ``init_state()`` fixes
+    one state shape and models that take any shape (elementwise ones) both pass
+    with a state they can be evaluated on; a wrong-sized state is reported here,
+    naming ``name``, instead of as a matrix-product error deep in the trace.
+    """
+    shape = jax.ShapeDtypeStruct(jnp.shape(y), jnp.result_type(y))
+    init = getattr(f, "init_state", None)
+    what = "a state f can be evaluated on"
+    if callable(init):
+        what += f" (model.init_state() has shape {jax.eval_shape(init).shape})"
+    try:
+        out = eqx.filter_eval_shape(lambda g, v: g(t, v, args), f, shape)
+    except (TypeError, ValueError) as err:
+        got = f"shape {shape.shape}, on which f raised {type(err).__name__}: {err}"
+        fail(name, what, got)
+    if getattr(out, "shape", None) != shape.shape:
+        got = f"shape {shape.shape}, which f maps to {getattr(out, 'shape', out)}"
+        fail(name, "a state f maps to a state of the same shape", got)
+
+
 def _is_tracer(x) -> bool:
     return isinstance(x, Tracer)
 
@@ -129,8 +152,9 @@ def jacobian(
     check_f(f)
     check_ensemble(f, False, name="f", flag=None)
     y = check_array("y", y, ndim=1, what="one state of shape (n,)")
-    check_state(f, y, "y")
-    return jax.jacfwd(vector_field(f, t, resolve_args(args, inputs)))(y)
+    args = resolve_args(args, inputs)
+    check_evaluable(f, t, y, args, "y")
+    return jax.jacfwd(vector_field(f, t, args))(y)
 
 
 class Linearisation(eqx.Module):

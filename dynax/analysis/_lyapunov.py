@@ -31,7 +31,7 @@ from .._validate import (
     fail,
 )
 from ..models._base import AbstractStochasticDynamics
-from ._linearise import Kind, check_f, check_state, resolve_kind
+from ._linearise import Kind, check_evaluable, check_f, resolve_kind
 
 
 class LyapunovSpectrum(eqx.Module):
@@ -111,7 +111,7 @@ def lyapunov_spectrum(
     check_f(f)
     kind = resolve_kind(f, kind)
     n_members = check_ensemble(f, ensemble, name="f")
-    y0 = _check_y0(f, y0, n_members)
+    y0 = _check_y0(y0, n_members)
     n = y0.shape[-1]
     _check(dt, n_steps, n_exponents, n, n_transient, qr_every, n_blocks)
     check_key("key", key, optional=True)
@@ -138,7 +138,7 @@ def lyapunov_spectrum(
     return _lyapunov(f, y0, inputs, args, key, solver, t0, ensemble, **opts)
 
 
-def _check_y0(f, y0, n_members: int | None) -> Array:
+def _check_y0(y0, n_members: int | None) -> Array:
     if n_members is None:
         y0 = check_array("y0", y0, ndim=1, what="one state of shape (n,)")
     else:
@@ -146,7 +146,6 @@ def _check_y0(f, y0, n_members: int | None) -> Array:
         y0 = check_array("y0", y0, ndim=(1, 2), what=what)
         if y0.ndim == 2 and y0.shape[0] != n_members:
             fail("y0", what, f"shape {y0.shape}")
-    check_state(f, y0, "y0", lead=y0.ndim - 1, ensemble=n_members is not None)
     return y0
 
 
@@ -186,6 +185,8 @@ def _lyapunov(f, y0, inputs, args, key, solver, t0, ensemble, **opts):
 
 
 def _one(f, y0, inputs, args, key, solver, t0, **opts):
+    a0 = args if inputs is None else ConstantInput(inputs[0])
+    check_evaluable(f, t0, y0, a0, "y0")  # at trace time only
     kind, k, n_blocks = opts["kind"], opts["k"], opts["n_blocks"]
     qr_every, noisy = opts["qr_every"], opts["noisy"]
     h = jnp.asarray(opts["dt"], y0.dtype)
