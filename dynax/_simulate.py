@@ -123,8 +123,8 @@ def simulate(
     Args:
         model: a dynax model, or any callable ``f(t, y, args)`` returning ``dy/dt``.
         y0: the initial state (``model.init_state()`` gives the default); integer
-            leaves become the float dtype of ``model.init_state()``, as
-            ``diffrax.diffeqsolve`` promotes them.
+            leaves become the float dtype of ``model.init_state()`` (of ``ts`` for a
+            plain function), as ``diffrax.diffeqsolve`` promotes them.
         ts: finite, strictly increasing save times (at least 2).
         inputs: ``None``; an array sampled on ``ts`` (leading axis ``len(ts)``, then
             ``n_in`` channels for a dynax model), piecewise constant as described

@@ -223,11 +223,10 @@ def check_array(
     ndim: int | Sequence[int] | None = None,
     min_ndim: int | None = None,
     shape: Sequence[int | None] | None = None,
-    floating: bool = False,
     dtype=None,
     what: str | None = None,
 ) -> jax.Array:
-    """Return ``value`` as an array (of ``dtype``) after checking ndim, shape, dtype.
+    """Return ``value`` as an array (of ``dtype``) after checking its ndim and shape.
 
     ``shape`` may hold ``None`` for an axis of any length; ``what`` describes the
     expected array in the message (default: built from the other arguments).
@@ -246,8 +245,6 @@ def check_array(
         or (min_ndim is not None and arr.ndim < min_ndim)
     ):
         fail(name, what, f"shape {arr.shape}")
-    if floating and not jnp.issubdtype(arr.dtype, jnp.floating):
-        fail(name, f"{what} with a floating dtype", f"dtype {arr.dtype}")
     return arr
 
 
@@ -378,22 +375,16 @@ def _member_count(model: Any, name: str) -> int | None:
         arrays = [x for x in jtu.tree_leaves(model) if eqx.is_array(x)]
         sizes = {x.shape[:1] for x in arrays}
         return sizes.pop()[0] if len(sizes) == 1 and () not in sizes else None
-    extra = {len(shape) - k for _, shape, k in leaves}
-    if extra == {0}:
-        return None
-    sizes = {shape[0] for _, shape, k in leaves if len(shape) == k + 1}
-    if extra == {1} and len(sizes) == 1:
+    if min(len(shape) - k for _, shape, k in leaves) <= 0:
+        return None  # a field without a member axis: one network
+    sizes = {shape[0] for _, shape, _ in leaves}
+    if len(sizes) == 1:
         return sizes.pop()
-    if extra == {1}:
-        got = f"leading member axes of lengths {sorted(sizes)}"
-    else:
-        path, shape, k = next((p, s, k) for p, s, k in leaves if len(s) != k + 1)
-        got = f"{path} of shape {shape} where one network's has {k} axes"
     fail(
         name,
         "one network, or a stacked ensemble with one leading member axis of the "
         "same length on every array field",
-        got,
+        f"leading axes of lengths {sorted(sizes)}",
     )
 
 
@@ -403,14 +394,15 @@ def check_ensemble(
     """Check that ``ensemble`` says whether ``model`` is a stacked ensemble.
 
     The rule: a dynax model declares each array field's axes with jaxtyping (e.g.
-    ``W: Float[Array, "n_hidden n_hidden"]``). ``model`` is one network when every
-    array field with a fixed number of axes has exactly that many (fields typed
-    ``"..."`` or ``"*name"`` are skipped, sub-modules are searched), and a stacked
-    ensemble (:func:`dynax.make_ensemble`) when every such field has one more, a
-    leading member axis of one length; anything else is an error. A PyTree without
-    such annotations (a plain function, a user module) counts as an ensemble when
-    all its array leaves share one leading axis; only ``ensemble=True`` is checked
-    for it (one network with arrays of any shape cannot be told from an ensemble).
+    ``W: Float[Array, "n_hidden n_hidden"]``; fields typed ``"..."`` or ``"*name"``
+    are skipped, sub-modules are searched). ``model`` is a stacked ensemble
+    (:func:`dynax.make_ensemble`) when every such field has more axes than declared,
+    all with one leading length (the members); it is one network when some field
+    has no more than declared (so a network that stores, say, a per-unit value in a
+    field declared scalar still counts as one). A PyTree without such annotations
+    (a plain function, a user module) counts as an ensemble when all its array
+    leaves share one leading axis; only ``ensemble=True`` is checked for it (one
+    network with arrays of any shape cannot be told from an ensemble).
 
     Args:
         model: the network(s).

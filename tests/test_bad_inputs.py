@@ -18,6 +18,7 @@ import optax
 import pytest
 
 import dynax as dx
+from dynax._validate import check_ensemble
 
 M, A, T, TR, D = dx.models, dx.analysis, dx.tasks, dx.train, dx.data
 KEY = jr.PRNGKey(0)
@@ -770,3 +771,32 @@ def test_omitted_inputs_are_zero_input():
     np.testing.assert_array_equal(
         np.asarray(y), dx.simulate(NET, Y0 + 0.5, TS, inputs=u).ys
     )
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        NET,
+        M.CTRNN(
+            2, 4, 2, sigma_rec=jnp.full(4, 0.1), key=KEY
+        ),  # per-unit in a scalar field
+        M.GRU(1, 3, 1, key=KEY),
+        ESN,
+        EIA,
+        LIF,
+        KUR,
+        M.DelayedKuramoto(KUR, 0.1, dt=0.05),
+        M.CoupledGradientNetwork(lambda x: jnp.sum(x**2), LAP, coupling=1.0, sigma=0.1),
+    ],
+    ids=lambda m: type(m).__name__,
+)
+def test_ensemble_rule_tells_one_network_from_a_stack(model):
+    stack = jtu.tree_map(
+        lambda x: jnp.stack([x, x, x]) if eqx.is_array(x) else x, model
+    )
+    assert check_ensemble(model, False) is None
+    assert check_ensemble(stack, True) == 3
+    with pytest.raises(ValueError, match="ensemble: expected True for a stacked"):
+        check_ensemble(stack, False)
+    with pytest.raises(ValueError, match="ensemble: expected False for one network"):
+        check_ensemble(model, True)

@@ -10,14 +10,12 @@ import jax.random as jr
 from .._custom_types import Array, Float, PRNGKeyArray
 from .._simulate import simulate
 from .._validate import (
-    check_attrs,
-    check_ensemble,
     check_float,
     check_instance,
     check_int,
     check_key,
 )
-from ._fit import check_task_sizes
+from ._fit import check_model_and_task
 from ._loss import choose_loss
 from ._step import cast_floats
 
@@ -83,10 +81,7 @@ def evaluate(
     Returns:
         An :class:`Evaluation` with one loss and score per member.
     """
-    what = "a dynax task with .sample(key) and .ts (e.g. dx.tasks.FlipFlop())"
-    check_attrs("task", task, ("sample", "ts"), what)
-    check_ensemble(model, ensemble)
-    check_task_sizes(model, task)
+    check_model_and_task(model, task, ensemble)
     check_key("key", key)
     check_int("n_trials", n_trials, 1)
     what = "None or a diffrax solver"

@@ -76,7 +76,12 @@ def trainable(model) -> Any:
     return spec
 
 
-def _check_optimizer(optimizer, hyperparams) -> None:
+def _check_optimizer(optimizer, hyperparams, n_steps, batch_size, key, keep) -> None:
+    """The optimiser and the arguments that size the run."""
+    check_int("n_steps", n_steps, 1)
+    check_int("batch_size", batch_size, 1)
+    check_key("key", key)
+    check_int("max_to_keep", keep, 1)
     if hyperparams is None:
         if not isinstance(optimizer, optax.GradientTransformation):
             what = (
@@ -123,35 +128,34 @@ def _partition(model, filter_spec):
     return params, frozen
 
 
-def check_task_sizes(model, task) -> None:
-    """The model's input and output channels must be the task's."""
+def check_model_and_task(model, task, ensemble) -> None:
+    """A dynax task, ``ensemble`` right, and the task's input and output channels."""
+    what = "a dynax task with .sample(key) and .ts (e.g. dx.tasks.FlipFlop())"
+    check_attrs("task", task, ("sample", "ts"), what)
+    check_ensemble(model, ensemble)
     for size in ("n_in", "n_out"):
         want, have = getattr(task, size, None), getattr(model, size, None)
         if isinstance(want, int) and isinstance(have, int) and want != have:
             fail("model", f"{size} = {want} (task.{size})", f"{size} = {have}")
 
 
-def _check_options(kw: dict) -> None:
-    """The keyword options of :func:`fit` that ``fit`` itself does not use."""
-    for name in ("regularizer", "callback"):
-        if kw[name] is not None:
-            check_callable(name, kw[name])
-    for name in ("noise", "progress"):
-        check_bool(name, kw[name], optional=True)
-    check_bool("remat", kw["remat"])
-    check_bool("independent_batches", kw["independent_batches"])
-    check_instance(
-        "solver",
-        kw["solver"],
-        diffrax.AbstractSolver,
-        "None or a diffrax solver",
-        optional=True,
-    )
-    if kw["dt"] is not None:
-        check_float("dt", kw["dt"], low=0.0, low_open=True)
-    if not isinstance(kw["unroll"], bool):
-        check_int("unroll", kw["unroll"], 1)
-    check_int("max_to_keep", kw["max_to_keep"], 1)
+def _check_options(
+    regularizer, callback, noise, progress, remat, batches, solver, dt, unroll
+) -> None:
+    """The keyword options of :func:`fit` that are passed on, not used by it."""
+    for name, value in (("regularizer", regularizer), ("callback", callback)):
+        if value is not None:
+            check_callable(name, value)
+    check_bool("noise", noise, optional=True)
+    check_bool("progress", progress, optional=True)
+    check_bool("remat", remat)
+    check_bool("independent_batches", batches)
+    what = "None or a diffrax solver"
+    check_instance("solver", solver, diffrax.AbstractSolver, what, optional=True)
+    if dt is not None:
+        check_float("dt", dt, low=0.0, low_open=True)
+    if not isinstance(unroll, bool):
+        check_int("unroll", unroll, 1)
 
 
 def _wants_noise(model, noise) -> bool:
@@ -392,28 +396,12 @@ def fit(
     Returns:
         ``(model, history)``: the trained network(s) and a :class:`History`.
     """
-    what = "a dynax task with .sample(key) and .ts (e.g. dx.tasks.FlipFlop())"
-    check_attrs("task", task, ("sample", "ts"), what)
-    check_ensemble(model, ensemble)
-    check_task_sizes(model, task)
-    check_int("n_steps", n_steps, 1)
-    check_int("batch_size", batch_size, 1)
-    _check_optimizer(optimizer, hyperparams)
-    check_key("key", key)
+    check_model_and_task(model, task, ensemble)
+    _check_optimizer(optimizer, hyperparams, n_steps, batch_size, key, max_to_keep)
     _check_options(
-        dict(
-            regularizer=regularizer,
-            callback=callback,
-            noise=noise,
-            progress=progress,
-            remat=remat,
-            independent_batches=independent_batches,
-            solver=solver,
-            dt=dt,
-            unroll=unroll,
-            max_to_keep=max_to_keep,
-        )
-    )
+        regularizer, callback, noise, progress, remat, independent_batches, solver,
+        dt, unroll,
+    )  # fmt: skip
     log_every = min(n_steps, 100) if log_every is None else log_every
     check_int("log_every", log_every, 1)
     checkpoint_every = 10 * log_every if checkpoint_every is None else checkpoint_every
