@@ -526,7 +526,8 @@ def test_delays_swept_with_vmap_need_max_delay():
     delays = jnp.array([0.0, 0.2, 0.4])
     with pytest.raises(
         ValueError,
-        match="max_delay: expected the longest delay of any member when the delays are traced",
+        match="max_delay: expected the longest delay of any member when the delays "
+        "are traced",
     ):
         eqx.filter_vmap(lambda d: DelayedKuramoto(base, d, dt=0.1))(delays)
     ens = eqx.filter_vmap(lambda d: DelayedKuramoto(base, d, dt=0.1, max_delay=0.4))(
