@@ -38,6 +38,8 @@ import jax.random as jr
 import jax.tree_util as jtu
 from jaxtyping import PRNGKeyArray
 
+from ._validate import check_callable, check_ensemble as check_declared, fail, message
+
 _M = TypeVar("_M")
 
 
@@ -60,15 +62,16 @@ def make_ensemble(make: Callable[[PRNGKeyArray], _M], keys: PRNGKeyArray) -> _M:
                                jax.random.split(key, 256))
         ```
     """
+    check_callable("make", make, "a function of one PRNG key returning one network")
     shape = getattr(keys, "shape", None)
     typed = shape is not None and jax.dtypes.issubdtype(keys.dtype, jax.dtypes.prng_key)
     if shape is None or len(shape) != (1 if typed else 2):
-        raise ValueError(
-            "keys: expected a batch of PRNG keys with a leading ensemble axis, e.g. "
-            f"jax.random.split(key, n), got shape {shape}."
+        what = (
+            "a batch of PRNG keys with a leading ensemble axis, e.g. jr.split(key, n)"
         )
+        fail("keys", what, f"shape {shape}")
     if shape[0] == 0:
-        raise ValueError("keys: expected at least one key, got an empty batch.")
+        fail("keys", "at least one key", "an empty batch")
     return eqx.filter_vmap(make)(keys)
 
 
@@ -76,7 +79,7 @@ def member(ensemble: _M, i: int) -> _M:
     """Return member ``i`` of a stacked ensemble (index every array leaf)."""
     n = ensemble_size(ensemble)
     if not -n <= i < n:
-        raise IndexError(f"i: expected an index in [-{n}, {n}), got {i}.")
+        fail("i", f"an index in [-{n}, {n})", repr(i), error=IndexError)
     return jtu.tree_map(lambda x: x[i] if eqx.is_array(x) else x, ensemble)
 
 
@@ -84,10 +87,8 @@ def ensemble_size(ensemble) -> int:
     """The length of the leading ensemble axis of a stacked ensemble."""
     leaves = [x for x in jtu.tree_leaves(ensemble) if eqx.is_array(x)]
     if not leaves or leaves[0].ndim == 0:
-        raise ValueError(
-            "ensemble: expected a stacked ensemble (array leaves with a leading "
-            "ensemble axis), got a PyTree with no batched array leaves."
-        )
+        what = "a stacked ensemble (array leaves with a leading ensemble axis)"
+        fail("ensemble", what, "a PyTree with no batched array leaves")
     return leaves[0].shape[0]
 
 
@@ -133,31 +134,26 @@ def _acts_as_one_network(model) -> bool | None:
     )
 
 
-def _verdict(model, ensemble: bool) -> str | None:
+def _stacked_verdict(model) -> str | None:
+    """A message if ``model`` behaves as a stacked ensemble (for ``ensemble=False``).
+
+    Models whose fields declare their axes are judged by those declarations
+    (:func:`dynax._validate.check_ensemble`); this catches the rest: every array
+    leaf shares one leading axis, the model does not run as one network, and its
+    member 0 does.
+    """
     sizes = _leading_sizes(model)
-    if ensemble:
-        if not sizes or len(sizes) != 1 or () in sizes:
-            return (
-                "ensemble: expected a stacked ensemble with ensemble=True (every "
-                "array leaf with the same leading member axis, e.g. from "
-                f"dx.make_ensemble), got one network (leading sizes {sorted(sizes)}); "
-                "pass ensemble=False."
-            )
-        one = _acts_as_one_network(model)
-        if one is True and _acts_as_one_network(member(model, 0)) is False:
-            return (
-                "ensemble: expected a stacked ensemble with ensemble=True, got one "
-                "network (it runs as one, and indexing its leaves breaks it); pass "
-                "ensemble=False."
-            )
-        return None
     if len(sizes) == 1 and () not in sizes and _acts_as_one_network(model) is False:
         if _acts_as_one_network(member(model, 0)):
             n = next(iter(sizes))[0]
-            return (
-                "ensemble: expected one network with ensemble=False, got a stacked "
-                f"ensemble of {n} members (every array leaf has a leading axis of "
-                f"{n}, and member 0 runs as one network); pass ensemble=True."
+            return message(
+                "ensemble",
+                f"True for a stacked ensemble of {n} members",
+                "False",
+                hint=(
+                    f"Every array leaf has a leading axis of {n}, and member 0 runs "
+                    "as one network. Pass ensemble=True, or dx.member(model, i)."
+                ),
             )
     return None
 
@@ -165,23 +161,24 @@ def _verdict(model, ensemble: bool) -> str | None:
 _VERDICTS: dict = {}  # (structure and leaf shapes, ensemble) -> message or None
 
 
-def check_ensemble(model, ensemble: bool) -> None:
+def check_ensemble(model, ensemble: bool, name: str = "model") -> None:
     """Raise ``ValueError`` naming ``ensemble`` when it does not match ``model``.
 
-    Runs on the host, before tracing; the verdict is cached per model structure and
-    leaf shapes, so repeated calls cost a dictionary lookup. Inside a trace (the
-    model's leaves are tracers) the shapes are still known and the check still runs.
+    Runs on the host, before tracing: the declared-axes rule of
+    :func:`dynax._validate.check_ensemble`, then, for ``ensemble=False``, a
+    behavioural check for models without declared axes (cached per model structure
+    and leaf shapes, so repeated calls cost a dictionary lookup).
     """
-    if not isinstance(ensemble, bool):
-        raise TypeError(f"ensemble: expected a bool, got {type(ensemble).__name__}.")
-    cache_key = (_signature(model), ensemble)
+    check_declared(model, ensemble, name=name)
+    if ensemble:
+        return
+    cache_key = _signature(model)
     if cache_key not in _VERDICTS:
         if len(_VERDICTS) > 1024:
             _VERDICTS.clear()
-        _VERDICTS[cache_key] = _verdict(model, ensemble)
-    message = _VERDICTS[cache_key]
-    if message is not None:
-        raise ValueError(message)
+        _VERDICTS[cache_key] = _stacked_verdict(model)
+    if _VERDICTS[cache_key] is not None:
+        raise ValueError(_VERDICTS[cache_key])
 
 
 # --- shared versus per-member arguments ---------------------------------------------
@@ -335,15 +332,17 @@ def plan(
     args: tuple = (),
     chunk_size: int | None = None,
     default_chunk: int | None = None,
+    name: str = "model",
 ) -> Plan:
     """Check ``ensemble`` against ``model`` and apply the rule to ``args``.
 
     ``args`` is a tuple of ``(name, value, core_rank)``; a ``core_rank`` of
     ``None`` means always shared, ``"state"`` takes the ranks from
     ``model.init_state()``, and a ``value`` of ``None`` is shared.
-    ``default_chunk`` is the entry point's ``chunk_size`` when the user gives none.
+    ``default_chunk`` is the entry point's ``chunk_size`` when the user gives none;
+    ``name`` is the model's argument name in the caller.
     """
-    check_ensemble(model, ensemble)
+    check_ensemble(model, ensemble, name)
     chunk_size = check_chunk_size(chunk_size, ensemble)
     if not ensemble:
         return Plan(False, 1, (None,) * len(args), None)

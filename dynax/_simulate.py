@@ -15,9 +15,9 @@ from ._checks import (
     check_inputs,
     check_model,
     check_solver,
+    check_step,
     check_ts,
     check_y0,
-    is_concrete,
     substeps,
 )
 from ._custom_types import State
@@ -25,7 +25,21 @@ from ._ensemble import plan, run
 from ._fixed_step import explicit_tableau, flow_stepper, scan_intervals
 from ._inputs import ConstantInput, PiecewiseConstantInput
 from ._terms import brownian_increments, is_stochastic, make_terms, virtual_brownian
+from ._validate import (
+    as_array,
+    check_bool,
+    check_float,
+    check_instance,
+    check_int,
+    check_key,
+    is_concrete,
+)
 from .models._base import AbstractMap, AbstractSteppedMap
+
+_TRACED_TS = (
+    "ts: expected finite, strictly increasing times, got a traced ts with a NaN, an "
+    "infinity or a step <= 0."
+)
 
 
 class Trajectory(eqx.Module):
@@ -198,11 +212,15 @@ def simulate(
 
     Args:
         model: a dynax model, or any callable ``f(t, y, args)`` returning ``dy/dt``.
-        y0: the initial state (``model.init_state()`` gives the default).
-        ts: strictly increasing save times (at least 2).
-        inputs: ``None``; an array sampled on ``ts`` (leading axis ``len(ts)``),
-            piecewise constant as described above; or any object with
-            ``.evaluate(t)`` (e.g. a diffrax path), passed to the model as ``args``.
+        y0: the initial state (``model.init_state()`` gives the default); integer
+            leaves become the float dtype of ``model.init_state()`` (of ``ts`` for a
+            plain function), as ``diffrax.diffeqsolve`` promotes them.
+        ts: finite, strictly increasing save times (at least 2).
+        inputs: ``None``; an array sampled on ``ts`` (leading axis ``len(ts)``, then
+            ``n_in`` channels for a dynax model), piecewise constant as described
+            above; or any object with ``.evaluate(t)`` (e.g. a diffrax path), passed
+            to the model as ``args``. **Omitted inputs are zero input**: a model
+            with input channels (``n_in > 0``) then sees zeros on every channel.
         key: PRNG key for the Brownian motion of stochastic models.
         solver: a diffrax solver object; default ``diffrax.Euler()``.
         dt: the solver step; default the spacing of ``ts`` (one step per interval,
@@ -213,7 +231,7 @@ def simulate(
         adjoint: diffrax adjoint for the adaptive path (default
             ``RecursiveCheckpointAdjoint``); the fixed-step scan is differentiated
             directly.
-        max_steps: step budget of the adaptive path.
+        max_steps: step budget (>= 1) of the adaptive path.
         throw: raise (inside jit, via ``eqx.error_if``) when a solve fails.
         ensemble: ``model`` is a stacked ensemble (:func:`dynax.make_ensemble`).
             ``y0`` and ``inputs`` are shared by all members, or per member with a
@@ -257,16 +275,18 @@ def simulate(
     if isinstance(model, AbstractMap):
         n_sub, dt0 = _check_map_time(model, ts, dt), None
     elif adaptive:
-        if dt is not None and is_concrete(dt) and not float(dt) > 0:
-            raise ValueError(f"dt: expected a positive initial step, got {dt}.")
+        if dt is not None and is_concrete(dt):
+            check_float("dt", dt, low=0.0, low_open=True)
         n_sub, dt0 = 1, None if dt is None else jnp.asarray(dt, ts.dtype)
+        if max_steps is not None:
+            check_int("max_steps", max_steps, 1)
     else:
         n_sub, dt0 = substeps(ts, dt), None
+    _check_options(adjoint, throw, unroll, remat, brownian_tol)
     inputs, y0, how, y0_trial = _batching(
         model, inputs, y0, ts, ensemble, trials, chunk_size
     )
-    if key is not None and not (hasattr(key, "dtype") and hasattr(key, "shape")):
-        raise TypeError(f"key: expected a jax PRNG key, got {type(key).__name__}.")
+    check_key("key", key, optional=True)
     return _simulate(
         model,
         y0,
@@ -290,16 +310,28 @@ def simulate(
     )
 
 
+def _check_options(adjoint, throw, unroll, remat, brownian_tol) -> None:
+    what = "None or a diffrax adjoint such as diffrax.RecursiveCheckpointAdjoint()"
+    check_instance("adjoint", adjoint, diffrax.AbstractAdjoint, what, optional=True)
+    check_bool("throw", throw)
+    check_bool("remat", remat)
+    if not isinstance(unroll, bool):
+        check_int("unroll", unroll, 1)
+    if brownian_tol is not None and is_concrete(brownian_tol):
+        check_float("brownian_tol", brownian_tol, low=0.0, low_open=True)
+
+
 @eqx.filter_jit
 def _simulate(model, y0, ts, inputs, key, solver, controller, adjoint, dt0, tol, **kw):
-    if kw.pop("check_ts"):
-        ts = eqx.error_if(
-            ts, jnp.any(jnp.diff(ts) <= 0), "ts: expected strictly increasing times."
-        )
+    if kw.pop("check_ts"):  # traced ts; NaN fails ``diff > 0`` as it should
+        bad = ~jnp.all(jnp.diff(ts) > 0) | ~jnp.all(jnp.isfinite(ts))
+        ts = eqx.error_if(ts, bad, _TRACED_TS)
     throw, how, y0_trial = kw.pop("throw"), kw.pop("how"), kw.pop("y0_trial")
     trials = kw.pop("trials")
+    fixed = controller is None or isinstance(model, AbstractMap)
 
     def one(m, y, u, k):
+        check_step(m, y, ts, u, fixed)  # at trace time only
         return _solve(m, y, ts, u, k, solver, controller, adjoint, dt0, tol, **kw)
 
     def trial_batch(m, y, u, k):
@@ -322,23 +354,22 @@ def _batching(model, inputs, y0, ts, ensemble: bool, trials: bool, chunk_size):
     Returns ``(inputs, y0, plan, y0_trial)``: ``plan`` applies the ensemble rule to
     ``(y0, inputs)``; ``y0_trial`` is ``0`` when ``y0`` holds one state per trial.
     """
-    if not isinstance(trials, bool):
-        raise TypeError(f"trials: expected a bool, got {type(trials).__name__}.")
+    check_bool("trials", trials)
     array_inputs = inputs is not None and not hasattr(inputs, "evaluate")
     if array_inputs and isinstance(inputs, list | tuple):
         inputs = jnp.asarray(inputs)
-    if trials and not (array_inputs and jnp.ndim(inputs) >= 2):
+    if trials and not (array_inputs and jnp.ndim(inputs) >= 2):  # pyright: ignore
         raise ValueError(
             "inputs: with trials=True, expected an array with a leading trials "
             f"axis, (trials, time, n_in), got {_describe(inputs)}."
         )
-    y0 = jtu.tree_map(jnp.asarray, y0)
+    y0 = jtu.tree_map(lambda x: as_array("y0", x), y0)
     core = 2 + trials if getattr(model, "n_in", None) is not None else None
     ranked = inputs if array_inputs and hasattr(inputs, "ndim") else None
     how = plan(
         model, ensemble, (("y0", y0, "state"), ("inputs", ranked, core)), chunk_size
     )
-    one_member = how.first(1, inputs)
+    one_member: Any = how.first(1, inputs)
     if trials and one_member.shape[1] != ts.shape[0]:
         raise ValueError(
             "inputs: with trials=True, expected a leading trials axis before the "
@@ -346,14 +377,16 @@ def _batching(model, inputs, y0, ts, ensemble: bool, trials: bool, chunk_size):
             f"got shape {jnp.shape(one_member)}."
         )
     one_trial = one_member[0] if trials else one_member
-    if check_inputs(one_trial, ts) is not None and array_inputs:
-        inputs = jnp.asarray(inputs)
+    n_in = getattr(model, "n_in", None)
+    if check_inputs(one_trial, ts, n_in if isinstance(n_in, int) else None) is not None:
+        inputs = as_array("inputs", inputs) if array_inputs else inputs
     y0_one, y0_trial = how.first(0, y0), None
     if trials:
         y0_trial = _trial_axis(how.one(model), y0_one, one_member.shape[0])
         if y0_trial == 0:
             y0_one = jtu.tree_map(lambda x: x[0], y0_one)
-    check_y0(how.one(model), y0_one)
+    checked = check_y0(how.one(model), y0_one, ts)  # integer states become floats
+    y0 = jtu.tree_map(lambda full, one: full.astype(one.dtype), y0, checked)
     return inputs, y0, how, y0_trial
 
 

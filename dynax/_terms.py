@@ -109,7 +109,7 @@ class StepDrift(diffrax.AbstractTerm):
     def contr(self, t0: ScalarLike, t1: ScalarLike, **kwargs) -> Array:
         """Return the step ``t1 - t0`` in the state's dtype."""
         del kwargs
-        return jnp.asarray(t1 - t0).astype(self.dtype)
+        return (jnp.asarray(t1) - jnp.asarray(t0)).astype(self.dtype)  # pyright: ignore
 
     def prod(self, vf: State, control: Array) -> State:
         """Scale every leaf of ``vf`` by the step."""

@@ -220,7 +220,9 @@ def test_float32_times_accept_a_dividing_dt():
     assert int(traj.stats["num_steps"]) == 500
     # y = t, summed in float32 over 500 steps: rounding <= 500 * eps * 10 = 6e-4.
     np.testing.assert_allclose(traj.ys[:, 0], np.asarray(ts), rtol=0, atol=6e-4)
-    with pytest.raises(ValueError, match="dt: must divide every interval"):
+    with pytest.raises(
+        ValueError, match="dt: expected a step that divides every interval"
+    ):
         dx.simulate(Integrator(), jnp.zeros(1, jnp.float32), ts, inputs=u, dt=0.03)
 
 
@@ -405,7 +407,9 @@ def test_float32_sde_on_float64_times_equals_float32_times(solver, getkey):
 
 def test_bad_input_raises_clear_errors():
     model, ts = Linear(A, B), jnp.linspace(0.0, 1.0, 6)
-    with pytest.raises(ValueError, match=r"y0: expected shape \(3,\).*got \(4,\)"):
+    with pytest.raises(
+        ValueError, match=r"y0: expected shape \(3,\).*got shape \(4,\)"
+    ):
         dx.simulate(model, jnp.zeros(4), ts)
     with pytest.raises(ValueError, match="y0: expected the structure"):
         dx.simulate(model, {"x": jnp.zeros(3)}, ts)
@@ -419,9 +423,9 @@ def test_bad_input_raises_clear_errors():
         dx.simulate(model, Y0, jnp.array([0.0, 0.2, 0.2, 0.5]))
     with pytest.raises(ValueError, match="ts: expected a 1-d array"):
         dx.simulate(model, Y0, jnp.zeros((3, 2)))
-    with pytest.raises(ValueError, match="dt: expected a positive step size"):
+    with pytest.raises(ValueError, match="dt: expected a number > 0"):
         dx.simulate(model, Y0, ts, dt=0.0)
-    with pytest.raises(ValueError, match="dt: expected a positive initial step"):
+    with pytest.raises(ValueError, match="dt: expected a number > 0"):
         dx.simulate(
             model,
             Y0,
@@ -429,13 +433,18 @@ def test_bad_input_raises_clear_errors():
             dt=-1.0,
             stepsize_controller=diffrax.PIDController(rtol=1e-3, atol=1e-3),
         )
-    with pytest.raises(ValueError, match="dt: must divide every interval"):
+    with pytest.raises(
+        ValueError, match="dt: expected a step that divides every interval"
+    ):
         dx.simulate(model, Y0, ts, dt=0.03)
     with pytest.raises(TypeError, match="solver: expected a diffrax solver"):
         dx.simulate(model, Y0, ts, solver="rk4")
     with pytest.raises(TypeError, match="stepsize_controller: expected"):
         dx.simulate(model, Y0, ts, stepsize_controller="adaptive")
-    with pytest.raises(ValueError, match="solver: an implicit solver on fixed steps"):
+    with pytest.raises(
+        ValueError,
+        match="solver: expected an implicit solver on fixed steps to have root-finder",
+    ):
         dx.simulate(model, Y0, ts, solver=diffrax.ImplicitEuler())
     with pytest.raises(TypeError, match="model: expected a dynax model"):
         dx.simulate(3.0, Y0, ts)
@@ -445,7 +454,7 @@ def test_bad_input_raises_clear_errors():
 
 def test_traced_ts_checked_inside_jit():
     run = jax.jit(lambda t: dx.simulate(Linear(A, B), Y0, t).ys)
-    with pytest.raises(Exception, match="ts: expected strictly increasing"):
+    with pytest.raises(Exception, match="ts: expected finite, strictly increasing"):
         run(jnp.array([0.0, 0.5, 0.4]))
 
 

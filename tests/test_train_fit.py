@@ -257,7 +257,7 @@ def test_bad_task_and_empty_filter(getkey):
     kw = dict(optimizer=optax.adam(1e-2), n_steps=4, batch_size=2, key=getkey())
     with pytest.raises(TypeError, match="task"):
         dx.train.fit(_net(getkey()), object(), **kw)
-    with pytest.raises(ValueError, match="stacked ensemble"):
+    with pytest.raises(ValueError, match="ensemble: expected False for one network"):
         dx.train.fit(_net(getkey()), dx.tasks.FlipFlop(**TASK), ensemble=True, **kw)
     with pytest.raises(ValueError, match="filter_spec"):
         dx.train.fit(_net(getkey()), dx.tasks.FlipFlop(**TASK), filter_spec=False, **kw)

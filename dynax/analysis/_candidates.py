@@ -8,6 +8,15 @@ import jax.random as jr
 import numpy as np
 
 from .._custom_types import Array, ArrayLike, Bool, Float
+from .._validate import (
+    check_array,
+    check_bool,
+    check_float,
+    check_instance,
+    check_int,
+    check_key,
+    fail,
+)
 from ._fixed_points import FixedPoints
 
 
@@ -39,27 +48,18 @@ def sample_candidates(
     Returns:
         Candidates of shape ``(n, n_state)``.
     """
-    x = jnp.asarray(trajectories)
-    if x.ndim < 2:
-        raise ValueError(
-            "trajectories: expected visited states of shape (..., n_state) with at "
-            f"least one leading axis, got shape {x.shape}."
-        )
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"n: expected a positive int, got {n!r}.")
-    if not noise >= 0:
-        raise ValueError(f"noise: expected a standard deviation >= 0, got {noise}.")
+    what = "visited states of shape (..., n_state) with at least one leading axis"
+    x = check_array("trajectories", trajectories, min_ndim=2, what=what)
+    check_int("n", n, 1)
+    check_float("noise", noise, low=0.0)
+    check_key("key", key)
     flat = x.reshape(-1, x.shape[-1])
     k_index, k_noise = jr.split(key)
     if mask is None:
         index = jr.randint(k_index, (n,), 0, flat.shape[0])
     else:
-        mask = jnp.asarray(mask)
-        if mask.shape != x.shape[:-1]:
-            raise ValueError(
-                f"mask: expected shape {x.shape[:-1]} (the leading axes of "
-                f"trajectories), got {mask.shape}."
-            )
+        what = f"shape {x.shape[:-1]} (the leading axes of trajectories)"
+        mask = check_array("mask", mask, shape=x.shape[:-1], what=what)
         p = mask.reshape(-1).astype(flat.dtype)
         index = jr.choice(k_index, flat.shape[0], (n,), p=p / jnp.sum(p))
     eps = jr.normal(k_noise, (n, flat.shape[1]), flat.dtype)
@@ -101,13 +101,19 @@ def unique_fixed_points(
         A :class:`FixedPoints` whose slots are exactly the unique (converged) points,
         as NumPy arrays; for an ensemble, a list with one per member.
     """
+    what = "the FixedPoints of dx.analysis.find_fixed_points"
+    check_instance("fps", fps, FixedPoints, what)
+    check_bool("include_slow", include_slow)
     stacked = np.ndim(fps.n_unique) == 1
-    if ensemble is not None and bool(ensemble) != stacked:
-        raise ValueError(
-            f"ensemble: expected {stacked} for these fixed points (n_unique has "
-            f"shape {np.shape(fps.n_unique)}; an ensemble's has one value per "
-            f"member), got {ensemble}."
-        )
+    if ensemble is not None:
+        check_bool("ensemble", ensemble)
+        if ensemble != stacked:
+            fail(
+                "ensemble",
+                f"{stacked} for these fixed points (n_unique has shape "
+                f"{np.shape(fps.n_unique)}; an ensemble's has one value per member)",
+                f"{ensemble}",
+            )
     if stacked:
         n = int(np.shape(fps.n_unique)[0])
         return [_compact(_index(fps, i), include_slow) for i in range(n)]

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import optimistix as optx
 
 from .._custom_types import Array
+from .._validate import fail
 from ._levenberg_marquardt import batched_levenberg_marquardt
 from ._linearise import Kind, growth_rates, vector_field
 
@@ -17,14 +18,14 @@ def check_residual(F, y):
     try:
         out = jax.eval_shape(F, y)
     except (TypeError, ValueError) as err:
-        raise ValueError(
-            f"candidates: f could not be evaluated on a state of shape {y.shape} "
-            f"({type(err).__name__}: {err})."
-        ) from err
+        what = f"states f can be evaluated on (shape {y.shape})"
+        fail("candidates", what, f"{type(err).__name__}: {err}")
     if getattr(out, "shape", None) != y.shape:
-        raise ValueError(
-            f"candidates: expected states of the shape f returns; f maps shape "
-            f"{y.shape} to {getattr(out, 'shape', out)}."
+        what = "states of the shape f returns"
+        fail(
+            "candidates",
+            what,
+            f"f mapping shape {y.shape} to {getattr(out, 'shape', out)}",
         )
 
 

@@ -16,9 +16,17 @@ import jax
 import jax.numpy as jnp
 import optimistix as optx
 
-from .._checks import is_concrete
 from .._custom_types import Args, Array, ArrayLike, Bool, Float, Int, ScalarLike
 from .._ensemble import plan, run
+from .._validate import (
+    check_array,
+    check_bool,
+    check_finite,
+    check_float,
+    check_instance,
+    check_int,
+    fail,
+)
 from ._fixed_point_solve import (
     check_residual,
     greedy_unique,
@@ -31,6 +39,7 @@ from ._linearise import (
     Kind,
     as_pytree,
     check_f,
+    check_state,
     resolve_args,
     resolve_kind,
     vector_field,
@@ -166,10 +175,10 @@ def find_fixed_points(
     """
     check_f(f)
     kind = resolve_kind(f, kind)
-    x = jnp.asarray(candidates)
+    x = check_array("candidates", candidates)
     if not jnp.issubdtype(x.dtype, jnp.floating):
-        raise TypeError(f"candidates: expected a float array, got dtype {x.dtype}.")
-    u = None if inputs is None else jnp.asarray(inputs)
+        fail("candidates", "a float array", f"dtype {x.dtype}", error=TypeError)
+    u = None if inputs is None else check_array("inputs", inputs)
     m = x.shape[-2] if x.ndim >= 2 else 1
     cpu = jax.default_backend() == "cpu"
     how = plan(
@@ -178,21 +187,23 @@ def find_fixed_points(
         (("candidates", x, 2), ("inputs", u, 1)),
         chunk_size,
         default_chunk=max(1, 1024 // m) if cpu else None,
+        name="f",
     )
-    if how.first(0, x).ndim != 2:
-        raise ValueError(f"candidates: expected shape (m, n), got shape {x.shape}.")
+    one_x = how.first(0, x)
+    if one_x.ndim != 2:
+        fail("candidates", "shape (m, n)", f"shape {x.shape}")
+    check_finite("candidates", x, "finite states")
     opts = _check_options(
         x, tol, max_steps, ftol, unique_tol, outlier_distance_scale, max_points
     )
-    _check_state_dim(how.one(f), how.first(0, x))
-    if solver is not None and not isinstance(
-        solver, optx.AbstractLeastSquaresSolver | optx.AbstractMinimiser
-    ):
-        raise TypeError(
-            "solver: expected None or an optimistix least-squares solver or "
-            f"minimiser (e.g. optx.LevenbergMarquardt(rtol, atol)), got {solver!r}."
-        )
-    one_x = how.first(0, x)
+    check_state(how.one(f), one_x, "candidates", lead=1)
+    what = "None or an optimistix least-squares solver or minimiser"
+    types = optx.AbstractLeastSquaresSolver | optx.AbstractMinimiser
+    check_instance("solver", solver, types, what, optional=True)
+    check_bool("compute_jacobians", compute_jacobians)
+    check_array("t", t, ndim=0, what="a scalar time")
+    if u is not None and how.first(1, u).ndim != 1:
+        fail("inputs", "shape (n_in,)", f"shape {u.shape}")
     f = as_pytree(f, t, one_x[0], resolve_args(args, inputs))
     cj = compute_jacobians
     return _find(f, x, args, inputs, t, solver, kind, how, cj, **opts)
@@ -201,45 +212,19 @@ def find_fixed_points(
 def _check_options(x, tol, max_steps, ftol, unique_tol, outlier_scale, max_points):
     if tol is None:
         tol = 1e-10 if x.dtype == jnp.float32 else 1e-20
-    if not tol > 0:
-        raise ValueError(f"tol: expected a positive tolerance on q, got {tol}.")
-    if not isinstance(max_steps, int) or max_steps < 1:
-        raise ValueError(f"max_steps: expected a positive int, got {max_steps!r}.")
-    if not 0 <= ftol < 1:
-        raise ValueError(f"ftol: expected a fraction in [0, 1), got {ftol}.")
-    if not unique_tol > 0:
-        raise ValueError(f"unique_tol: expected a positive distance, got {unique_tol}.")
-    if outlier_scale is not None and not outlier_scale > 0:
-        raise ValueError(
-            f"outlier_distance_scale: expected a positive number or None, got "
-            f"{outlier_scale}."
-        )
     m = x.shape[-2]
-    if max_points is not None and (not isinstance(max_points, int) or max_points < 1):
-        raise ValueError(f"max_points: expected a positive int, got {max_points!r}.")
-    if is_concrete(x):
-        if not bool(jnp.all(jnp.isfinite(x))):
-            raise ValueError("candidates: expected finite states, got NaN or inf.")
     return dict(
-        tol=float(tol),
-        max_steps=max_steps,
-        ftol=float(ftol),
-        unique_tol=float(unique_tol),
-        outlier_scale=None if outlier_scale is None else float(outlier_scale),
-        k=m if max_points is None else min(max_points, m),
+        tol=check_float("tol", tol, low=0.0, low_open=True),
+        max_steps=check_int("max_steps", max_steps, 1),
+        ftol=check_float("ftol", ftol, low=0.0, high=1.0, high_open=True),
+        unique_tol=check_float("unique_tol", unique_tol, low=0.0, low_open=True),
+        outlier_scale=None
+        if outlier_scale is None
+        else check_float(
+            "outlier_distance_scale", outlier_scale, low=0.0, low_open=True
+        ),
+        k=m if max_points is None else min(check_int("max_points", max_points, 1), m),
     )
-
-
-def _check_state_dim(f, x):
-    """A model's ``init_state()`` fixes the state shape candidates must have."""
-    init = getattr(f, "init_state", None)
-    if callable(init):
-        want = jax.eval_shape(init).shape  # pyright: ignore
-        if want != x.shape[-1:]:
-            raise ValueError(
-                f"candidates: expected states of shape {want} (the model's "
-                f"init_state()), got candidates of shape {x.shape}."
-            )
 
 
 @eqx.filter_jit

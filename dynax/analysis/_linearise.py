@@ -11,6 +11,14 @@ from jax.core import Tracer
 from .._custom_types import Args, Array, ArrayLike, Float, ScalarLike
 from .._ensemble import plan, run
 from .._inputs import ConstantInput
+from .._validate import (
+    check_array,
+    check_callable,
+    check_choice,
+    check_ensemble,
+    check_float,
+    fail,
+)
 from ..models._base import AbstractMap
 
 Kind = Literal["flow", "map"]
@@ -20,9 +28,7 @@ def resolve_kind(f, kind: Kind | None) -> Kind:
     """``kind`` if given, else ``"map"`` for an ``AbstractMap`` and ``"flow"``."""
     if kind is None:
         return "map" if isinstance(f, AbstractMap) else "flow"
-    if kind not in ("flow", "map"):
-        raise ValueError(f"kind: expected 'flow' or 'map', got {kind!r}.")
-    return kind
+    return check_choice("kind", kind, ("flow", "map"))  # pyright: ignore
 
 
 def resolve_args(args: Args, inputs: ArrayLike | None) -> Args:
@@ -30,20 +36,57 @@ def resolve_args(args: Args, inputs: ArrayLike | None) -> Args:
     if inputs is None:
         return args
     if args is not None:
-        raise ValueError(
-            "inputs: pass either inputs (a constant input vector, wrapped as "
-            "dx.ConstantInput) or args (handed to f as is), not both."
+        fail(
+            "inputs",
+            "None when args is given (pass either inputs, a constant input vector "
+            "wrapped as dx.ConstantInput, or args, handed to f as is)",
+            "both",
         )
     return ConstantInput(inputs)
 
 
 def check_f(f) -> None:
     """``f`` must be callable as ``f(t, y, args)``."""
-    if not callable(f):
-        raise TypeError(
-            "f: expected a dynax model or a callable f(t, y, args), got "
-            f"{type(f).__name__}."
-        )
+    check_callable("f", f, "a dynax model or a callable f(t, y, args)")
+
+
+def check_state(f, y, name: str, *, lead: int = 0, ensemble: bool = False) -> None:
+    """A dynax model's ``init_state()`` fixes the shape of a state.
+
+    ``y`` holds states on its last axes after ``lead`` leading (batch) axes; for an
+    ensemble ``f``, member 0's ``init_state()`` is the reference.
+    """
+    one = jax.tree_util.tree_map(
+        lambda leaf: leaf[0] if ensemble and eqx.is_array(leaf) else leaf, f
+    )
+    init = getattr(one, "init_state", None)
+    want = jax.eval_shape(init) if callable(init) else None
+    if hasattr(want, "shape") and jnp.shape(y)[lead:] != want.shape:  # pyright: ignore
+        what = f"states of shape {want.shape} (model.init_state())"  # pyright: ignore
+        fail(name, what, f"shape {jnp.shape(y)}")
+
+
+def check_evaluable(f, t, y, args, name: str) -> None:
+    """``f(t, y, args)`` must trace and return a state of ``y``'s shape.
+
+    Only shapes are traced (``eval_shape``). Models whose ``init_state()`` fixes
+    one state shape and models that take any shape (elementwise ones) both pass
+    with a state they can be evaluated on; a wrong-sized state is reported here,
+    naming ``name``, instead of as a matrix-product error deep in the trace.
+    """
+    shape = jax.ShapeDtypeStruct(jnp.shape(y), jnp.result_type(y))
+    init = getattr(f, "init_state", None)
+    what = "a state f can be evaluated on"
+    if callable(init):
+        what += f" (model.init_state() has shape {jax.eval_shape(init).shape})"
+    try:
+        out = eqx.filter_eval_shape(lambda g, v: g(t, v, args), f, shape)
+    except (TypeError, ValueError) as err:
+        got = f"shape {shape.shape}, on which f raised {type(err).__name__}: {err}"
+        fail(name, what, got)
+    if getattr(out, "shape", None) != shape.shape:
+        got = f"shape {shape.shape}, which f maps to {getattr(out, 'shape', out)}"
+        fail(name, "a state f maps to a state of the same shape", got)
 
 
 def _is_tracer(x) -> bool:
@@ -108,11 +151,11 @@ def jacobian(
         The ``(n, n)`` Jacobian, forward-mode (``jax.jacfwd``).
     """
     check_f(f)
-    y = jnp.asarray(y)
-    if y.ndim != 1:
-        raise ValueError(f"y: expected one state of shape (n,), got shape {y.shape}.")
-    check_state_shape("y", f, y)
-    return jax.jacfwd(vector_field(f, t, resolve_args(args, inputs)))(y)
+    check_ensemble(f, False, name="f", flag=None)
+    y = check_array("y", y, ndim=1, what="one state of shape (n,)")
+    args = resolve_args(args, inputs)
+    check_evaluable(f, t, y, args, "y")
+    return jax.jacfwd(vector_field(f, t, args))(y)
 
 
 class Linearisation(eqx.Module):
@@ -215,16 +258,14 @@ def linearise(
     """
     check_f(f)
     kind = resolve_kind(f, kind)
-    if not dt > 0:
-        raise ValueError(f"dt: expected a positive time step, got {dt}.")
-    y = jnp.asarray(y)
-    u = None if inputs is None else jnp.asarray(inputs)
-    how = plan(f, ensemble, (("y", y, 1), ("inputs", u, 1)), chunk_size)
+    dt = check_float("dt", dt, low=0.0, low_open=True)
+    y = check_array("y", y)
+    u = None if inputs is None else check_array("inputs", inputs)
+    how = plan(f, ensemble, (("y", y, 1), ("inputs", u, 1)), chunk_size, name="f")
     one_y = how.first(0, y)
     if one_y.ndim != 1:
-        raise ValueError(f"y: expected one state of shape (n,), got shape {y.shape}.")
-    check_state_shape("y", how.one(f), one_y)
-    resolve_args(args, inputs)  # either, not both
+        fail("y", "one state of shape (n,)", f"shape {y.shape}")
+    check_evaluable(how.one(f), t, one_y, resolve_args(args, how.first(1, u)), "y")
     return _linearise(f, y, args, inputs, t, kind, dt, how)
 
 
@@ -236,15 +277,3 @@ def _linearise(f, y, args, inputs, t, kind, dt, how):
         return linearise_matrix(a, kind, dt)
 
     return run(one, f, (y, inputs), how)
-
-
-def check_state_shape(name: str, f, y) -> None:
-    """A model's ``init_state()`` fixes the shape of the state it takes."""
-    init = getattr(f, "init_state", None)
-    if callable(init) and isinstance(f, eqx.Module):
-        want = jax.tree_util.tree_leaves(eqx.filter_eval_shape(init))
-        if len(want) == 1 and want[0].shape != jnp.shape(y):
-            raise ValueError(
-                f"{name}: expected a state of shape {want[0].shape} (the model's "
-                f"init_state()), got shape {jnp.shape(y)}."
-            )

@@ -18,14 +18,20 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from .._concrete import is_concrete
 from .._custom_types import Args, Array, ArrayLike, Bool, Float, ScalarLike
 from .._ensemble import plan, run
 from .._fixed_step import explicit_tableau, flow_stepper
 from .._inputs import ConstantInput
 from .._terms import brownian_increments
+from .._validate import (
+    check_array,
+    check_int,
+    check_key,
+    fail,
+    is_concrete,
+)
 from ..models._base import AbstractStochasticDynamics
-from ._linearise import Kind, check_f, resolve_kind
+from ._linearise import Kind, check_evaluable, check_f, resolve_kind
 
 
 class LyapunovSpectrum(eqx.Module):
@@ -117,31 +123,34 @@ def lyapunov_spectrum(
     """
     check_f(f)
     kind = resolve_kind(f, kind)
-    y0, dt = jnp.asarray(y0), jnp.asarray(dt)
-    u = None if inputs is None else jnp.asarray(inputs)
+    y0, dt = check_array("y0", y0), check_array("dt", dt)
+    u = None if inputs is None else check_array("inputs", inputs)
     how = plan(
-        f, ensemble, (("y0", y0, 1), ("inputs", u, 2), ("dt", dt, 0)), chunk_size
+        f,
+        ensemble,
+        (("y0", y0, 1), ("inputs", u, 2), ("dt", dt, 0)),
+        chunk_size,
+        name="f",
     )
     one_y = how.first(0, y0)
-    n = one_y.shape[-1] if one_y.ndim else 0
+    if one_y.ndim != 1:
+        fail("y0", "one state of shape (n,)", f"shape {y0.shape}")
+    n = one_y.shape[-1]
     if n_transient is None:  # n_steps // 10, a multiple of qr_every
         ok = _is_int(n_steps) and _is_int(qr_every)
         n_transient = n_steps // 10 // qr_every * qr_every if ok else 0
-    _check(one_y, dt, n_steps, n_exponents, n, n_transient, qr_every, n_blocks)
+    _check(dt, n_steps, n_exponents, n, n_transient, qr_every, n_blocks)
+    check_key("key", key, optional=True)
     k = n if n_exponents is None else n_exponents
     noisy = isinstance(f, AbstractStochasticDynamics) and key is not None
     if kind == "flow":
         solver = _check_solver(solver, noisy)
     total = n_transient + n_steps
     if u is not None:
-        one_u = how.first(1, u)
-        if one_u.ndim != 2 or one_u.shape[0] != total:
-            raise ValueError(
-                f"inputs: expected shape ({total}, n_in) (one sample per step, "
-                f"transient included), got {u.shape}."
-            )
+        what = f"shape ({total}, n_in) (one sample per step, transient included)"
+        check_array("inputs", how.first(1, u), shape=(total, None), what=what)
         if args is not None:
-            raise ValueError("inputs: pass either inputs or args, not both.")
+            fail("inputs", "None when args is given (pass either)", "both")
     opts = dict(
         kind=kind,
         k=k,
@@ -157,17 +166,13 @@ def lyapunov_spectrum(
 
 def _check_solver(solver, noisy: bool):
     if solver is None:
-        solver = diffrax.Euler() if noisy else diffrax.Tsit5()
+        return diffrax.Euler() if noisy else diffrax.Tsit5()
     if noisy and type(solver) is not diffrax.Euler:
-        raise ValueError(
-            "solver: with a key the noise is integrated by Euler-Maruyama; pass "
-            f"solver=None or diffrax.Euler(), got {type(solver).__name__}."
-        )
+        what = "None or diffrax.Euler() (with a key, noise is Euler-Maruyama)"
+        fail("solver", what, type(solver).__name__)
     if explicit_tableau(solver) is None:
-        raise ValueError(
-            "solver: expected an explicit Runge-Kutta diffrax solver (Euler, "
-            f"Heun, Midpoint, Ralston, Bosh3, Tsit5, Dopri5, ...), got {solver!r}."
-        )
+        what = "an explicit Runge-Kutta diffrax solver (Euler, Heun, Tsit5, ...)"
+        fail("solver", what, repr(solver))
     return solver
 
 
@@ -175,37 +180,22 @@ def _is_int(x) -> bool:
     return isinstance(x, int) and not isinstance(x, bool) and x > 0
 
 
-def _check(y0, dt, n_steps, n_exponents, n, n_transient, qr_every, n_blocks):
-    if y0.ndim != 1:
-        raise ValueError(f"y0: expected one state of shape (n,), got {y0.shape}.")
-    if not jnp.issubdtype(dt.dtype, jnp.floating) and not jnp.issubdtype(
-        dt.dtype, jnp.integer
+def _check(dt, n_steps, n_exponents, n, n_transient, qr_every, n_blocks):
+    if not (
+        jnp.issubdtype(dt.dtype, jnp.floating) or jnp.issubdtype(dt.dtype, jnp.integer)
     ):
-        raise TypeError(f"dt: expected a positive number, got dtype {dt.dtype}.")
+        fail("dt", "a positive step (a number or an array)", f"dtype {dt.dtype}")
     if is_concrete(dt) and not bool(jnp.all(dt > 0)):
-        raise ValueError(f"dt: expected a positive step, got {dt}.")
-    for name, value in (("n_steps", n_steps), ("qr_every", qr_every)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name}: expected a positive int, got {value!r}.")
-    if not isinstance(n_transient, int) or n_transient < 0:
-        raise ValueError(f"n_transient: expected an int >= 0, got {n_transient!r}.")
-    if n_exponents is not None and not (
-        isinstance(n_exponents, int) and 1 <= n_exponents <= n
-    ):
-        raise ValueError(
-            f"n_exponents: expected an int in [1, {n}] (the state size), got "
-            f"{n_exponents!r}."
-        )
+        fail("dt", "a positive step", f"{dt}")
+    check_int("n_steps", n_steps, 1)
+    check_int("qr_every", qr_every, 1)
+    check_int("n_transient", n_transient, 0)
+    if n_exponents is not None:
+        check_int("n_exponents", n_exponents, 1, n)
     if n_steps % qr_every or n_transient % qr_every:
-        raise ValueError(
-            f"qr_every: expected a divisor of n_steps ({n_steps}) and n_transient "
-            f"({n_transient}), got {qr_every}."
-        )
-    if not isinstance(n_blocks, int) or not 1 <= n_blocks <= n_steps // qr_every:
-        raise ValueError(
-            f"n_blocks: expected an int in [1, {n_steps // qr_every}], got "
-            f"{n_blocks!r}."
-        )
+        what = f"a divisor of n_steps ({n_steps}) and n_transient ({n_transient})"
+        fail("qr_every", what, f"{qr_every}")
+    check_int("n_blocks", n_blocks, 1, n_steps // qr_every)
 
 
 @eqx.filter_jit
@@ -220,20 +210,21 @@ def _lyapunov(f, y0, inputs, dt, args, key, solver, t0, **opts):
 
 
 def _one(f, y0, inputs, dt, args, key, solver, t0, **opts):
+    a0 = args if inputs is None else ConstantInput(inputs[0])
+    check_evaluable(f, t0, y0, a0, "y0")  # at trace time only
     kind, k, n_blocks = opts["kind"], opts["k"], opts["n_blocks"]
     qr_every, noisy = opts["qr_every"], opts["noisy"]
     h = dt.astype(y0.dtype)
     t0 = jnp.asarray(t0, y0.dtype)
     make_args = (lambda u: args) if inputs is None else ConstantInput
-    if kind == "flow":
-        tab = explicit_tableau(solver)
-        one_step, _ = flow_stepper(f, solver, tab, noisy, make_args)
+    tab = explicit_tableau(solver) if kind == "flow" else None
+    one_step, _ = flow_stepper(f, solver, tab, noisy, make_args)
 
     def step(y, i):
         t = t0 + i.astype(y0.dtype) * h
         u = None if inputs is None else inputs[i]
         if kind == "map":
-            return f(t, y, make_args(u))
+            return f(t, y, args if inputs is None else ConstantInput(inputs[i]))
         dw = brownian_increments(jr.fold_in(key, i), y, h[None]) if noisy else None
         return one_step(y, None, t, h, (u, dw), 0)[0]
 

@@ -12,10 +12,9 @@ import jax.numpy as jnp
 from jax.typing import DTypeLike
 
 from .._custom_types import Args, Array, ArrayLike, Float, ScalarLike
-from . import _init
+from .._validate import check_float_dtype, check_int
 from ._base import AbstractDynamics, drive
 from ._coupling import check_per_unit, check_scalar
-from ._graphs import check_n
 
 
 def _dtype(dtype: DTypeLike | None, *values) -> jnp.dtype:
@@ -28,7 +27,11 @@ def _dtype(dtype: DTypeLike | None, *values) -> jnp.dtype:
         for v in values
         if hasattr(v, "dtype") and jnp.issubdtype(v.dtype, jnp.floating)
     ]
-    return jnp.dtype(jnp.result_type(*floats)) if floats else _init.default_dtype(None)
+    return (
+        jnp.dtype(jnp.result_type(*floats))
+        if floats
+        else check_float_dtype("dtype", None)
+    )
 
 
 def _n_in(driven: bool, dim: int) -> int:
@@ -230,7 +233,7 @@ class Lorenz96(AbstractDynamics):
         driven: bool = False,
         dtype: DTypeLike | None = None,
     ):
-        check_n(n, 4)
+        check_int("n", n, 4)
         self.forcing = check_per_unit("forcing", forcing, n, _dtype(dtype, forcing))
         self.n = n
         self.n_in = _n_in(driven, n)

@@ -26,10 +26,19 @@ import jax.numpy as jnp
 import jax.tree_util as jtu
 from jax.typing import DTypeLike
 
-from .._concrete import is_concrete
 from .._custom_types import Array, ArrayLike, Float, Int, ScalarLike
-from . import _init
-from ._graphs import check_n, edges_from_adjacency
+from .._validate import (
+    as_array,
+    check_array,
+    check_float_dtype,
+    check_int,
+    check_positive,
+    check_unit_shape,
+    describe,
+    fail,
+    is_concrete,
+)
+from ._graphs import edges_from_adjacency
 
 #: ``g(senders, receivers)``: one term per connection, from index arrays that
 #: broadcast to :attr:`AbstractCoupling.connection_shape`.
@@ -139,7 +148,7 @@ class MeanField(AbstractCoupling):
         *,
         dtype: DTypeLike | None = None,
     ):
-        check_n(n, 1)
+        check_int("n", n, 1)
         strength = jnp.asarray(strength, float_dtype(strength, dtype))
         if strength.shape not in ((), (n,)):
             raise ValueError(
@@ -247,7 +256,7 @@ class SparseCoupling(AbstractCoupling):
         *,
         dtype: DTypeLike | None = None,
     ):
-        check_n(n, 1)
+        check_int("n", n, 1)
         self.senders, self.receivers = check_edges(
             senders, receivers, n, ("senders", "receivers")
         )
@@ -305,34 +314,26 @@ def float_dtype(value, dtype: DTypeLike | None) -> jnp.dtype:
         and jnp.issubdtype(value.dtype, jnp.floating)
     ):
         return jnp.dtype(value.dtype)
-    return _init.default_dtype(dtype)
+    return check_float_dtype("dtype", dtype)
 
 
 def check_edges(
     senders: ArrayLike, receivers: ArrayLike, n: int, names: tuple[str, str]
 ) -> tuple[Int[Array, " edges"], Int[Array, " edges"]]:
     """Return ``senders, receivers`` as ``int32`` after checking them (``names``)."""
-    s, r = jnp.asarray(senders), jnp.asarray(receivers)
+    s, r = as_array(names[0], senders), as_array(names[1], receivers)
     both = names[0] if names[0] == names[1] else f"{names[0]}, {names[1]}"
     if not (
         jnp.issubdtype(s.dtype, jnp.integer) and jnp.issubdtype(r.dtype, jnp.integer)
     ):
-        raise ValueError(
-            f"{both}: expected integer index arrays, got dtypes {s.dtype} and "
-            f"{r.dtype}."
-        )
+        fail(both, "integer index arrays", f"dtypes {s.dtype} and {r.dtype}")
     if s.ndim != 1 or s.shape != r.shape:
-        raise ValueError(
-            f"{both}: expected senders and receivers as 1-d arrays of equal length, "
-            f"got shapes {s.shape} and {r.shape}."
-        )
+        what = "senders and receivers as 1-d arrays of equal length"
+        fail(both, what, f"shapes {s.shape} and {r.shape}")
     if is_concrete(s) and is_concrete(r) and s.size:
         lo, hi = min(int(s.min()), int(r.min())), max(int(s.max()), int(r.max()))
         if lo < 0 or hi >= n:
-            raise ValueError(
-                f"{both}: expected node indices in [0, {n}), got indices in "
-                f"[{lo}, {hi}]."
-            )
+            fail(both, f"node indices in [0, {n})", f"indices in [{lo}, {hi}]")
     return s.astype(jnp.int32), r.astype(jnp.int32)
 
 
@@ -351,51 +352,40 @@ def as_coupling(
     """
     if isinstance(coupling, AbstractCoupling):
         if edges is not None:
-            raise ValueError(
-                "edges: expected None when coupling is a coupling object (it holds "
-                f"its own edges), got {type(edges).__name__}."
-            )
+            what = "None when coupling is a coupling object (it holds its own edges)"
+            fail("edges", what, describe(edges))
         if coupling.n != n:
-            raise ValueError(
-                f"coupling: expected a coupling of n = len(omega) = {n} nodes, got "
-                f"a {type(coupling).__name__} of {coupling.n}."
-            )
+            what = f"a coupling of n = len(omega) = {n} nodes"
+            fail("coupling", what, f"a {type(coupling).__name__} of {coupling.n}")
         return cast_floats(coupling, dtype)
-    weights = jnp.asarray(coupling, dtype)
+    weights = as_array("coupling", coupling, dtype)
     if edges is not None:
         return _sparse_from_edges(weights, edges, n)
     if weights.ndim == 2:
         if weights.shape[0] != weights.shape[1]:
-            raise ValueError(
-                "coupling: expected a square (n, n) weight matrix, got shape "
-                f"{weights.shape}."
-            )
+            fail("coupling", "a square (n, n) weight matrix", f"shape {weights.shape}")
         if weights.shape[0] != n:
-            raise ValueError(
-                f"omega: expected shape ({weights.shape[0]},) to match the coupling "
-                f"matrix of shape {weights.shape}, got ({n},)."
-            )
+            what = f"an (n, n) matrix with n = len(omega) = {n}"
+            fail("coupling", what, f"shape {weights.shape}")
         return DenseCoupling(weights)
     if weights.shape not in ((), (n,)):
-        raise ValueError(
-            "coupling: expected a scalar or shape (n,) (all-to-all), or an (n, n) "
-            f"matrix, with n = len(omega) = {n}; got shape {weights.shape}."
+        fail(
+            "coupling",
+            "a scalar or shape (n,) (all-to-all), or an (n, n) matrix, with n = "
+            f"len(omega) = {n}",
+            f"shape {weights.shape}",
         )
     return MeanField(weights, n)
 
 
 def _sparse_from_edges(weights: Array, edges, n: int) -> SparseCoupling:
     if not isinstance(edges, tuple | list) or len(edges) != 2:
-        raise ValueError(
-            "edges: expected a tuple (senders, receivers) of two integer arrays, "
-            f"got {type(edges).__name__}."
-        )
+        what = "a tuple (senders, receivers) of two integer arrays"
+        fail("edges", what, describe(edges), error=TypeError)
     senders, receivers = check_edges(edges[0], edges[1], n, ("edges", "edges"))
     if weights.shape not in ((), senders.shape):
-        raise ValueError(
-            "coupling: with edges, expected a scalar or one weight per edge, "
-            f"shape {senders.shape}, got shape {weights.shape}."
-        )
+        what = f"a scalar or one weight per edge, shape {senders.shape}, with edges"
+        fail("coupling", what, f"shape {weights.shape}")
     return SparseCoupling(senders, receivers, weights, n)
 
 
@@ -408,12 +398,10 @@ def cast_floats(tree, dtype):
 
 def check_frequencies(omega: ArrayLike, dtype) -> Float[Array, " n"]:
     """Return ``omega`` as a 1-d float array of at least one oscillator."""
-    omega = jnp.asarray(omega, dtype)
-    if omega.ndim != 1 or omega.shape[0] < 1:
-        raise ValueError(
-            "omega: expected a 1-d array of natural frequencies, one per oscillator, "
-            f"got shape {omega.shape}."
-        )
+    what = "a 1-d array of natural frequencies, one per oscillator"
+    omega = check_array("omega", omega, ndim=1, dtype=dtype, what=what)
+    if omega.shape[0] < 1:
+        fail("omega", what, f"shape {omega.shape}")
     return omega
 
 
@@ -423,24 +411,15 @@ def check_nonnegative(name: str, value: ArrayLike, dtype) -> Float[Array, "..."]
     A concrete failure raises ``ValueError`` at once; a traced value (swept with
     ``vmap``) is checked with ``eqx.error_if`` when the computation runs.
     """
-    return _init.check_elements(
-        value, dtype, lambda a: a < 0, f"{name}: expected values >= 0"
-    )
+    return check_positive(name, value, dtype, strict=False)
 
 
 def check_scalar(name: str, value: ScalarLike, dtype) -> Float[Array, ""]:
     """Return ``value`` as a 0-d array of ``dtype``."""
-    arr = jnp.asarray(value, dtype)
-    if arr.ndim != 0:
-        raise ValueError(f"{name}: expected a scalar, got shape {arr.shape}.")
-    return arr
+    return check_array(name, value, ndim=0, dtype=dtype, what="a scalar")
 
 
 def check_per_unit(name: str, value: ArrayLike, n: int, dtype) -> Float[Array, "..."]:
     """Return ``value`` as an array of shape ``()`` or ``(n,)``."""
-    arr = jnp.asarray(value, dtype)
-    if arr.shape not in ((), (n,)):
-        raise ValueError(
-            f"{name}: expected a scalar or shape (n,) = ({n},), got shape {arr.shape}."
-        )
-    return arr
+    check_unit_shape(name, value, n, axis="n")
+    return as_array(name, value, dtype)

@@ -12,8 +12,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._concrete import is_concrete
 from .._custom_types import Args, Array, ArrayLike, Float, Int, ScalarLike
+from .._validate import check_float, check_instance, check_int, fail, is_concrete
 from ._base import AbstractSteppedMap
 from ._coupling import AbstractCoupling, check_nonnegative
 from ._oscillators import Kuramoto
@@ -97,31 +97,26 @@ class DelayedKuramoto(AbstractSteppedMap):
         n_substeps: int = 1,
         max_delay: float | None = None,
     ):
-        if not isinstance(kuramoto, Kuramoto):
-            raise ValueError(
-                f"kuramoto: expected a dynax.models.Kuramoto, got {type(kuramoto)}."
-            )
+        what = "a dynax.models.Kuramoto"
+        check_instance("kuramoto", kuramoto, Kuramoto, what)
         if is_concrete(kuramoto.sigma) and np.any(np.asarray(kuramoto.sigma) != 0):
-            raise ValueError(
-                "kuramoto: DelayedKuramoto is deterministic; expected sigma = 0, got "
-                f"sigma = {kuramoto.sigma}."
+            fail(
+                "kuramoto",
+                "sigma = 0 (DelayedKuramoto is deterministic)",
+                f"sigma = {kuramoto.sigma}",
             )
-        if not isinstance(n_substeps, int) or n_substeps < 1:
-            raise ValueError(f"n_substeps: expected an int >= 1, got {n_substeps!r}.")
+        check_int("n_substeps", n_substeps, 1)
         dtype = kuramoto.omega.dtype
         self.kuramoto, self.n_substeps = kuramoto, n_substeps
-        self.dt = jnp.asarray(dt, dtype)
-        if self.dt.ndim != 0 or not is_concrete(self.dt) or not float(self.dt) > 0:
-            raise ValueError(f"dt: expected a concrete scalar > 0, got {dt!r}.")
+        self.dt = jnp.asarray(check_float("dt", dt, low=0.0, low_open=True), dtype)
         delays = jnp.asarray(delays, dtype)
         _check_delay_shape(delays.shape, kuramoto.coupling)
         delays = check_nonnegative("delays", delays, dtype)
         lags = _buffer_length(delays, float(self.dt), max_delay)
         if not is_concrete(delays):  # checked when the computation runs (vmap)
             too_long = jnp.any(delays > (lags + 0.5) * self.dt)
-            delays = jnp.asarray(
-                eqx.error_if(delays, too_long, "delays: exceed max_delay.")
-            )
+            msg = "delays: expected delays <= max_delay, got a traced delay above it."
+            delays = jnp.asarray(eqx.error_if(delays, too_long, msg))
         self.delays, self.n_lags = delays, lags + 1
 
     def _lags(self) -> Int[Array, "..."]:
@@ -164,10 +159,8 @@ class DelayedKuramoto(AbstractSteppedMap):
         theta = jnp.asarray(theta, self.kuramoto.omega.dtype)
         shape = (self.n_lags, self.kuramoto.n)
         if theta.shape not in (shape[1:], shape):
-            raise ValueError(
-                f"theta: expected shape ({shape[1]},) or {shape} (n_lags, n), got "
-                f"{theta.shape}."
-            )
+            what = f"shape ({shape[1]},) or {shape} (n_lags, n)"
+            fail("theta", what, f"{theta.shape}")
         history = jnp.broadcast_to(theta, shape)
         return DelayBuffer(history, jnp.asarray(self.n_lags - 1, jnp.int32))
 
@@ -199,15 +192,15 @@ def _check_delay_shape(shape: tuple[int, ...], coupling: AbstractCoupling) -> No
 def _buffer_length(delays: Array, dt: float, max_delay: float | None) -> int:
     """The largest lag in steps the buffer must hold (static)."""
     if max_delay is not None:
-        if not max_delay >= 0:
-            raise ValueError(f"max_delay: expected a value >= 0, got {max_delay!r}.")
-        longest = float(max_delay)
+        longest = check_float("max_delay", max_delay, low=0.0)
     elif is_concrete(delays):
         longest = float(np.max(np.asarray(delays))) if delays.size else 0.0
     else:
-        raise ValueError(
-            "max_delay: the delays are traced (e.g. vmapped), so the buffer size is "
-            "unknown; pass max_delay, the longest delay of any member."
+        fail(
+            "max_delay",
+            "the longest delay of any member when the delays are traced (e.g. "
+            "vmapped): it fixes the buffer size",
+            "None",
         )
     lags = int(np.round(longest / dt))
     if (
@@ -215,8 +208,6 @@ def _buffer_length(delays: Array, dt: float, max_delay: float | None) -> int:
         and max_delay is not None
         and np.any(np.asarray(delays) > longest + dt / 2)
     ):
-        raise ValueError(
-            f"delays: expected delays <= max_delay = {max_delay}, got up to "
-            f"{float(np.max(np.asarray(delays)))}."
-        )
+        got = f"up to {float(np.max(np.asarray(delays)))}"
+        fail("delays", f"delays <= max_delay = {max_delay}", got)
     return lags

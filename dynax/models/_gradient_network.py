@@ -8,9 +8,13 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import DTypeLike
 
-from .._concrete import is_concrete
 from .._custom_types import Args, Array, ArrayLike, Float, ScalarLike
-from . import _init
+from .._validate import (
+    check_float_dtype,
+    check_int,
+    fail,
+    is_concrete,
+)
 from ._base import AbstractStochasticDynamics
 from ._coupling import (
     AbstractCoupling,
@@ -86,8 +90,10 @@ class CoupledGradientNetwork(AbstractStochasticDynamics):
     ):
         if not callable(f):
             raise ValueError(f"f: expected a callable f(x) -> scalar, got {f!r}.")
-        _init.check_size("dim", dim, 1)
-        dtype = _init.default_dtype(dtype if dtype is not None else _dtype(laplacian))
+        check_int("dim", dim, 1)
+        dtype = check_float_dtype(
+            "dtype", dtype if dtype is not None else _dtype(laplacian)
+        )
         self.f, self.dim = f, dim
         self.graph = _graph(laplacian, dtype)
         self.n = self.graph.n
@@ -147,9 +153,7 @@ def _graph(laplacian, dtype) -> AbstractCoupling:
 
 def _check_laplacian(lap: Float[Array, "n n"]) -> Float[Array, "n n"]:
     if lap.ndim != 2 or lap.shape[0] != lap.shape[1] or lap.shape[0] < 1:
-        raise ValueError(
-            f"laplacian: expected a square (n, n) matrix, got shape {lap.shape}."
-        )
+        fail("laplacian", "a square (n, n) matrix", f"shape {lap.shape}")
     if not is_concrete(lap):
         return lap
     m = np.asarray(lap, np.float64)
@@ -164,9 +168,10 @@ def _check_laplacian(lap: Float[Array, "n n"]) -> Float[Array, "n n"]:
     if np.any(np.abs(m.sum(axis=1)) > tol * m.shape[0]):
         problems.append("a row does not sum to zero")
     if problems:
-        raise ValueError(
-            "laplacian: expected a graph Laplacian L = D - A of an undirected graph "
-            "with non-negative weights (symmetric, off-diagonal <= 0, rows summing "
-            f"to 0), but {'; '.join(problems)}."
+        fail(
+            "laplacian",
+            "a graph Laplacian L = D - A of an undirected graph with non-negative "
+            "weights (symmetric, off-diagonal <= 0, rows summing to 0)",
+            "a matrix where " + "; ".join(problems),
         )
     return lap

@@ -17,15 +17,18 @@ import numpy as np
 from jax.typing import DTypeLike
 
 from .._custom_types import Array, ArrayLike, Float, Int, PRNGKeyArray, ScalarLike
+from .._validate import (
+    check_array,
+    check_float,
+    check_int,
+    check_key,
+    fail,
+    is_concrete,
+)
 
 
 def _dtype(dtype: DTypeLike | None):
     return jnp.dtype(jnp.result_type(float) if dtype is None else dtype)
-
-
-def check_n(n: int, minimum: int) -> None:
-    if not isinstance(n, int) or isinstance(n, bool) or n < minimum:
-        raise ValueError(f"n: expected a Python int >= {minimum}, got {n!r}.")
 
 
 def _circulant(n: int, half_width: int, dtype) -> Float[Array, "n n"]:
@@ -37,30 +40,26 @@ def _circulant(n: int, half_width: int, dtype) -> Float[Array, "n n"]:
 
 def ring_graph(n: int, *, dtype: DTypeLike | None = None) -> Float[Array, "n n"]:
     r"""Return the cycle $C_n$: node $i$ linked to $i \pm 1 \pmod n$ ($n \ge 3$)."""
-    check_n(n, 3)
+    check_int("n", n, 3)
     return _circulant(n, 1, _dtype(dtype))
 
 
 def path_graph(n: int, *, dtype: DTypeLike | None = None) -> Float[Array, "n n"]:
     r"""Return the path $P_n$: node $i$ linked to $i \pm 1$ (no wrap-around)."""
-    check_n(n, 1)
+    check_int("n", n, 1)
     i = np.arange(n)
     return jnp.asarray(np.abs(i[:, None] - i[None, :]) == 1, _dtype(dtype))
 
 
 def complete_graph(n: int, *, dtype: DTypeLike | None = None) -> Float[Array, "n n"]:
     r"""Return the complete graph $K_n$ (every pair linked, no self-loops)."""
-    check_n(n, 1)
+    check_int("n", n, 1)
     return jnp.asarray(1.0 - np.eye(n), _dtype(dtype))
 
 
 def _check_probability(p: ScalarLike) -> None:
-    try:
-        value = float(np.asarray(p))
-    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
-        return
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"p: expected a probability in [0, 1], got {value}.")
+    if is_concrete(p):  # a traced p (vmapped) is not read
+        check_float("p", p, low=0.0, high=1.0)
 
 
 def erdos_renyi_graph(
@@ -77,8 +76,9 @@ def erdos_renyi_graph(
         key: PRNG key.
         dtype: float dtype of the result.
     """
-    check_n(n, 1)
+    check_int("n", n, 1)
     _check_probability(p)
+    check_key("key", key)
     return _erdos_renyi(n, jnp.asarray(p), key).astype(_dtype(dtype))
 
 
@@ -114,10 +114,11 @@ def watts_strogatz_graph(
         key: PRNG key.
         dtype: float dtype of the result.
     """
-    check_n(n, 3)
-    if not isinstance(k, int) or k % 2 or not 2 <= k < n:
-        raise ValueError(f"k: expected an even int with 2 <= k < n = {n}, got {k!r}.")
+    check_int("n", n, 3)
+    if check_int("k", k) % 2 or not 2 <= k < n:
+        fail("k", f"an even integer with 2 <= k < n = {n}", repr(k))
     _check_probability(p)
+    check_key("key", key)
     return _watts_strogatz(n, k // 2, jnp.asarray(p), key).astype(_dtype(dtype))
 
 
@@ -151,9 +152,9 @@ def edges_from_adjacency(
     ``DenseCoupling(A)`` does (see :meth:`SparseCoupling.from_adjacency`). Not
     jittable: the number of edges sets the shapes, so ``A`` must be concrete.
     """
-    a = np.asarray(A)
+    a = np.asarray(check_array("A", A))
     if a.ndim != 2 or a.shape[0] != a.shape[1]:
-        raise ValueError(f"A: expected a square (n, n) matrix, got shape {a.shape}.")
+        fail("A", "a square (n, n) matrix", f"shape {a.shape}")
     receivers, senders = np.nonzero(a)
     return (
         jnp.asarray(senders, jnp.int32),

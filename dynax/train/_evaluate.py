@@ -7,7 +7,9 @@ import equinox as eqx
 from .._custom_types import Array, Float, PRNGKeyArray
 from .._ensemble import plan, run
 from .._simulate import SimulateOptions, simulate
+from .._validate import check_int, check_key
 from ._data import check_source, eval_batch
+from ._fit import check_model_io
 from ._loss import choose_loss
 from ._step import cast_floats, check_options
 
@@ -79,9 +81,10 @@ def evaluate(
         An :class:`Evaluation` with one loss and score per member.
     """
     check_source(task)
-    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
-        raise ValueError(f"n_trials: expected an integer >= 1, got {n_trials!r}.")
     how = plan(model, ensemble, (("trials", None, None),), chunk_size)
+    check_model_io(how.one(model), task)
+    check_key("key", key)
+    check_int("n_trials", n_trials, 1)
     loss = choose_loss(loss, task)
     options = check_options(options)
     return _evaluate(model, task, key, n_trials, how, loss, options)

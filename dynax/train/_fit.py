@@ -16,6 +16,15 @@ import optax
 from .._custom_types import Array, Bool, Float, Int, PRNGKeyArray
 from .._ensemble import plan, run
 from .._simulate import SimulateOptions
+from .._validate import (
+    check_bool,
+    check_callable,
+    check_instance,
+    check_int,
+    check_key,
+    describe,
+    fail,
+)
 from ..models._base import AbstractStochasticDynamics
 from ._checkpoint import CheckpointManager
 from ._data import check_source
@@ -66,37 +75,50 @@ def trainable(model) -> Any:
     return spec
 
 
-def _check_int(name: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{name}: expected an integer, got {type(value).__name__}.")
-    if value < minimum:
-        raise ValueError(f"{name}: expected an integer >= {minimum}, got {value}.")
-
-
-def _check_optimizer(optimizer, hyperparams) -> None:
+def _check_optimizer(optimizer, hyperparams, n_steps, batch_size, key, keep) -> None:
+    """The optimiser and the arguments that size the run."""
+    check_int("n_steps", n_steps, 1)
+    check_int("batch_size", batch_size, 1)
+    check_key("key", key)
+    check_int("max_to_keep", keep, 1)
     if hyperparams is None:
         if not isinstance(optimizer, optax.GradientTransformation):
-            raise TypeError(
-                "optimizer: expected an optax.GradientTransformation such as "
-                "optax.adam(1e-3) (or, with hyperparams=, a function such as "
-                f"optax.adam), got {type(optimizer).__name__}."
+            what = (
+                "an optax.GradientTransformation such as optax.adam(1e-3) (or, with "
+                "hyperparams=, a function such as optax.adam)"
             )
+            fail("optimizer", what, describe(optimizer), error=TypeError)
     elif not callable(optimizer) or isinstance(optimizer, optax.GradientTransformation):
-        raise TypeError(
-            "optimizer: with hyperparams=, expected a function returning an optax "
-            "transformation (e.g. optax.adamw), called per member as "
-            f"optimizer(**hyperparams); got {type(optimizer).__name__}."
+        what = (
+            "with hyperparams=, a function returning an optax transformation (e.g. "
+            "optax.adamw), called per member as optimizer(**hyperparams)"
         )
+        fail("optimizer", what, describe(optimizer), error=TypeError)
+
+
+def _check_options(regularizer, callback, noise, progress, batches) -> None:
+    """The keyword options of :func:`fit` that are passed on, not used by it."""
+    for name, value in (("regularizer", regularizer), ("callback", callback)):
+        if value is not None:
+            check_callable(name, value)
+    check_bool("noise", noise, optional=True)
+    check_bool("progress", progress, optional=True)
+    check_bool("independent_batches", batches)
+
+
+def check_model_io(model, task) -> None:
+    """The network's input and output channels are the task's."""
+    for size in ("n_in", "n_out"):
+        want, have = getattr(task, size, None), getattr(model, size, None)
+        if isinstance(want, int) and isinstance(have, int) and want != have:
+            fail("model", f"{size} = {want} (task.{size})", f"{size} = {have}")
 
 
 def _member_hyperparams(hyperparams, shape: tuple[int, ...]):
     """Per-member arrays for an ensemble (``shape = (n,)``), scalars for one."""
     if hyperparams is None:
         return None
-    if not isinstance(hyperparams, dict):
-        raise TypeError(
-            f"hyperparams: expected a dict, got {type(hyperparams).__name__}."
-        )
+    check_instance("hyperparams", hyperparams, dict, "a dict")
     out = {}
     for name, value in hyperparams.items():
         value = jnp.asarray(value)
@@ -104,9 +126,10 @@ def _member_hyperparams(hyperparams, shape: tuple[int, ...]):
             value = jnp.broadcast_to(value, shape)
         if value.shape != shape:
             what = "a scalar" if not shape else "a scalar or one value per member"
-            raise ValueError(
-                f"hyperparams[{name!r}]: expected {what}, shape {shape}, got shape "
-                f"{value.shape}."
+            fail(
+                f"hyperparams[{name!r}]",
+                f"{what}, shape {shape}",
+                f"shape {value.shape}",
             )
         out[name] = value
     return out
@@ -117,12 +140,13 @@ def _partition(model, filter_spec):
     try:
         params, frozen = eqx.partition(model, spec)
     except (ValueError, TypeError) as error:
-        raise ValueError(
-            "filter_spec: expected a PyTree of bools with the model's structure (or "
-            f"a prefix of it), or a callable; it does not match the model: {error}"
-        ) from None
+        what = (
+            "a PyTree of bools with the model's structure (or a prefix), or a callable"
+        )
+        fail("filter_spec", what, f"one that does not match the model ({error})")
     if not any(eqx.is_inexact_array(x) for x in jtu.tree_leaves(params)):
-        raise ValueError("filter_spec: selects no floating-point array to train.")
+        what = "a spec that selects a floating-point array to train"
+        fail("filter_spec", what, "one that selects none")
     return params, frozen
 
 
@@ -366,21 +390,17 @@ def fit(
         ``(model, history)``: the trained network(s) and a :class:`History`.
     """
     check_source(task, batch_size)
-    _check_int("n_steps", n_steps, 1)
-    _check_int("batch_size", batch_size, 1)
-    _check_optimizer(optimizer, hyperparams)
-    if not (hasattr(key, "dtype") and hasattr(key, "shape")):
-        raise TypeError(f"key: expected a jax PRNG key, got {type(key).__name__}.")
+    _check_optimizer(optimizer, hyperparams, n_steps, batch_size, key, max_to_keep)
+    _check_options(regularizer, callback, noise, progress, independent_batches)
     log_every = min(n_steps, 100) if log_every is None else log_every
-    _check_int("log_every", log_every, 1)
+    check_int("log_every", log_every, 1)
     checkpoint_every = 10 * log_every if checkpoint_every is None else checkpoint_every
-    _check_int("checkpoint_every", checkpoint_every, 1)
+    check_int("checkpoint_every", checkpoint_every, 1)
     if checkpoint_every % log_every:
-        raise ValueError(
-            f"checkpoint_every: expected a multiple of log_every={log_every}, got "
-            f"{checkpoint_every}."
-        )
+        what = f"a multiple of log_every={log_every}"
+        fail("checkpoint_every", what, f"{checkpoint_every}")
     how = plan(model, ensemble, chunk_size=chunk_size)
+    check_model_io(how.one(model), task)
     options = check_options(options)
     params, frozen = _partition(model, filter_spec)
     hp = _member_hyperparams(hyperparams, how.shape)

@@ -150,7 +150,7 @@ def _retention(model, inputs, patterns, holds, dt, threshold, start, how):
         y0 = m.init_state()
         u, p = cast_floats((inputs, patterns), y0)
         ts = dt * jnp.arange(u.shape[1], dtype=u.dtype)
-        outputs = simulate(m, y0, ts, inputs=u, trials=True).outputs
+        outputs: Array = simulate(m, y0, ts, inputs=u, trials=True).outputs  # pyright: ignore
         # The hold window: samples start..end, i.e. hold steps 0..max(holds).
         margin = jnp.min(outputs[:, start:] * p[:, None, :], axis=-1)
         ok = margin > threshold  # (patterns, hold steps + 1); NaN counts as lost
