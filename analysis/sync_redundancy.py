@@ -1,17 +1,18 @@
 """Figure: dispersion and error of redundant noisy copies vs coupling, by topology.
 
-Reads ``results.csv`` written by ``experiments/sync_redundancy.py`` and draws, for
-every noise level sigma, the stationary dispersion sum_i |x_i - xbar|^2 and the
-centre-of-mass error |xbar - x*|^2 against the coupling strength k, one colour per
-topology: markers with 2-standard-error bars are the simulation, solid lines the
-SDE's closed form and dashed lines the exact moments of the Euler-Maruyama chain
-that was simulated (they part where dt k mu_max is not small).
+Reads ``sync_redundancy.json`` written by ``experiments/sync_redundancy.py --out
+RESULTS_DIR`` and draws, for every noise level sigma, the stationary dispersion
+sum_i |x_i - xbar|^2 and the centre-of-mass error |xbar - x*|^2 against the coupling
+strength k, one colour per topology: markers with 2-standard-error bars are the
+simulation, solid lines the SDE's closed form and dashed lines the exact moments of
+the Euler-Maruyama chain that was simulated (they part where dt k mu_max is not
+small).
 
 Run: ``python analysis/sync_redundancy.py RESULTS_DIR [--out FIGURE.png]``.
 """
 
 import argparse
-import csv
+import json
 from collections import defaultdict
 from pathlib import Path
 
@@ -32,13 +33,8 @@ COLOURS = {
 
 
 def read_rows(results_dir: str | Path) -> list[dict]:
-    """Rows of results.csv with numeric fields as floats."""
-    with open(Path(results_dir) / "results.csv", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    return [
-        {k: (v if k == "topology" else float(v)) for k, v in row.items()}
-        for row in rows
-    ]
+    """The rows (one per topology x coupling x sigma) of sync_redundancy.json."""
+    return json.loads((Path(results_dir) / "sync_redundancy.json").read_text())["rows"]
 
 
 def make_figure(results_dir: str | Path) -> Figure:

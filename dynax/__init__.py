@@ -16,6 +16,10 @@ from ._inputs import (
     ConstantInput as ConstantInput,
     PiecewiseConstantInput as PiecewiseConstantInput,
 )
-from ._simulate import Trajectory as Trajectory, simulate as simulate
+from ._simulate import (
+    SimulateOptions as SimulateOptions,
+    Trajectory as Trajectory,
+    simulate as simulate,
+)
 
 __version__ = "0.1.0"

@@ -223,19 +223,24 @@ def flow_stepper(model, solver, tab: Tableau | None, noisy: bool, make_args: Cal
 
         return one_step, lambda y0, t0, h0, item0: None
 
-    def terms_for(item, j):
+    def terms_for(item, j, dtype):
         control = (
             StepIncrement(jtu.tree_map(lambda d: d[j], item[1])) if noisy else None
         )
-        return make_terms(model, control)
+        return make_terms(model, control, dtype)
 
     def one_step(y, state, t, h, item, j):
-        terms, args = terms_for(item, j), make_args(item[0])
+        terms, args = terms_for(item, j, _dtype(y)), make_args(item[0])
         made_jump = jnp.asarray(j == 0)
         y1, _, _, state, _ = solver.step(terms, t, t + h, y, args, state, made_jump)
         return y1, state
 
     def init(y0, t0, h0, item0):
-        return solver.init(terms_for(item0, 0), t0, t0 + h0, y0, make_args(item0[0]))
+        terms = terms_for(item0, 0, _dtype(y0))
+        return solver.init(terms, t0, t0 + h0, y0, make_args(item0[0]))
 
     return one_step, init
+
+
+def _dtype(y: State):
+    return jtu.tree_leaves(y)[0].dtype

@@ -8,27 +8,45 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import jax.tree_util as jtu
+import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree
 
 from ._checks import (
     check_inputs,
     check_model,
     check_solver,
+    check_step,
     check_ts,
     check_y0,
-    is_concrete,
     substeps,
 )
 from ._custom_types import State
-from ._ensemble import ensemble_size
+from ._ensemble import plan, run
 from ._fixed_step import explicit_tableau, flow_stepper, scan_intervals
 from ._inputs import ConstantInput, PiecewiseConstantInput
 from ._terms import brownian_increments, is_stochastic, make_terms, virtual_brownian
-from .models._base import AbstractMap
+from ._validate import (
+    as_array,
+    check_bool,
+    check_float,
+    check_instance,
+    check_int,
+    check_key,
+    is_concrete,
+)
+from .models._base import AbstractMap, AbstractSteppedMap
+
+_TRACED_TS = (
+    "ts: expected finite, strictly increasing times, got a traced ts with a NaN, an "
+    "infinity or a step <= 0."
+)
 
 
 class Trajectory(eqx.Module):
     """The result of :func:`dynax.simulate`.
+
+    Printing a trajectory names its result (``result=RESULTS.successful``; for an
+    ensemble, how many members ended with each result).
 
     Attributes:
         ts: the save times, shape ``(time,)``.
@@ -38,9 +56,13 @@ class Trajectory(eqx.Module):
         result: a ``diffrax.RESULTS`` item; ``RESULTS.successful`` unless the solve
             failed (``RESULTS.nonfinite``: the state became NaN/inf and was frozen at
             its last finite value; ``RESULTS.max_steps_reached``: an adaptive solve
-            ran out of steps).
+            ran out of steps). Compare it with ``traj.result ==
+            diffrax.RESULTS.successful``, or use ``ok``.
         stats: solver statistics (``num_steps``; adaptive solves also give
             ``num_accepted_steps`` and ``num_rejected_steps``).
+        ok: (property) boolean array, ``True`` where the solve succeeded: a scalar
+            for one network, one flag per member for an ensemble
+            (``result == diffrax.RESULTS.successful``).
     """
 
     ts: Float[Array, " time"]
@@ -53,6 +75,86 @@ class Trajectory(eqx.Module):
     def ok(self) -> Array:
         """``True`` where the solve succeeded (one flag per ensemble member)."""
         return self.result == diffrax.RESULTS.successful
+
+    def __repr__(self) -> str:
+        shown = _NamedResult.of(self.result)
+        if shown is None:  # traced: no values to name
+            return eqx.tree_pformat(self)
+        return eqx.tree_pformat(eqx.tree_at(lambda t: t.result, self, shown))
+
+
+class _NamedResult:
+    """A ``diffrax.RESULTS`` item shown by name in :meth:`Trajectory.__repr__`."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    @classmethod
+    def of(cls, result) -> "_NamedResult | None":
+        value = getattr(result, "_value", None)
+        if value is None or result.is_traced():
+            return None
+        enum = getattr(result, "_enumeration", diffrax.RESULTS)
+        names = {
+            int(item._value): name
+            for name, item in getattr(enum, "_name_to_item", {}).items()
+        }
+        codes, counts = np.unique(np.asarray(value), return_counts=True)
+        words = [f"RESULTS.{names.get(int(c), int(c))}" for c in codes]
+        if np.ndim(value) == 0:
+            return cls(words[0])
+        parts = [f"{w} x {int(n)}" for w, n in zip(words, counts, strict=True)]
+        return cls("[" + ", ".join(parts) + "]")
+
+
+class SimulateOptions(eqx.Module):
+    """How :func:`simulate` integrates, as one object that other entry points pass on.
+
+    ``dx.train.fit`` and ``dx.train.evaluate`` take one of these (``options=``) and
+    hand it to every ``simulate`` call unchanged; ``simulate(..., **opts.kwargs())``
+    does the same by hand. Every field has :func:`simulate`'s default and meaning.
+
+    Attributes:
+        solver: a diffrax solver object (default ``diffrax.Euler()``).
+        dt: the solver step (default: the spacing of ``ts``).
+        stepsize_controller: ``None`` (fixed steps) or a diffrax controller.
+        adjoint: diffrax adjoint of the adaptive path.
+        max_steps: step budget of the adaptive path.
+        unroll: ``lax.scan`` unrolling of the fixed-step path.
+        remat: rematerialise each save interval in the backward pass.
+    """
+
+    solver: diffrax.AbstractSolver | None = eqx.field(default=None, static=True)
+    dt: float | None = eqx.field(default=None, static=True)
+    stepsize_controller: diffrax.AbstractStepSizeController | None = eqx.field(
+        default=None, static=True
+    )
+    adjoint: diffrax.AbstractAdjoint | None = eqx.field(default=None, static=True)
+    max_steps: int = eqx.field(default=16384, static=True)
+    unroll: int = eqx.field(default=1, static=True)
+    remat: bool = eqx.field(default=False, static=True)
+
+    def __check_init__(self):
+        check_solver(self.solver, self.stepsize_controller, True)
+        if self.dt is not None and (
+            isinstance(self.dt, bool) or not isinstance(self.dt, int | float)
+        ):
+            raise TypeError(
+                f"dt: expected a Python float or None, got {type(self.dt).__name__}."
+            )
+        for name in ("max_steps", "unroll"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}: expected an int >= 1, got {value!r}.")
+        if not isinstance(self.remat, bool):
+            raise TypeError(f"remat: expected a bool, got {type(self.remat).__name__}.")
+
+    def kwargs(self) -> dict[str, Any]:
+        """The fields as keyword arguments of :func:`simulate`."""
+        return {f: getattr(self, f) for f in self.__dataclass_fields__}
 
 
 def simulate(
@@ -69,6 +171,8 @@ def simulate(
     max_steps: int = 16384,
     throw: bool = False,
     ensemble: bool = False,
+    trials: bool = False,
+    chunk_size: int | None = None,
     unroll: int = 1,
     remat: bool = False,
     brownian_tol: float | None = None,
@@ -108,11 +212,15 @@ def simulate(
 
     Args:
         model: a dynax model, or any callable ``f(t, y, args)`` returning ``dy/dt``.
-        y0: the initial state (``model.init_state()`` gives the default).
-        ts: strictly increasing save times (at least 2).
-        inputs: ``None``; an array sampled on ``ts`` (leading axis ``len(ts)``),
-            piecewise constant as described above; or any object with
-            ``.evaluate(t)`` (e.g. a diffrax path), passed to the model as ``args``.
+        y0: the initial state (``model.init_state()`` gives the default); integer
+            leaves become the float dtype of ``model.init_state()`` (of ``ts`` for a
+            plain function), as ``diffrax.diffeqsolve`` promotes them.
+        ts: finite, strictly increasing save times (at least 2).
+        inputs: ``None``; an array sampled on ``ts`` (leading axis ``len(ts)``, then
+            ``n_in`` channels for a dynax model), piecewise constant as described
+            above; or any object with ``.evaluate(t)`` (e.g. a diffrax path), passed
+            to the model as ``args``. **Omitted inputs are zero input**: a model
+            with input channels (``n_in > 0``) then sees zeros on every channel.
         key: PRNG key for the Brownian motion of stochastic models.
         solver: a diffrax solver object; default ``diffrax.Euler()``.
         dt: the solver step; default the spacing of ``ts`` (one step per interval,
@@ -123,12 +231,20 @@ def simulate(
         adjoint: diffrax adjoint for the adaptive path (default
             ``RecursiveCheckpointAdjoint``); the fixed-step scan is differentiated
             directly.
-        max_steps: step budget of the adaptive path.
+        max_steps: step budget (>= 1) of the adaptive path.
         throw: raise (inside jit, via ``eqx.error_if``) when a solve fails.
-        ensemble: ``model`` is a stacked ensemble (:func:`dynax.make_ensemble`);
-            every member is simulated from the same ``y0`` and ``inputs``, with its
-            own noise (``key`` is split). For per-member initial states or inputs use
-            ``eqx.filter_vmap(dx.simulate, ...)`` directly.
+        ensemble: ``model`` is a stacked ensemble (:func:`dynax.make_ensemble`).
+            ``y0`` and ``inputs`` are shared by all members, or per member with a
+            leading member axis (the rule of :mod:`dynax._ensemble`: per-member
+            inputs need a model with ``n_in``); every member gets its own noise
+            (``key`` is split).
+        trials: ``inputs`` carries a leading trials axis, ``(trials, time, n_in)``
+            (after the member axis with ``ensemble``), and every trial is simulated:
+            a batch of task trials in one call. ``y0`` is one state for every trial,
+            or one per trial with a leading trials axis (after the member axis);
+            every trial gets its own noise.
+        chunk_size: with ``ensemble``, simulate the members in groups of this size
+            (one group at a time) to bound memory; same results.
         unroll: ``lax.scan`` unrolling of the fixed-step path.
         remat: rematerialise each save interval in the backward pass of the
             fixed-step path (``jax.checkpoint``): the activations of a step are
@@ -140,8 +256,15 @@ def simulate(
             path; default ``(ts[-1] - ts[0]) / 2**14``.
 
     Returns:
-        A :class:`Trajectory` (with a leading ensemble axis on every array when
-        ``ensemble=True``).
+        A :class:`Trajectory`; with ``ensemble`` and ``trials`` every array carries
+        leading ``(members, trials)`` axes (members first).
+
+    Example:
+        ```python
+        batch = jax.vmap(task.sample)(jax.random.split(key, 64))
+        out = dx.simulate(ens, ens.init_state(), task.ts, inputs=batch.inputs,
+                          ensemble=True, trials=True).outputs  # (E, 64, time, n_out)
+        ```
     """
     check_model(model)
     adaptive = stepsize_controller is not None and not isinstance(
@@ -149,16 +272,21 @@ def simulate(
     )
     check_solver(solver, stepsize_controller, adaptive)
     ts = check_ts(ts)
-    if adaptive:
-        if dt is not None and is_concrete(dt) and not float(dt) > 0:
-            raise ValueError(f"dt: expected a positive initial step, got {dt}.")
+    if isinstance(model, AbstractMap):
+        n_sub, dt0 = _check_map_time(model, ts, dt), None
+    elif adaptive:
+        if dt is not None and is_concrete(dt):
+            check_float("dt", dt, low=0.0, low_open=True)
         n_sub, dt0 = 1, None if dt is None else jnp.asarray(dt, ts.dtype)
+        if max_steps is not None:
+            check_int("max_steps", max_steps, 1)
     else:
         n_sub, dt0 = substeps(ts, dt), None
-    inputs = check_inputs(inputs, ts)
-    y0 = check_y0(model, y0, ensemble)
-    if key is not None and not (hasattr(key, "dtype") and hasattr(key, "shape")):
-        raise TypeError(f"key: expected a jax PRNG key, got {type(key).__name__}.")
+    _check_options(adjoint, throw, unroll, remat, brownian_tol)
+    inputs, y0, how, y0_trial = _batching(
+        model, inputs, y0, ts, ensemble, trials, chunk_size
+    )
+    check_key("key", key, optional=True)
     return _simulate(
         model,
         y0,
@@ -173,32 +301,163 @@ def simulate(
         n_sub=n_sub,
         max_steps=max_steps,
         throw=throw,
-        ensemble=ensemble,
+        how=how,
+        y0_trial=y0_trial,
+        trials=trials,
         unroll=unroll,
         remat=remat,
         check_ts=not is_concrete(ts),
     )
 
 
+def _check_options(adjoint, throw, unroll, remat, brownian_tol) -> None:
+    what = "None or a diffrax adjoint such as diffrax.RecursiveCheckpointAdjoint()"
+    check_instance("adjoint", adjoint, diffrax.AbstractAdjoint, what, optional=True)
+    check_bool("throw", throw)
+    check_bool("remat", remat)
+    if not isinstance(unroll, bool):
+        check_int("unroll", unroll, 1)
+    if brownian_tol is not None and is_concrete(brownian_tol):
+        check_float("brownian_tol", brownian_tol, low=0.0, low_open=True)
+
+
 @eqx.filter_jit
 def _simulate(model, y0, ts, inputs, key, solver, controller, adjoint, dt0, tol, **kw):
-    if kw.pop("check_ts"):
-        ts = eqx.error_if(
-            ts, jnp.any(jnp.diff(ts) <= 0), "ts: expected strictly increasing times."
-        )
-    throw, ensemble = kw.pop("throw"), kw.pop("ensemble")
+    if kw.pop("check_ts"):  # traced ts; NaN fails ``diff > 0`` as it should
+        bad = ~jnp.all(jnp.diff(ts) > 0) | ~jnp.all(jnp.isfinite(ts))
+        ts = eqx.error_if(ts, bad, _TRACED_TS)
+    throw, how, y0_trial = kw.pop("throw"), kw.pop("how"), kw.pop("y0_trial")
+    trials = kw.pop("trials")
+    fixed = controller is None or isinstance(model, AbstractMap)
 
-    def one(m, k):
-        return _solve(m, y0, ts, inputs, k, solver, controller, adjoint, dt0, tol, **kw)
+    def one(m, y, u, k):
+        check_step(m, y, ts, u, fixed)  # at trace time only
+        return _solve(m, y, ts, u, k, solver, controller, adjoint, dt0, tol, **kw)
 
-    if ensemble:
-        keys = None if key is None else jr.split(key, ensemble_size(model))
-        traj = eqx.filter_vmap(one)(model, keys)
-    else:
-        traj = one(model, key)
+    def trial_batch(m, y, u, k):
+        if not trials:
+            return one(m, y, u, k)
+        n = jtu.tree_leaves(u)[0].shape[0]
+        ks = None if k is None else jr.split(k, n)
+        k_axis = None if k is None else 0
+        return eqx.filter_vmap(one, in_axes=(None, y0_trial, 0, k_axis))(m, y, u, ks)
+
+    traj = run(trial_batch, model, (y0, inputs), how, key)
     if throw:
         traj = traj.result.error_if(traj, traj.result != diffrax.RESULTS.successful)
     return traj
+
+
+def _batching(model, inputs, y0, ts, ensemble: bool, trials: bool, chunk_size):
+    """Check ``inputs`` and ``y0``; the member plan and the trial axis of ``y0``.
+
+    Returns ``(inputs, y0, plan, y0_trial)``: ``plan`` applies the ensemble rule to
+    ``(y0, inputs)``; ``y0_trial`` is ``0`` when ``y0`` holds one state per trial.
+    """
+    check_bool("trials", trials)
+    array_inputs = inputs is not None and not hasattr(inputs, "evaluate")
+    if array_inputs and isinstance(inputs, list | tuple):
+        inputs = jnp.asarray(inputs)
+    if trials and not (array_inputs and jnp.ndim(inputs) >= 2):  # pyright: ignore
+        raise ValueError(
+            "inputs: with trials=True, expected an array with a leading trials "
+            f"axis, (trials, time, n_in), got {_describe(inputs)}."
+        )
+    y0 = jtu.tree_map(lambda x: as_array("y0", x), y0)
+    core = 2 + trials if getattr(model, "n_in", None) is not None else None
+    ranked = inputs if array_inputs and hasattr(inputs, "ndim") else None
+    how = plan(
+        model, ensemble, (("y0", y0, "state"), ("inputs", ranked, core)), chunk_size
+    )
+    one_member: Any = how.first(1, inputs)
+    if trials and one_member.shape[1] != ts.shape[0]:
+        raise ValueError(
+            "inputs: with trials=True, expected a leading trials axis before the "
+            f"time axis of length len(ts) = {ts.shape[0]}, (trials, time, n_in), "
+            f"got shape {jnp.shape(one_member)}."
+        )
+    one_trial = one_member[0] if trials else one_member
+    n_in = getattr(model, "n_in", None)
+    if check_inputs(one_trial, ts, n_in if isinstance(n_in, int) else None) is not None:
+        inputs = as_array("inputs", inputs) if array_inputs else inputs
+    y0_one, y0_trial = how.first(0, y0), None
+    if trials:
+        y0_trial = _trial_axis(how.one(model), y0_one, one_member.shape[0])
+        if y0_trial == 0:
+            y0_one = jtu.tree_map(lambda x: x[0], y0_one)
+    checked = check_y0(how.one(model), y0_one, ts)  # integer states become floats
+    y0 = jtu.tree_map(lambda full, one: full.astype(one.dtype), y0, checked)
+    return inputs, y0, how, y0_trial
+
+
+def _check_map_time(model, ts, dt) -> int:
+    """A map takes one application per interval of ``ts``; ``dt`` may only repeat it.
+
+    A stepped map (:class:`~dynax.models.AbstractSteppedMap`) needs ``ts`` spaced
+    by its own step. Returns 1 (no substeps).
+    """
+    step = None
+    if isinstance(model, AbstractSteppedMap):
+        step = np.asarray(model.time_step()) if is_concrete(model.time_step()) else None
+    spacing = np.diff(np.asarray(ts, np.float64)) if is_concrete(ts) else None
+    # float32 times carry rounding of ~eps * |t| each (as in substeps)
+    slack = 0.0
+    if spacing is not None:
+        host = np.asarray(ts)
+        slack = 4 * float(np.finfo(host.dtype).eps) * float(np.max(np.abs(host)))
+    if step is not None and spacing is not None:
+        step_f = np.ravel(step).astype(np.float64)
+        if not np.allclose(spacing[:, None], step_f[None], rtol=1e-6, atol=slack):
+            raise ValueError(
+                f"ts: {type(model).__name__} advances {np.ravel(step)[0]:.6g} per "
+                "application (time_step()); expected ts spaced by exactly that, got "
+                f"spacings between {spacing.min():.6g} and {spacing.max():.6g}."
+            )
+    if dt is None:
+        return 1
+    if not is_concrete(dt):
+        raise ValueError("dt: expected None or a concrete number for a map.")
+    own = np.ravel(step)[0] if step is not None else None
+    if own is None and spacing is not None:
+        if np.allclose(spacing, spacing[0], rtol=1e-6, atol=slack):
+            own = spacing[0]
+    if own is None or not np.isclose(float(dt), own, rtol=1e-6, atol=slack):
+        what = "its time_step()" if step is not None else "the spacing of ts"
+        raise ValueError(
+            f"dt: a map takes one application per interval of ts; expected None or "
+            f"{what} ({own}), got {float(dt)}."
+        )
+    return 1
+
+
+def _trial_axis(model, y0, n_trials) -> int | None:
+    """Per-trial initial states have one more leading axis than a state."""
+    init = getattr(model, "init_state", None)
+    if init is None:
+        return None
+    ref = eqx.filter_eval_shape(init)
+    if jtu.tree_structure(ref) != jtu.tree_structure(y0):
+        return None  # check_y0 reports it
+    extra = {
+        jnp.ndim(v) - r.ndim
+        for v, r in zip(jtu.tree_leaves(y0), jtu.tree_leaves(ref), strict=True)
+    }
+    if extra == {0}:
+        return None
+    leading = {jnp.shape(v)[0] for v in jtu.tree_leaves(y0)}
+    if extra == {1} and leading == {n_trials}:
+        return 0
+    raise ValueError(
+        f"y0: expected one state (shapes of model.init_state()) or one per trial "
+        f"with a leading trials axis of {n_trials}, got shapes "
+        f"{[jnp.shape(v) for v in jtu.tree_leaves(y0)]}."
+    )
+
+
+def _describe(x) -> str:
+    if x is None:
+        return "None"
+    return f"shape {jnp.shape(x)}" if hasattr(x, "shape") else type(x).__name__
 
 
 def _solve(model, y0, ts, inputs, key, solver, controller, adjoint, dt0, tol, **kw):

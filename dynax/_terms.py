@@ -90,9 +90,38 @@ def is_stochastic(model: object) -> bool:
     return isinstance(model, AbstractStochasticDynamics)
 
 
-def make_terms(model, control=None) -> diffrax.AbstractTerm:
-    """Return ``ODETerm(model)``, plus diagonal noise driven by ``control`` if given."""
-    drift = diffrax.ODETerm(model)
+class StepDrift(diffrax.AbstractTerm):
+    """The drift ``f(t, y, args) dt`` with ``dt`` in the state's dtype.
+
+    ``diffrax.ODETerm`` multiplies by ``t1 - t0`` in the dtype of the times; a
+    float32 network on float64 times (a task grid under ``jax_enable_x64``) then
+    fails strict dtype promotion inside ``solver.step``. The fixed-step path uses
+    this term instead: the times keep their precision, only the step is cast.
+    """
+
+    vector_field: object
+    dtype: object = eqx.field(static=True)
+
+    def vf(self, t: ScalarLike, y: State, args: Args) -> State:
+        """Return ``f(t, y, args)``."""
+        return self.vector_field(t, y, args)  # pyright: ignore[reportCallIssue]
+
+    def contr(self, t0: ScalarLike, t1: ScalarLike, **kwargs) -> Array:
+        """Return the step ``t1 - t0`` in the state's dtype."""
+        del kwargs
+        return (jnp.asarray(t1) - jnp.asarray(t0)).astype(self.dtype)  # pyright: ignore
+
+    def prod(self, vf: State, control: Array) -> State:
+        """Scale every leaf of ``vf`` by the step."""
+        return jtu.tree_map(lambda v: v * control.astype(v.dtype), vf)
+
+
+def make_terms(model, control=None, dtype=None) -> diffrax.AbstractTerm:
+    """Return ``ODETerm(model)``, plus diagonal noise driven by ``control`` if given.
+
+    With ``dtype`` (the state's), the drift is a :class:`StepDrift` instead.
+    """
+    drift = diffrax.ODETerm(model) if dtype is None else StepDrift(model, dtype)
     if control is None:
         return drift
     noise = DiagonalNoiseTerm(model.diffusion, control)  # pyright: ignore

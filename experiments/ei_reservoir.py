@@ -15,29 +15,30 @@ Tasks: linear memory capacity (``dx.analysis.memory_capacity``, i.i.d. uniform
 input) and Mackey-Glass (tau = 17) ``horizon``-step-ahead prediction with a ridge
 readout (NRMSE). Each condition is one vmapped ensemble over seeds (and gains).
 The adaptation runs on an input stream of the task's kind that the readouts never
-see. Writes ``results.json``, ``results.csv`` and ``ei_reservoir.png`` to the
-output folder and returns (and, from the command line, prints) the summary.
-Run: ``python experiments/ei_reservoir.py OUT_DIR [--small]``.
+see. Returns (and, from the command line, prints) the summary; with ``--out DIR``
+writes ``ei_reservoir.json`` (with the rate traces of the adaptation) and
+``ei_reservoir.csv`` (one row per task x condition x knob) there, and
+``analysis/ei_reservoir.py DIR`` draws the figure. Run:
+``python experiments/ei_reservoir.py [--small] [--out DIR]`` (every config field is
+a flag, see ``--help``).
 """
 
-import argparse
-import csv
-import json
+import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-import matplotlib
 import numpy as np
 
-import dynax as dx
+if not __package__:  # run as a file: put the repository root (this checkout) first
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import dynax as dx  # noqa: E402
+from experiments._common import enable_x64, run_cli, write_results  # noqa: E402
 
 
 @dataclass
@@ -71,6 +72,8 @@ class Config:
     horizon: int = 1
     alpha: float = 1e-6
     chunk: int = 16
+    n_trace_units: int = 20
+    x64: bool = True
     seed: int = 0
 
     @classmethod
@@ -162,16 +165,31 @@ def adapt(cfg: Config, ens, u_adapt):
     return run(ens)
 
 
-def stats(x) -> dict:
-    """Mean and standard deviation over seeds."""
-    return {"mean": float(np.mean(x)), "std": float(np.std(x))}
+def scores(val, test) -> dict:
+    """Mean and standard deviation over seeds of the validation and test scores."""
+    return {
+        "val_mean": float(np.mean(val)), "val_std": float(np.std(val)),
+        "test_mean": float(np.mean(test)), "test_std": float(np.std(test)),
+    }  # fmt: skip
 
 
 def rate_error(rates, targets) -> dict:
     """|mean rate estimate - target| over the last quarter of the adaptation."""
     tail = rates[:, -max(1, rates.shape[1] // 4) :].mean(axis=1)
     err = np.abs(tail - np.asarray(targets))
-    return {"mean": float(err.mean()), "max": float(err.max())}
+    return {"rate_error_mean": float(err.mean()), "rate_error_max": float(err.max())}
+
+
+def rate_trace(cfg: Config, rates, targets, rho: float) -> dict:
+    """Adaptation record of one picked condition, for the figure (JSON-sized)."""
+    k = cfg.n_trace_units
+    return {
+        "target_rate": rho,
+        "steps": (cfg.record_every * np.arange(1, rates.shape[1] + 1)).tolist(),
+        "abs_error_per_seed": np.abs(rates - targets[:, None, :]).mean(-1).tolist(),
+        "seed0_rates": rates[0, :, :k].T.tolist(),
+        "seed0_targets": targets[0, :k].tolist(),
+    }
 
 
 def concat(*ensembles):
@@ -180,7 +198,7 @@ def concat(*ensembles):
 
 
 def run_task(cfg: Config, task: str, nets: dict, streams) -> tuple[list, dict]:
-    """All conditions on one task (one adaptation, one evaluation): rows, records.
+    """All conditions on one task (one adaptation, one evaluation): rows, traces.
 
     Every condition has one tuning knob, picked on the validation split: the global
     gain, or the (mean) target rate of the adapted reservoirs.
@@ -196,12 +214,11 @@ def run_task(cfg: Config, task: str, nets: dict, streams) -> tuple[list, dict]:
     best = int(np.argmax(sign * g_val.mean(axis=1)))
     rows = [
         {"task": task, "condition": "global", "gain": g, "target_rate": None,
-         "val": stats(v), "test": stats(t), "mean_rate": float(r.mean()),
-         "picked": i == best}
+         **scores(v, t), "mean_rate": float(r.mean()), "picked": i == best}
         for i, (g, v, t, r) in enumerate(
             zip(cfg.global_gains, g_val, g_test, g_rate, strict=True))
     ]  # fmt: skip
-    records = {"global_test": g_test}
+    traces = {}
     gains, rates = np.asarray(adapted.g), np.asarray(history.rates)
     targets = np.asarray(nets["adapted"].target_rate)
     a_val, a_test, a_rate = (
@@ -209,21 +226,19 @@ def run_task(cfg: Config, task: str, nets: dict, streams) -> tuple[list, dict]:
     )
     for j, name in enumerate(("homogeneous", "heterogeneous")):
         best_r = int(np.argmax(sign * a_val[j].mean(axis=1)))
-        records[f"{name}_test"] = a_test[j]
         for i, rho in enumerate(cfg.target_rates):
             sl = slice((j * n_r + i) * n_s, (j * n_r + i + 1) * n_s)
             g = gains[sl]
             rows.append({
                 "task": task, "condition": f"adapted_{name}", "gain": float(g.mean()),
-                "target_rate": rho, "val": stats(a_val[j, i]),
-                "test": stats(a_test[j, i]), "mean_rate": float(a_rate[j, i].mean()),
-                "picked": i == best_r,
-                "rate_error": rate_error(rates[sl], targets[sl]),
-                "gain_range": [float(g.min()), float(g.max())],
+                "target_rate": rho, **scores(a_val[j, i], a_test[j, i]),
+                "mean_rate": float(a_rate[j, i].mean()), "picked": i == best_r,
+                **rate_error(rates[sl], targets[sl]),
+                "gain_min": float(g.min()), "gain_max": float(g.max()),
             })  # fmt: skip
             if i == best_r:
-                records[name] = rates[sl]
-    return rows, records
+                traces[f"adapted_{name}"] = rate_trace(cfg, rates[sl], targets[sl], rho)
+    return rows, traces
 
 
 def improvement(task: str, best_global: float, adapted: float) -> float:
@@ -233,44 +248,29 @@ def improvement(task: str, best_global: float, adapted: float) -> float:
     return 100.0 * (best_global - adapted) / best_global
 
 
-def figure(cfg: Config, rows: list, records: dict, path: Path) -> None:
-    """Scores vs global gain with the adapted results, and rate convergence."""
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-    labels = {"mc": "memory capacity (test)", "mg": "Mackey-Glass NRMSE (test)"}
-    for ax, task in zip(axes[:2], ("mc", "mg"), strict=True):
-        t = records[task]["global_test"]
-        ax.errorbar(cfg.global_gains, t.mean(1), t.std(1), marker="o", label="global")
-        for name, color in (("homogeneous", "C1"), ("heterogeneous", "C2")):
-            r = next(
-                r for r in rows
-                if r["task"] == task and name in r["condition"] and r["picked"]
-            )  # fmt: skip
-            ax.axhline(
-                r["test"]["mean"], color=color,
-                label=f"adapted, {name} (target {r['target_rate']})",
-            )  # fmt: skip
-        ax.set_xlabel("global inhibitory gain g")
-        ax.set_ylabel(labels[task])
-        if task == "mg":
-            ax.set_yscale("log")
-        ax.legend(fontsize=8)
-    rates = records["mc"]["heterogeneous"]
-    steps = cfg.record_every * np.arange(1, rates.shape[1] + 1)
-    axes[2].plot(steps, rates[0, :, :20], lw=0.8)
-    axes[2].set_xlabel("adaptation step")
-    axes[2].set_ylabel("running rate (20 units, seed 0)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+def summarise(task: str, rows: list[dict]) -> dict:
+    """The picked global gain and the picked adapted conditions of one task."""
+    test = [{"mean": r["test_mean"], "std": r["test_std"]} for r in rows]
+    picked = [i for i, r in enumerate(rows) if r["picked"]]
+    best = picked[0]  # the global rows come first
+    entry = {"best_global_gain": rows[best]["gain"], "best_global": test[best],
+             "best_global_mean_rate": rows[best]["mean_rate"]}  # fmt: skip
+    for i in picked[1:]:
+        r, name = rows[i], rows[i]["condition"]
+        entry[name] = test[i]
+        entry[f"{name}_target_rate"] = r["target_rate"]
+        entry[f"{name}_mean_rate"] = r["mean_rate"]
+        entry[f"{name}_rate_error"] = {
+            "mean": r["rate_error_mean"], "max": r["rate_error_max"]
+        }  # fmt: skip
+        entry[f"improvement_pct_{name}"] = improvement(
+            task, test[best]["mean"], test[i]["mean"]
+        )
+    return entry
 
 
-def main(cfg: Config, out_dir: str | Path) -> dict:
-    """Run every condition on both tasks; write results and the figure."""
-    jax.config.update("jax_enable_x64", True)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    k_net, k_rho, k_in = jr.split(jr.PRNGKey(cfg.seed), 3)
+def make_nets(cfg: Config, k_net, k_rho) -> dict:
+    """The global-gain ensemble and the to-be-adapted ensemble (same seeds)."""
     keys = jr.split(k_net, cfg.n_seeds)
     n_g, n, n_r = len(cfg.global_gains), cfg.n_hidden, len(cfg.target_rates)
     rhos = jnp.repeat(jnp.asarray(cfg.target_rates), cfg.n_seeds)  # (n_r * seeds,)
@@ -278,7 +278,7 @@ def main(cfg: Config, out_dir: str | Path) -> dict:
         lambda k, m: dx.models.lognormal_rates(k, n, mean=m, sigma=cfg.hetero_sigma)
     )(jr.split(k_rho, n_r * cfg.n_seeds), rhos)
     same = jnp.broadcast_to(rhos[:, None], (n_r * cfg.n_seeds, n))
-    nets = {
+    return {
         "global": build(
             cfg, jnp.tile(keys, (n_g, 1)),
             jnp.repeat(jnp.asarray(cfg.global_gains), cfg.n_seeds),
@@ -290,53 +290,37 @@ def main(cfg: Config, out_dir: str | Path) -> dict:
             jnp.concatenate([same, hetero]),
         ),
     }  # fmt: skip
-    rows, records, summary = [], {}, {}
-    for task, streams in make_inputs(cfg, k_in).items():
-        task_rows, records[task] = run_task(cfg, task, nets, streams)
-        rows += task_rows
-        best = next(r for r in task_rows if r["picked"])
-        entry = {"best_global_gain": best["gain"], "best_global": best["test"],
-                 "best_global_mean_rate": best["mean_rate"]}  # fmt: skip
-        for r in (r for r in task_rows[n_g:] if r["picked"]):
-            name = r["condition"]
-            entry[name] = r["test"]
-            entry[f"{name}_target_rate"] = r["target_rate"]
-            entry[f"{name}_mean_rate"] = r["mean_rate"]
-            entry[f"{name}_rate_error"] = r["rate_error"]
-            entry[f"improvement_pct_{name}"] = improvement(
-                task, best["test"]["mean"], r["test"]["mean"]
-            )
-        summary[task] = entry
-    figure(cfg, rows, records, out / "ei_reservoir.png")
-    result = {
-        "config": asdict(cfg),
+
+
+def main(cfg: Config, out_dir: Path | None = None) -> dict:
+    """Run every condition on both tasks; write ei_reservoir.json/.csv to ``out_dir``.
+
+    Returns:
+        The summary: per task, the picked global gain and adapted conditions with
+        their test scores (mean and standard deviation over seeds).
+    """
+    enable_x64(cfg)
+    start = time.perf_counter()
+    k_net, k_rho, k_in = jr.split(jr.PRNGKey(cfg.seed), 3)
+    nets = make_nets(cfg, k_net, k_rho)
+    summary: dict = {
         "metrics": {"mc": "memory capacity (higher is better)",
                     "mg": f"Mackey-Glass {cfg.horizon}-step NRMSE (lower is better)"},
-        "summary": summary,
-        "seconds": round(time.perf_counter() - start, 1),
-        "device": jax.devices()[0].device_kind,
     }  # fmt: skip
-    (out / "results.json").write_text(json.dumps({**result, "rows": rows}, indent=1))
-    with open(out / "results.csv", "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["task", "condition", "gain", "target_rate", "val_mean",
-                         "val_std", "test_mean", "test_std", "mean_rate",
-                         "picked"])  # fmt: skip
-        for r in rows:
-            val, test = r["val"], r["test"]
-            writer.writerow([r["task"], r["condition"], r["gain"], r["target_rate"],
-                             val["mean"], val["std"], test["mean"], test["std"],
-                             r["mean_rate"], r["picked"]])  # fmt: skip
-    return result
+    rows, traces = [], {}
+    for task, streams in make_inputs(cfg, k_in).items():
+        task_rows, traces[task] = run_task(cfg, task, nets, streams)
+        rows += task_rows
+        summary[task] = summarise(task, task_rows)
+    wall = time.perf_counter() - start
+    summary["seconds"] = round(wall, 1)
+    if out_dir is not None:
+        write_results(
+            out_dir, "ei_reservoir", config=cfg, rows=rows, summary=summary,
+            seed=cfg.seed, wall_seconds=wall, extra={"rate_traces": traces},
+        )  # fmt: skip
+    return summary
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out_dir", help="folder for the results and the figure")
-    parser.add_argument("--small", action="store_true", help="the small test config")
-    parser.add_argument("--seed", type=int, default=None)
-    args = parser.parse_args()
-    config = Config.small() if args.small else Config()
-    if args.seed is not None:
-        config = replace(config, seed=args.seed)
-    print(json.dumps(main(config, args.out_dir), indent=1))
+    run_cli(main, Config, __doc__)

@@ -18,15 +18,17 @@ standardised per-neuron spike counts of the training images and scored on held-o
 images, and ``dx.analysis.branching_factor`` (window 4, buffer 25) is averaged
 over ``n_bf`` test rasters. A ridge classifier on the raw pixels is the reference.
 
-Writes ``results.json`` and ``lsm_digits.png`` to the output folder and prints a
-JSON summary. Run: ``python experiments/lsm_digits.py OUT_DIR [--small]`` (the
-default takes a few minutes on 2 CPU cores).
+Returns (and, from the command line, prints) a summary; with ``--out DIR`` writes
+``lsm_digits.json`` (with the plasticity phase's traces) and ``lsm_digits.csv`` (one
+row per start x condition x seed) there, and ``analysis/lsm_digits.py DIR`` draws
+the figure. Run: ``python experiments/lsm_digits.py [--small] [--out DIR]`` (the
+default takes a few minutes on 2 CPU cores; every config field is a flag, see
+``--help``).
 """
 
-import argparse
-import json
+import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import equinox as eqx
@@ -35,7 +37,11 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-import dynax as dx
+if not __package__:  # run as a file: put the repository root (this checkout) first
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import dynax as dx  # noqa: E402
+from experiments._common import run_cli, write_results  # noqa: E402
 
 CONDITIONS = ("none", "stdp", "astro")
 
@@ -158,51 +164,30 @@ def train(ens, cfg: Config, u_stdp, condition: str):
     return eqx.filter_vmap(run)(ens)
 
 
-def make_figure(results: dict, histories: dict, out: Path) -> Path:
-    """Per start: accuracy and branching-factor bars, depression rate, activity."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    n_rows = len(results["starts"])
-    fig, axes = plt.subplots(n_rows, 4, figsize=(15, 3.2 * n_rows), squeeze=False)
-    panels = (("accuracy", "test accuracy"), ("branching_factor", "branching factor"))
-    for row, start in zip(axes, results["starts"], strict=True):
-        rows, tag = start["conditions"], f"w_exc = {start['w_exc']}"
-        for ax, (key, label) in zip(row[:2], panels, strict=True):
-            means = [rows[c][f"{key}_mean"] for c in CONDITIONS]
-            ax.bar(CONDITIONS, means, color=["0.6", "tab:blue", "tab:orange"])
-            for i, c in enumerate(CONDITIONS):
-                ax.plot([i] * len(rows[c][key]), rows[c][key], "k.", ms=4)
-            ax.set_title(f"{label} ({tag})")
-        row[1].axhline(1.0, color="k", ls="--", lw=0.8)
-        row[0].axhline(results["pixels_ridge_accuracy"], color="k", ls=":", lw=0.8)
-        for cond, hist in histories[start["w_exc"]].items():
-            rate = np.asarray(hist.rate)[0].ravel()
-            liq = np.asarray(hist.n_liquid)[0].ravel()
-            k = max(liq.size // 200, 1)
-            x = np.arange(liq.size // k) * k
-            row[2].plot(x, rate[: x.size * k : k], label=cond)
-            row[3].plot(x, liq[: x.size * k].reshape(-1, k).mean(1), label=cond)
-        row[2].set_title(f"depression rate, seed 0 ({tag})")
-        row[3].set_title(f"liquid spikes per ms, seed 0 ({tag})")
-        for ax in row[2:]:
-            ax.set_xlabel("STDP step (ms)")
-            ax.legend()
-    fig.tight_layout()
-    path = out / "lsm_digits.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+def traces(hist, n_points: int = 200) -> dict:
+    """Depression rate (sampled) and liquid spikes per ms (binned), every seed."""
+    rate = np.asarray(hist.rate).reshape(hist.rate.shape[0], -1)  # (seeds, time)
+    liq = np.asarray(hist.n_liquid).reshape(rate.shape)
+    k = max(liq.shape[1] // n_points, 1)
+    m = liq.shape[1] // k
+    return {
+        "step_ms": (np.arange(m) * k).tolist(),
+        "depression_rate": rate[:, : m * k : k].tolist(),
+        "liquid_spikes_per_ms": liq[:, : m * k].reshape(-1, m, k).mean(-1).tolist(),
+    }
 
 
-def run_start(cfg: Config, w_exc: float, data) -> tuple[dict, dict, dict]:
-    """All conditions from one starting liquid (vmapped over the seeds)."""
+def run_start(cfg: Config, w_exc: float, data) -> tuple[dict, list, dict, dict]:
+    """All conditions from one starting liquid (vmapped over the seeds).
+
+    Returns:
+        Per condition the scores over seeds, one row per condition and seed, per
+        plastic condition its traces, and per condition the seconds it took.
+    """
     u_tr, y_tr, u_te, y_te = data
     keys = jr.split(jr.PRNGKey(cfg.seed), cfg.n_seeds)
     ens = dx.make_ensemble(lambda k: make_liquid(cfg, w_exc, k), keys)
-    conditions, histories, timings = {}, {}, {}
+    conditions, rows, histories, timings = {}, [], {}, {}
     for cond in CONDITIONS:
         t0 = time.perf_counter()
         trained, hist = train(ens, cfg, u_tr[: cfg.n_stdp], cond)
@@ -212,24 +197,30 @@ def run_start(cfg: Config, w_exc: float, data) -> tuple[dict, dict, dict]:
         )  # fmt: skip
         acc, bf, rate = (np.asarray(a) for a in scores)
         timings[cond] = round(time.perf_counter() - t0, 1)
+        finals = [None] * cfg.n_seeds
         if hist is not None:
-            histories[cond] = hist
-        final = None if hist is None else float(np.asarray(hist.rate)[:, -1, -1].mean())
+            histories[cond] = traces(hist)
+            finals = np.asarray(hist.rate)[:, -1, -1].tolist()
         conditions[cond] = {
             "accuracy": acc.tolist(),
             "accuracy_mean": float(acc.mean()),
             "branching_factor": bf.tolist(),
             "branching_factor_mean": float(bf.mean()),
             "spikes_per_neuron_per_ms": float(rate.mean()),
-            "final_depression_rate": final,
+            "final_depression_rate": None if hist is None else float(np.mean(finals)),
         }
-    return conditions, histories, timings
+        rows += [
+            {"w_exc": w_exc, "condition": cond, "seed_index": i,
+             "accuracy": float(acc[i]), "branching_factor": float(bf[i]),
+             "spikes_per_neuron_per_ms": float(rate[i]),
+             "final_depression_rate": finals[i]}
+            for i in range(cfg.n_seeds)
+        ]  # fmt: skip
+    return conditions, rows, histories, timings
 
 
-def main(cfg: Config, out_dir: str | Path) -> dict:
-    """Run the comparison, write results.json and lsm_digits.png, return results."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+def main(cfg: Config, out_dir: Path | None = None) -> dict:
+    """Run the comparison; write lsm_digits.json/.csv to ``out_dir``; the summary."""
     start = time.perf_counter()
     (x_tr, y_tr, u_tr), (x_te, y_te, u_te) = load_data(cfg)
     y_tr, y_te = jnp.asarray(y_tr), jnp.asarray(y_te)
@@ -238,32 +229,29 @@ def main(cfg: Config, out_dir: str | Path) -> dict:
         cfg.alpha,
     )  # fmt: skip
     data = (u_tr, y_tr, u_te, y_te)
-    starts, histories, timings = [], {}, {}
+    starts, rows, histories, timings = [], [], {}, {}
     for w_exc in cfg.w_exc_starts:
-        conditions, histories[w_exc], timings[w_exc] = run_start(cfg, w_exc, data)
+        conditions, start_rows, histories[str(w_exc)], timings[str(w_exc)] = run_start(
+            cfg, w_exc, data
+        )
         starts.append({"w_exc": w_exc, "conditions": conditions})
-    results = {
-        "config": asdict(cfg),
+        rows += start_rows
+    wall = time.perf_counter() - start
+    summary = {
         "n_train": int(len(y_tr)),
         "n_test": int(len(y_te)),
         "pixels_ridge_accuracy": float(pixels),
         "starts": starts,
-        "seconds_per_condition": {str(w): t for w, t in timings.items()},
-        "total_seconds": round(time.perf_counter() - start, 1),
-        "device": str(jax.devices()[0].platform),
+        "seconds_per_condition": timings,
+        "total_seconds": round(wall, 1),
     }
-    (out / "results.json").write_text(json.dumps(results, indent=1))
-    make_figure(results, histories, out)
-    return results
+    if out_dir is not None:
+        write_results(
+            out_dir, "lsm_digits", config=cfg, rows=rows, summary=summary,
+            seed=cfg.seed, wall_seconds=wall, extra={"traces": histories},
+        )  # fmt: skip
+    return summary
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out_dir", help="folder for results.json and lsm_digits.png")
-    parser.add_argument("--small", action="store_true", help="the small test config")
-    parser.add_argument("--seed", type=int, default=None)
-    args = parser.parse_args()
-    config = Config.small() if args.small else Config()
-    if args.seed is not None:
-        config = replace(config, seed=args.seed)
-    print(json.dumps(main(config, args.out_dir), indent=1))
+    run_cli(main, Config, __doc__)

@@ -15,26 +15,28 @@ averaged over time and runs. They are compared with ``dx.analysis.consensus_nois
 the SDE's closed form (a function of the Laplacian eigenvalues, k, lam and sigma)
 and the exact stationary moments of the Euler-Maruyama chain at the step used.
 
-Writes ``results.csv`` (one row per topology x k x sigma) and ``results.json``
-(config, rows, timings) to the output folder; ``analysis/sync_redundancy.py`` draws
-the figure. Run: ``python experiments/sync_redundancy.py OUT_DIR [--small]``
-(the default takes about a minute on 2 CPU cores).
+With ``--out DIR``, writes ``sync_redundancy.csv`` (one row per topology x k x
+sigma) and ``sync_redundancy.json`` (config, versions, rows, timings) there;
+``analysis/sync_redundancy.py DIR`` draws the figure. Run:
+``python experiments/sync_redundancy.py [--small] [--out DIR]`` (the default takes
+about a minute on 2 CPU cores; every config field is a flag, see ``--help``).
 """
 
-import argparse
-import csv
-import json
+import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-import dynax as dx
+if not __package__:  # run as a file: put the repository root (this checkout) first
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import dynax as dx  # noqa: E402
+from experiments._common import enable_x64, run_cli, write_results  # noqa: E402
 
 TOPOLOGIES = ("ring", "small_world", "complete", "random")
 
@@ -59,6 +61,7 @@ class Config:
     n_burn_chunks: int = 2
     n_chunks: int = 24
     save_every: float = 0.1
+    x64: bool = True
     seed: int = 0
 
     @classmethod
@@ -74,17 +77,17 @@ def make_graph(cfg: Config, topology: str, key) -> np.ndarray:
     """The adjacency of one topology; random graphs are redrawn until connected."""
     n = cfg.n
     if topology == "ring":
-        return np.asarray(dx.analysis.ring_graph(n))
+        return np.asarray(dx.models.ring_graph(n))
     if topology == "complete":
-        return np.asarray(dx.analysis.complete_graph(n))
+        return np.asarray(dx.models.complete_graph(n))
     for attempt in range(100):
         k = jr.fold_in(key, attempt)
         if topology == "small_world":
-            A = dx.analysis.watts_strogatz_graph(
+            A = dx.models.watts_strogatz_graph(
                 n, cfg.small_world_k, cfg.small_world_p, key=k
             )
         elif topology == "random":
-            A = dx.analysis.erdos_renyi_graph(n, cfg.random_p, key=k)
+            A = dx.models.erdos_renyi_graph(n, cfg.random_p, key=k)
         else:
             raise ValueError(
                 f"topology: expected one of {TOPOLOGIES}, got {topology!r}."
@@ -124,7 +127,7 @@ def simulate_grid(cfg: Config, laplacians: np.ndarray, grid: list[tuple]):
 
         return eqx.filter_vmap(one)(ens, x0, keys)
 
-    x = jnp.full((n_members, cfg.n, cfg.dim), cfg.target, dtype=jnp.float64)
+    x = jnp.full((n_members, cfg.n, cfg.dim), cfg.target, dtype=float)
     key = jr.PRNGKey(cfg.seed + 1)
     total = np.zeros((n_members, 2))
     start, compile_s = time.perf_counter(), None
@@ -139,11 +142,10 @@ def simulate_grid(cfg: Config, laplacians: np.ndarray, grid: list[tuple]):
     return averages, compile_s, time.perf_counter() - start
 
 
-def main(cfg: Config, out_dir: str | Path) -> dict:
-    """Run the sweep, write results.csv and results.json, return the summary."""
-    jax.config.update("jax_enable_x64", True)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+def main(cfg: Config, out_dir: Path | None = None) -> dict:
+    """Run the sweep; write sync_redundancy.json/.csv to ``out_dir``; the summary."""
+    enable_x64(cfg)
+    start = time.perf_counter()
     graph_keys = jr.split(jr.PRNGKey(cfg.seed), len(cfg.topologies))
     pairs = zip(cfg.topologies, graph_keys, strict=True)
     adjacency = {t: make_graph(cfg, t, k) for t, k in pairs}
@@ -182,29 +184,19 @@ def main(cfg: Config, out_dir: str | Path) -> dict:
         for r in rows
     ]
     summary = {
-        "config": asdict(cfg),
         "n_members": len(grid) * cfg.n_runs,
+        "n_rows": len(rows),
         "compile_seconds": round(compile_s, 2),
         "total_seconds": round(total_s, 2),
         "max_abs_z_dispersion_vs_euler_prediction": round(float(np.max(np.abs(z))), 2),
-        "rows": rows,
     }
-    with open(out / "results.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    (out / "results.json").write_text(json.dumps(summary, indent=1))
+    if out_dir is not None:
+        write_results(
+            out_dir, "sync_redundancy", config=cfg, rows=rows, summary=summary,
+            seed=cfg.seed, wall_seconds=time.perf_counter() - start,
+        )  # fmt: skip
     return summary
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out_dir", help="folder for results.csv and results.json")
-    parser.add_argument("--small", action="store_true", help="the small test config")
-    parser.add_argument("--seed", type=int, default=None)
-    args = parser.parse_args()
-    config = Config.small() if args.small else Config()
-    if args.seed is not None:
-        config = replace(config, seed=args.seed)
-    result = main(config, args.out_dir)
-    print(json.dumps({k: v for k, v in result.items() if k != "rows"}, indent=1))
+    run_cli(main, Config, __doc__)

@@ -24,21 +24,6 @@ class Linear(dx.models.AbstractDynamics):
         return y[:1]
 
 
-class Lorenz(dx.models.AbstractDynamics):
-    sigma: jax.Array
-    rho: jax.Array
-    beta: jax.Array
-
-    def __call__(self, t, y, args):
-        x, yy, z = y
-        return jnp.stack(
-            [self.sigma * (yy - x), x * (self.rho - z) - yy, x * yy - self.beta * z]
-        )
-
-    def init_state(self):
-        return jnp.ones(3)
-
-
 class OU(dx.models.AbstractStochasticDynamics):
     """dy = -theta y dt + s dW (diagonal)."""
 

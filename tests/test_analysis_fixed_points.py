@@ -298,14 +298,18 @@ def test_ensemble_equals_loop(getkey):
     assert len(lists) == 3 and len(lists[1].points) <= int(fps.n_unique[1])
     # two members at a time: a group of two, then one padded group
     paired = dx.analysis.find_fixed_points(
-        ens, cands, inputs=per_member, ensemble=True, members_per_batch=2
+        ens, cands, inputs=per_member, ensemble=True, chunk_size=2
     )
     single = dx.analysis.find_fixed_points(
-        ens, cands, inputs=per_member, ensemble=True, members_per_batch=1
+        ens, cands, inputs=per_member, ensemble=True, chunk_size=1
     )
     for other in (paired, single):
         for a, b in zip(jax.tree.leaves(other), jax.tree.leaves(fps2), strict=True):
             np.testing.assert_allclose(a, b, atol=1e-10, rtol=1e-10)
+    # shared candidates: every member starts from the same states
+    shared = dx.analysis.find_fixed_points(ens, cands[0], inputs=u, ensemble=True)
+    one = dx.analysis.find_fixed_points(dx.member(ens, 1), cands[0], inputs=u)
+    np.testing.assert_allclose(shared.points[1], one.points, atol=1e-10)
 
 
 def test_one_trace_across_repeated_calls(getkey):
@@ -358,11 +362,11 @@ def test_bad_input(getkey):
         dx.analysis.find_fixed_points(model, jnp.zeros(6))
     with pytest.raises(ValueError, match="candidates: expected finite"):
         dx.analysis.find_fixed_points(model, good.at[3, 2].set(jnp.nan))
-    with pytest.raises(ValueError, match="tol: expected a positive"):
+    with pytest.raises(ValueError, match="tol: expected a number > 0"):
         dx.analysis.find_fixed_points(model, good, tol=0.0)
     with pytest.raises(ValueError, match="kind: expected"):
         dx.analysis.find_fixed_points(model, good, kind="ode")  # pyright: ignore
-    with pytest.raises(ValueError, match="inputs: pass either"):
+    with pytest.raises(ValueError, match="inputs: expected None when args is given"):
         dx.analysis.find_fixed_points(
             model, good, inputs=jnp.zeros(2), args=dx.ConstantInput(jnp.zeros(2))
         )
@@ -399,55 +403,20 @@ def test_linearise_time_constants():
         dx.analysis.jacobian(step, jnp.ones((2, 2)))
 
 
-@pytest.mark.slow
-def test_trained_flipflop_has_eight_memories_and_saddles_between():
-    """A 3-bit flip-flop CTRNN: 8 stable points, one per memory (distinct output signs),
-    and index-1 saddles whose unstable direction leads to two memories one bit apart.
-    Stability is checked by simulation, independently of the eigenvalues."""
-    task = dx.tasks.FlipFlop(n_bits=3, n_steps=100, dt=0.1, settle_steps=2)
-    model = dx.models.CTRNN(
-        3, 32, 3, tau=0.3, g=0.9, dtype=jnp.float32, key=jr.PRNGKey(0)
-    )
-    model, _ = dx.train.fit(
-        model,
-        task,
-        optimizer=__import__("optax").adam(1e-2),
-        n_steps=600,
-        batch_size=32,
-        key=jr.PRNGKey(1),
-        progress=False,
-    )
-    assert float(dx.train.evaluate(model, task, key=jr.PRNGKey(2)).score) > 0.99
-    batch = jax.vmap(task.sample)(jr.split(jr.PRNGKey(3), 32))
-    ys = jax.vmap(
-        lambda u: dx.simulate(model, model.init_state(), task.ts, inputs=u).ys
-    )(batch.inputs)
-    cands = dx.analysis.sample_candidates(ys, 512, noise=0.5, key=jr.PRNGKey(4))
-    fps = dx.analysis.find_fixed_points(model, cands, inputs=jnp.zeros(3))
-    u = dx.analysis.unique_fixed_points(fps)
-    signs = np.sign(np.asarray(jax.vmap(model.readout)(u.points)))
-    stable = np.asarray(u.stable)
-    assert stable.sum() == 8
-    assert len({tuple(s) for s in signs[stable]}) == 8
-
-    ts = jnp.arange(0.0, 20.0, 0.1)
-
-    def settle(x0):
-        ys = dx.simulate(model, x0, ts, inputs=jnp.zeros((len(ts), 3), x0.dtype)).ys
-        return np.asarray(ys[-1])
-
-    for p in u.points[stable]:
-        end = settle(jnp.asarray(p) + 0.05 * jr.normal(jr.PRNGKey(5), p.shape, p.dtype))
-        assert np.linalg.norm(end - p) < 1e-3
-    saddles = np.flatnonzero(np.asarray(u.n_unstable) == 1)
-    assert len(saddles) >= 6
-    for i in saddles:
-        v = np.real(np.asarray(u.eigvals[i]))  # most unstable first
-        assert v[0] > 0 and v[1] < 0
-        w, vecs = np.linalg.eig(np.asarray(u.jacobians[i]))
-        direction = np.real(vecs[:, np.argmax(w.real)])
-        ends = [
-            settle(jnp.asarray(u.points[i] + s * 0.05 * direction)) for s in (1, -1)
-        ]
-        corners = [np.sign(np.asarray(model.readout(jnp.asarray(e)))) for e in ends]
-        assert np.sum(corners[0] != corners[1]) == 1
+def test_linearise_ensemble_equals_loop_and_checks_the_state(getkey):
+    ens = dx.make_ensemble(small_ctrnn, jr.split(getkey(), 3))
+    ys = jr.normal(getkey(), (3, 6))
+    u = jnp.array([0.3, -0.2])
+    lin = dx.analysis.linearise(ens, ys, inputs=u, ensemble=True)
+    assert lin.jacobian.shape == (3, 6, 6) and lin.n_unstable.shape == (3,)
+    shared = dx.analysis.linearise(ens, ys[0], inputs=u, ensemble=True, chunk_size=2)
+    for i in range(3):
+        one = dx.analysis.linearise(dx.member(ens, i), ys[i], inputs=u)
+        np.testing.assert_allclose(lin.jacobian[i], one.jacobian, rtol=1e-12)
+        np.testing.assert_allclose(lin.eigvals[i], one.eigvals, rtol=1e-10)
+        at0 = dx.analysis.linearise(dx.member(ens, i), ys[0], inputs=u)
+        np.testing.assert_allclose(shared.jacobian[i], at0.jacobian, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"y: expected a state of shape \(6,\)"):
+        dx.analysis.linearise(dx.member(ens, 0), jnp.ones(7), inputs=u)
+    with pytest.raises(ValueError, match="^ensemble: expected one network"):
+        dx.analysis.linearise(ens, ys[0], inputs=u)

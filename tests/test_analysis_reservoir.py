@@ -114,7 +114,7 @@ def test_memory_capacity_bad_input(getkey):
         memory_capacity(X, u, max_delay=5, alpha=-1.0)
     with pytest.raises(ValueError, match="max_delay"):
         memory_capacity(X, u, max_delay=0)
-    with pytest.raises(ValueError, match="states, inputs"):
+    with pytest.raises(ValueError, match=r"inputs: expected shape \(time,\)"):
         memory_capacity(X, u[:-1], max_delay=5)
 
 

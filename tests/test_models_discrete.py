@@ -178,9 +178,9 @@ def test_vanilla_initialisation_statistics(getkey):
 @pytest.mark.parametrize(
     "sizes, match",
     [
-        ((1, 0, 1), "n_hidden must be a Python int >= 1"),
-        ((-1, 4, 1), "n_in must be a Python int >= 0"),
-        ((1, 4, -2), "n_out must be a Python int >= 0"),
+        ((1, 0, 1), "n_hidden: expected an integer >= 1"),
+        ((-1, 4, 1), "n_in: expected an integer >= 0"),
+        ((1, 4, -2), "n_out: expected an integer >= 0"),
     ],
 )
 def test_size_errors(cls, sizes, match, getkey):
@@ -189,5 +189,5 @@ def test_size_errors(cls, sizes, match, getkey):
 
 
 def test_vanilla_negative_gain_error(getkey):
-    with pytest.raises(ValueError, match="g must be >= 0"):
+    with pytest.raises(ValueError, match=r"g: expected (a value|every element) >= 0"):
         VanillaRNN(1, 4, 1, g=-1.0, key=getkey())

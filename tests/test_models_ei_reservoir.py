@@ -100,35 +100,50 @@ def _mean_rates(m, x0, u):
     return np.asarray(ys[200:].mean(axis=0))
 
 
-@pytest.mark.parametrize("heterogeneous", [False, True])
-def test_adaptation_drives_rates_to_targets(heterogeneous, getkey):
-    """A recurrent E/I reservoir driven by input reaches each unit's target rate."""
+def measure_adaptation(heterogeneous: bool, seed: int) -> dict:
+    """Rate errors of an adapted E/I reservoir (tests/margins.py)."""
+    k_net, k_rho, k_u, k_test = jr.split(jr.PRNGKey(seed), 4)
     n = 100
     m = EIAdaptiveReservoir(
         1, n, exc_scaling=2.0, inh_scaling=2.0, input_scaling=0.5, leak=0.5,
-        density=0.3, key=jr.PRNGKey(1),
+        density=0.3, key=k_net,
     )  # fmt: skip
-    rho = lognormal_rates(jr.PRNGKey(2), n, sigma=0.3) if heterogeneous else 0.2
+    rho = lognormal_rates(k_rho, n, sigma=0.3) if heterogeneous else 0.2
     m = m.with_target_rate(rho)
-    u = jr.uniform(getkey(), (20_000, 1), minval=-1.0, maxval=1.0)
+    u = jr.uniform(k_u, (20_000, 1), minval=-1.0, maxval=1.0)
     before = _mean_rates(m, m.init_state(), u[:4000])
     adapted, hist = adapt_inhibition(m, u, eta=0.01, tau_rate=50.0, record_every=500)
     # frozen gains, fresh input: the time-averaged rate of every unit
-    u_test = jr.uniform(getkey(), (4000, 1), minval=-1.0, maxval=1.0)
+    u_test = jr.uniform(k_test, (4000, 1), minval=-1.0, maxval=1.0)
     after = _mean_rates(adapted, hist.state, u_test)
     target = np.asarray(adapted.target_rate)
-    assert np.max(np.abs(before - target)) > 0.1  # the test starts far off
+    err = np.abs(after - target)
+    running = np.max(np.abs(np.asarray(hist.rates[-1]) - target))
     # tolerances in rate (the rule's noise in g after 2e4 steps; measured here: max
     # 0.03, mean 0.004)
-    assert np.max(np.abs(after - target)) < 0.05
-    assert np.mean(np.abs(after - target)) < 0.01
+    margins = {
+        "start far off: max|before - target| > 0.1": float(
+            np.max(np.abs(before - target)) - 0.1
+        ),
+        "max error < 0.05": float(0.05 - err.max()),
+        "mean error < 0.01": float(0.01 - err.mean()),
+        "running estimate max error < 0.05": float(0.05 - running),
+    }
+    return dict(margins=margins, adapted=adapted, hist=hist, n=n)
+
+
+@pytest.mark.training
+@pytest.mark.parametrize("heterogeneous", [False, True])
+def test_adaptation_drives_rates_to_targets(heterogeneous):
+    """A recurrent E/I reservoir driven by input reaches each unit's target rate."""
+    out = measure_adaptation(heterogeneous, 1)
+    assert all(v > 0 for v in out["margins"].values()), out["margins"]
+    adapted, hist, n = out["adapted"], out["hist"], out["n"]
     assert np.all(np.asarray(adapted.g) > 0)  # no unit stuck at the bound
     assert hist.rates.shape == (40, n) and hist.gains.shape == (40, n)
-    # the running estimates converge too (last record)
-    assert np.max(np.abs(np.asarray(hist.rates[-1]) - target)) < 0.05
 
 
-def test_adapted_gain_equals_brentq_root(getkey):
+def measure_brentq_gain(seed: int) -> dict:
     """Feed-forward case: the rule converges to the root of mean-rate(g) = rho.
 
     No excitation, leak 1, inhibitory units with no input and bias 0, so their rate
@@ -138,25 +153,30 @@ def test_adapted_gain_equals_brentq_root(getkey):
     softplus), m_i(g) = [sp(w_i + b_i - g c_i) - sp(-w_i + b_i - g c_i)] / (2 w_i).
     """
     n, n_e = 10, 8
-    m = EIAdaptiveReservoir(1, n, leak=1.0, density=0.5, key=getkey())
+    k_net, k_u = jr.split(jr.PRNGKey(seed))
+    m = EIAdaptiveReservoir(1, n, leak=1.0, density=0.5, key=k_net)
     w = np.concatenate([np.linspace(0.5, 2.0, n_e), np.zeros(n - n_e)])
     b = np.concatenate([np.linspace(-0.5, 0.8, n_e), np.zeros(n - n_e)])
     rho = np.concatenate([np.linspace(0.1, 0.3, n_e), [0.5, 0.5]])
-    W_I = np.asarray(m.W_I).copy()
-    W_I[n_e:] = 0.0
+    # One inhibitory synapse of weight 1 per excitatory unit (c_i = 1/2): with the
+    # model's random weights a small c_i puts the root far out and the rule's
+    # convergence (rate ~ eta * c_i) beyond the run, which seeds 1 and 2 hit.
+    W_I = np.zeros(m.W_I.shape)  # (units, inhibitory units)
+    W_I[np.arange(n_e), np.arange(n_e) % (n - n_e)] = 1.0
     m = eqx.tree_at(
         lambda m: (m.W_E, m.W_I, m.W_in, m.b),
         m,
         (jnp.zeros_like(m.W_E), jnp.asarray(W_I), jnp.asarray(w)[:, None],
          jnp.asarray(b)),
     ).with_target_rate(rho)  # fmt: skip
-    u = jr.uniform(getkey(), (40_000, 1), minval=-1.0, maxval=1.0)
+    u = jr.uniform(k_u, (40_000, 1), minval=-1.0, maxval=1.0)
     adapted, hist = adapt_inhibition(m, u, eta=0.01, tau_rate=20.0, record_every=1000)
     c = W_I[:n_e].sum(axis=1) / 2
 
     def sp(z):
         return np.logaddexp(0.0, z)
 
+    rel = []
     for i in range(n_e):
 
         def excess(g, i=i):
@@ -166,7 +186,16 @@ def test_adapted_gain_equals_brentq_root(getkey):
         root = brentq(excess, 0.0, 100.0, xtol=1e-12)
         # average of the last 20 records: the rule's noise in g is ~1e-2 here
         got = float(np.mean(np.asarray(hist.gains)[-20:, i]))
-        np.testing.assert_allclose(got, root, rtol=0.03, err_msg=f"unit {i}")
+        rel.append(abs(got - root) / abs(root))
+    worst = float(np.max(rel))
+    return dict(value=worst, bound=0.03, margin=0.03 - worst)
+
+
+@pytest.mark.training
+def test_adapted_gain_equals_brentq_root():
+    """Every excitatory unit's adapted gain is within 3 % of its brentq root."""
+    out = measure_brentq_gain(0)
+    assert out["value"] < out["bound"], out
 
 
 def test_one_trace_across_repeated_calls(getkey, monkeypatch):

@@ -9,7 +9,14 @@ import pytest
 from scipy.optimize import brentq
 
 import dynax as dx
-from dynax.models import DelayedKuramoto, Kuramoto, StuartLandau
+from dynax.models import (
+    DelayedKuramoto,
+    DenseCoupling,
+    Kuramoto,
+    MeanField,
+    SparseCoupling,
+    StuartLandau,
+)
 
 N = 7
 
@@ -153,7 +160,7 @@ def three_layouts(cls, rng, **kw):
     """The same coupling as dense, sparse and (for the column-constant part) MF."""
     omega = jnp.asarray(np.linspace(-1.0, 1.3, N))
     C = jnp.asarray(weighted_graph(rng))
-    s, r, w = dx.analysis.edges_from_adjacency(C)
+    s, r, w = dx.models.edges_from_adjacency(C)
     k_i = jnp.linspace(0.5, 2.0, N)
     return (
         cls(omega, C, **kw),
@@ -167,11 +174,9 @@ def three_layouts(cls, rng, **kw):
 def test_mean_field_and_sparse_equal_dense(cls, rng):
     kw = dict(lag=0.4) if cls is Kuramoto else dict(shear=0.7, lam=0.8)
     dense, sparse, mean_field, mf_dense = three_layouts(cls, rng, **kw)
-    assert (dense.mode, sparse.mode, mean_field.mode) == (
-        "dense",
-        "sparse",
-        "mean_field",
-    )
+    assert isinstance(dense.coupling, DenseCoupling)
+    assert isinstance(sparse.coupling, SparseCoupling)
+    assert isinstance(mean_field.coupling, MeanField)
     shape = (N,) if cls is Kuramoto else (N, 2)
     y = jnp.asarray(2.0 * rng.normal(size=shape))
     np.testing.assert_allclose(sparse(0.0, y, None), dense(0.0, y, None), rtol=1e-12)
@@ -219,7 +224,7 @@ def test_stuart_landau_matches_numpy_euler_loop(rng):
 def test_zero_delays_equal_no_delays(rng):
     omega = jnp.asarray(np.linspace(-1.0, 1.3, N))
     C = jnp.asarray(weighted_graph(rng))
-    s, r, w = dx.analysis.edges_from_adjacency(C)
+    s, r, w = dx.models.edges_from_adjacency(C)
     theta0 = jnp.asarray(rng.uniform(0, 2 * np.pi, N))
     dt, steps = 0.02, 100
     ts = jnp.arange(steps + 1.0) * dt
@@ -277,7 +282,7 @@ def test_heterogeneous_delays_match_numpy(rng):
     theta0 = rng.uniform(0, 2 * np.pi, N)
     want = np_delayed(omega, C, lag, lags, theta0, dt, steps)
     ts = jnp.arange(steps + 1.0) * dt
-    s, r, w = dx.analysis.edges_from_adjacency(C)
+    s, r, w = dx.models.edges_from_adjacency(C)
     per_sender = np.broadcast_to(lags[0], (N, N))
     k_i = np.linspace(0.5, 2.0, N)
     cases = [
@@ -300,11 +305,11 @@ def test_heterogeneous_delays_match_numpy(rng):
 
 KINDS = ["dense", "sparse", "mean_field", "stuart_landau", "delayed"]
 GRAD_FIELD = {
-    "dense": lambda m: m.coupling,
-    "sparse": lambda m: m.coupling,
+    "dense": lambda m: m.coupling.weights,
+    "sparse": lambda m: m.coupling.weights,
     "mean_field": lambda m: m.omega,
-    "stuart_landau": lambda m: m.coupling,
-    "delayed": lambda m: m.kuramoto.coupling,
+    "stuart_landau": lambda m: m.coupling.weights,
+    "delayed": lambda m: m.kuramoto.coupling.weights,
 }
 
 
@@ -320,7 +325,7 @@ def make(kind, seed, dtype=jnp.float64):
     if kind == "dense":
         return Kuramoto(omega, C, lag=0.3, sigma=0.2), y
     if kind == "sparse":
-        s, r, w = dx.analysis.edges_from_adjacency(C)
+        s, r, w = dx.models.edges_from_adjacency(C)
         return Kuramoto(omega, w, lag=0.3, sigma=0.1, edges=(s, r)), y
     if kind == "mean_field":
         return Kuramoto(omega, jnp.asarray(1.5, dtype), lag=0.2, sigma=0.3), y
@@ -456,22 +461,28 @@ def test_matches_kuramoto_package(graph):
     [
         (dict(omega=np.zeros((2, 2))), "omega: expected a 1-d array"),
         (dict(coupling=np.ones((5, 4))), r"coupling: expected a square \(n, n\)"),
-        (dict(omega=np.zeros(4)), r"omega: expected shape \(5,\)"),
+        (
+            dict(omega=np.zeros(4)),
+            r"coupling: expected an \(n, n\) matrix with n = len\(omega\) = 4",
+        ),
         (dict(coupling=np.ones(3)), "coupling: expected a scalar or shape"),
-        (dict(sigma=-0.1), "sigma: expected values >= 0"),
+        (dict(sigma=-0.1), r"sigma: expected (a value|every element) >= 0"),
         (dict(sigma=np.ones(3)), "sigma: expected a scalar or shape"),
         (dict(lag=np.ones(5)), "lag: expected a scalar"),
         (dict(edges=(np.array([0, 5]), np.array([1, 2]))), r"edges: .* in \[0, 5\)"),
         (dict(edges=(np.array([0, 1]), np.array([1]))), "edges: .* equal length"),
         (dict(edges=(np.array([0.0]), np.array([1.0]))), "edges: expected integer"),
         (dict(edges=np.array([0, 1])), "edges: expected a tuple"),
-        (dict(edges=(np.array([0, 1]), np.array([1, 2]))), "coupling: with edges"),
+        (
+            dict(edges=(np.array([0, 1]), np.array([1, 2]))),
+            "coupling: expected a scalar or one weight per edge",
+        ),
     ],
 )
 @pytest.mark.parametrize("cls", [Kuramoto, StuartLandau])
 def test_oscillator_errors(cls, kwargs, match):
     kwargs = dict(omega=np.zeros(5), coupling=np.ones((5, 5))) | kwargs
-    if "edges" in kwargs and "coupling: with" not in match:
+    if "edges" in kwargs and "one weight per edge" not in match:
         kwargs["coupling"] = 1.0
     if cls is StuartLandau and "lag" in kwargs:
         kwargs["shear"] = kwargs.pop("lag")
@@ -486,11 +497,11 @@ def test_oscillator_errors(cls, kwargs, match):
 @pytest.mark.parametrize(
     "delays, kwargs, match",
     [
-        (-0.1, {}, "delays: expected values >= 0"),
-        (np.full((5, 5), -0.2), {}, "delays: expected values >= 0"),
-        (np.zeros(3), {}, "delays: with the dense coupling layout"),
-        (0.1, dict(dt=0.0), "dt: expected a concrete scalar > 0"),
-        (0.1, dict(n_substeps=0), "n_substeps: expected an int >= 1"),
+        (-0.1, {}, r"delays: expected (a value|every element) >= 0"),
+        (np.full((5, 5), -0.2), {}, r"delays: expected (a value|every element) >= 0"),
+        (np.zeros(3), {}, r"delays: with a DenseCoupling expected .* \(5, 5\)"),
+        (0.1, dict(dt=0.0), "dt: expected a number > 0"),
+        (0.1, dict(n_substeps=0), "n_substeps: expected an integer >= 1"),
         (0.5, dict(max_delay=0.2), "delays: expected delays <= max_delay"),
     ],
 )
@@ -501,7 +512,10 @@ def test_delayed_errors(delays, kwargs, match):
 
 
 def test_delayed_rejects_noise_and_bad_history():
-    with pytest.raises(ValueError, match="kuramoto: DelayedKuramoto is deterministic"):
+    with pytest.raises(
+        ValueError,
+        match=r"kuramoto: expected sigma = 0 \(DelayedKuramoto is deterministic\)",
+    ):
         DelayedKuramoto(Kuramoto(np.zeros(3), 1.0, sigma=0.1), 0.1, dt=0.1)
     model = DelayedKuramoto(Kuramoto(np.zeros(3), 1.0), 0.2, dt=0.1)
     with pytest.raises(ValueError, match=r"theta: expected shape \(3,\) or \(3, 3\)"):
@@ -511,7 +525,11 @@ def test_delayed_rejects_noise_and_bad_history():
 def test_delays_swept_with_vmap_need_max_delay():
     base = Kuramoto(jnp.linspace(-0.5, 0.5, 4), 1.2)
     delays = jnp.array([0.0, 0.2, 0.4])
-    with pytest.raises(ValueError, match="max_delay: the delays are traced"):
+    with pytest.raises(
+        ValueError,
+        match="max_delay: expected the longest delay of any member when the delays "
+        "are traced",
+    ):
         eqx.filter_vmap(lambda d: DelayedKuramoto(base, d, dt=0.1))(delays)
     ens = eqx.filter_vmap(lambda d: DelayedKuramoto(base, d, dt=0.1, max_delay=0.4))(
         delays
@@ -525,7 +543,7 @@ def test_delays_swept_with_vmap_need_max_delay():
         want = dx.simulate(one, one.history_state(theta0), ts).outputs
         np.testing.assert_allclose(got[i], want, rtol=1e-13)
     assert not np.allclose(got[0], got[2])
-    with pytest.raises(Exception, match="delays: exceed max_delay"):
+    with pytest.raises(Exception, match="delays: expected delays <= max_delay"):
         eqx.filter_vmap(lambda d: DelayedKuramoto(base, d, dt=0.1, max_delay=0.2))(
             delays
         )

@@ -327,22 +327,27 @@ def test_tau_swept_with_vmap(getkey):
     ens = eqx.filter_vmap(lambda t: CTRNN(1, 4, 1, tau=t, key=key))(taus)
     got = eqx.filter_vmap(lambda m: m.tau)(ens)
     np.testing.assert_allclose(got, np.repeat(taus[:, None], 4, axis=1))
-    with pytest.raises(eqx.EquinoxRuntimeError, match="tau must be > 0"):
+    with pytest.raises(
+        eqx.EquinoxRuntimeError, match=r"tau: expected (a value|every element) > 0"
+    ):
         eqx.filter_vmap(lambda t: CTRNN(1, 4, 1, tau=t, key=key))(-taus)
 
 
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(tau=0.0), "tau must be > 0"),
-        (dict(tau=-1.0), "tau must be > 0"),
-        (dict(tau=np.array([1.0, 1.0, -1.0, 1.0, 1.0])), "tau must be > 0"),
-        (dict(tau=np.ones(3)), r"tau must be a scalar or have shape \(n_hidden,\)"),
-        (dict(g=-0.5), "g must be >= 0"),
-        (dict(sigma_rec=-0.1), "sigma_rec must be >= 0"),
-        (dict(n_hidden=0), "n_hidden must be a Python int >= 1"),
-        (dict(n_in=-1), "n_in must be a Python int >= 0"),
-        (dict(n_out=-1), "n_out must be a Python int >= 0"),
+        (dict(tau=0.0), r"tau: expected (a value|every element) > 0"),
+        (dict(tau=-1.0), r"tau: expected (a value|every element) > 0"),
+        (
+            dict(tau=np.array([1.0, 1.0, -1.0, 1.0, 1.0])),
+            r"tau: expected (a value|every element) > 0",
+        ),
+        (dict(tau=np.ones(3)), r"tau: expected a scalar or shape \(n_hidden,\)"),
+        (dict(g=-0.5), r"g: expected (a value|every element) >= 0"),
+        (dict(sigma_rec=-0.1), r"sigma_rec: expected (a value|every element) >= 0"),
+        (dict(n_hidden=0), "n_hidden: expected an integer >= 1"),
+        (dict(n_in=-1), "n_in: expected an integer >= 0"),
+        (dict(n_out=-1), "n_out: expected an integer >= 0"),
     ],
 )
 def test_ctrnn_errors(kwargs, match, getkey):
@@ -354,21 +359,21 @@ def test_ctrnn_errors(kwargs, match, getkey):
 
 @pytest.mark.parametrize("rank", [0, 6])
 def test_lowrank_rank_errors(rank, getkey):
-    with pytest.raises(ValueError, match="rank must be a Python int"):
+    with pytest.raises(ValueError, match=r"rank: expected an integer in \[1, 5\]"):
         LowRankRNN(1, 5, 1, rank=rank, key=getkey())
 
 
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(frac_exc=0.0), r"frac_exc must lie in \(0, 1\)"),
-        (dict(frac_exc=1.0), r"frac_exc must lie in \(0, 1\)"),
-        (dict(frac_exc=1.5), r"frac_exc must lie in \(0, 1\)"),
+        (dict(frac_exc=0.0), r"frac_exc: expected a number in \(0, 1\)"),
+        (dict(frac_exc=1.0), r"frac_exc: expected a number in \(0, 1\)"),
+        (dict(frac_exc=1.5), r"frac_exc: expected a number in \(0, 1\)"),
         (dict(frac_exc=0.05), "gives 0 excitatory and 5 inhibitory"),
         (dict(frac_exc=0.95), "gives 5 excitatory and 0 inhibitory"),
-        (dict(g=-1.0), "g must be >= 0"),
-        (dict(sigma_rec=-1.0), "sigma_rec must be >= 0"),
-        (dict(tau=-1.0), "tau must be > 0"),
+        (dict(g=-1.0), r"g: expected (a value|every element) >= 0"),
+        (dict(sigma_rec=-1.0), r"sigma_rec: expected (a value|every element) >= 0"),
+        (dict(tau=-1.0), r"tau: expected (a value|every element) > 0"),
     ],
 )
 def test_eirnn_errors(kwargs, match, getkey):

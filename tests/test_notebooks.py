@@ -1,5 +1,6 @@
 """Every tutorial notebook (jupytext py:percent) runs top to bottom at small size."""
 
+import re
 from pathlib import Path
 
 import jupytext
@@ -28,6 +29,10 @@ def test_notebook_executes(path, monkeypatch, tmp_path):
     client.execute()  # raises CellExecutionError on any failing cell
     errors = outputs_of(nb, lambda o: o.get("output_type") == "error")
     assert not errors
+    stderr = "".join(
+        o["text"] for o in outputs_of(nb, lambda o: o.get("name") == "stderr")
+    )
+    assert not re.search("warn", stderr, re.IGNORECASE), stderr[-2000:]
     images = outputs_of(nb, lambda o: "image/png" in o.get("data", {}))
     assert images, "the notebook drew no figure"
 

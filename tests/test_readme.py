@@ -17,9 +17,16 @@ assert traj.ys.shape == (101, 128) and traj.outputs.shape == (101, 1)
 assert traj.ys.dtype == jnp.float32
 assert bool(traj.ok)
 assert trajs.ys.shape == (512, 101, 128)
-lorenz = Lorenz(*(jnp.asarray(v) for v in (10.0, 28.0, 8 / 3)))
+assert batch.ys.shape == (8, 101, 128) and grid.ys.shape == (512, 8, 101, 128)
+assert bool(jnp.allclose(grid.ys[7], jax.vmap(
+    lambda u: dx.simulate(dx.member(ens, 7), ens.init_state(), traj.ts, inputs=u).ys
+)(us)))  # traj.ts: the tour's first grid (the oscillator block rebinds ts)
 out = dx.simulate(lorenz, lorenz.init_state(), jnp.linspace(0, 1, 11))
-assert out.ys.shape == (11, 3)
+assert out.ys.shape == (11, 3) and out.ys.dtype == jnp.float32
+assert float(lorenz.rho) == 28.0 and abs(float(lorenz.beta) - 8 / 3) < 1e-6
+pendulum = Pendulum(jnp.asarray(0.5))
+swing = dx.simulate(pendulum, pendulum.init_state(), jnp.linspace(0, 20, 201)).ys
+assert swing.shape == (201, 2) and float(jnp.abs(swing[-1]).max()) < 0.1  # damped
 assert history.loss.shape == (20, 8) and not bool(history.failed.any())
 assert scores.shape == (8,)
 assert record.rates.shape == (8, 100) and bool(jnp.all(ei.g >= 0))
@@ -27,6 +34,13 @@ assert record.rates.shape == (8, 100) and bool(jnp.all(ei.g >= 0))
 err = jnp.abs(record.rates - 0.2).mean(axis=1)
 assert float(err[-1]) < 0.5 * float(err[0])
 assert counts.shape == (20, 200) and bool(jnp.isfinite(bf.value))
+# the printed science, against references
+l1 = float(lyap.exponents[0])
+assert abs(l1 - 0.9056) < 0.03 * 0.9056, l1  # Lorenz: Sprott (2003)
+assert errors.shape == (4,) and bool(jnp.all(jnp.isfinite(errors))), errors
+assert bool(jnp.all(errors < 0.05)), errors  # every ridge value shown
+r_inf = float(r[-100:].mean())
+assert abs(r_inf - (1 - 1 / 2) ** 0.5) < 0.02, r_inf  # Lorentzian: sqrt(1 - Kc/K)
 print("README OK")
 """
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import scipy.integrate
 import scipy.linalg
-from helpers import OU, Integrator, Linear, Logistic, Lorenz
+from helpers import OU, Integrator, Linear, Logistic
 
 import dynax as dx
 from dynax._terms import DiagonalNoiseTerm, GridBrownian, brownian_increments
@@ -58,7 +58,7 @@ def test_lorenz_matches_scipy():
     ref = scipy.integrate.solve_ivp(
         rhs, (0.0, 2.0), y0, method="DOP853", t_eval=ts, rtol=1e-13, atol=1e-13
     ).y.T
-    model = Lorenz(jnp.asarray(sigma), jnp.asarray(rho), jnp.asarray(beta))
+    model = dx.models.Lorenz(sigma, rho, beta)
     adaptive = dx.simulate(
         model,
         jnp.asarray(y0),
@@ -220,7 +220,9 @@ def test_float32_times_accept_a_dividing_dt():
     assert int(traj.stats["num_steps"]) == 500
     # y = t, summed in float32 over 500 steps: rounding <= 500 * eps * 10 = 6e-4.
     np.testing.assert_allclose(traj.ys[:, 0], np.asarray(ts), rtol=0, atol=6e-4)
-    with pytest.raises(ValueError, match="dt: must divide every interval"):
+    with pytest.raises(
+        ValueError, match="dt: expected a step that divides every interval"
+    ):
         dx.simulate(Integrator(), jnp.zeros(1, jnp.float32), ts, inputs=u, dt=0.03)
 
 
@@ -384,9 +386,30 @@ def test_float32_stays_float32():
         assert traj.outputs.dtype == jnp.float32
 
 
+@pytest.mark.parametrize("solver", [diffrax.Euler(), diffrax.Heun()])
+def test_float32_sde_on_float64_times_equals_float32_times(solver, getkey):
+    """A float32 noisy network on a float64 grid (a task's ts under x64): diffrax's
+    drift term gave its step in float64 and failed strict promotion."""
+    net = dx.models.CTRNN(2, 6, 1, sigma_rec=0.3, dtype=jnp.float32, key=getkey())
+    ts = 0.1 * jnp.arange(30.0)
+    u = jnp.ones((30, 2), jnp.float32)
+    key = getkey()
+
+    def run(t):
+        kw = dict(inputs=u, key=key, solver=solver, dt=0.05)
+        return dx.simulate(net, net.init_state(), t, **kw).ys
+
+    ys = run(ts)
+    assert ys.dtype == jnp.float32
+    np.testing.assert_allclose(ys, run(ts.astype(jnp.float32)), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(ys, dx.simulate(net, net.init_state(), ts, inputs=u).ys)
+
+
 def test_bad_input_raises_clear_errors():
     model, ts = Linear(A, B), jnp.linspace(0.0, 1.0, 6)
-    with pytest.raises(ValueError, match=r"y0: expected shape \(3,\).*got \(4,\)"):
+    with pytest.raises(
+        ValueError, match=r"y0: expected shape \(3,\).*got shape \(4,\)"
+    ):
         dx.simulate(model, jnp.zeros(4), ts)
     with pytest.raises(ValueError, match="y0: expected the structure"):
         dx.simulate(model, {"x": jnp.zeros(3)}, ts)
@@ -400,9 +423,9 @@ def test_bad_input_raises_clear_errors():
         dx.simulate(model, Y0, jnp.array([0.0, 0.2, 0.2, 0.5]))
     with pytest.raises(ValueError, match="ts: expected a 1-d array"):
         dx.simulate(model, Y0, jnp.zeros((3, 2)))
-    with pytest.raises(ValueError, match="dt: expected a positive step size"):
+    with pytest.raises(ValueError, match="dt: expected a number > 0"):
         dx.simulate(model, Y0, ts, dt=0.0)
-    with pytest.raises(ValueError, match="dt: expected a positive initial step"):
+    with pytest.raises(ValueError, match="dt: expected a number > 0"):
         dx.simulate(
             model,
             Y0,
@@ -410,13 +433,18 @@ def test_bad_input_raises_clear_errors():
             dt=-1.0,
             stepsize_controller=diffrax.PIDController(rtol=1e-3, atol=1e-3),
         )
-    with pytest.raises(ValueError, match="dt: must divide every interval"):
+    with pytest.raises(
+        ValueError, match="dt: expected a step that divides every interval"
+    ):
         dx.simulate(model, Y0, ts, dt=0.03)
     with pytest.raises(TypeError, match="solver: expected a diffrax solver"):
         dx.simulate(model, Y0, ts, solver="rk4")
     with pytest.raises(TypeError, match="stepsize_controller: expected"):
         dx.simulate(model, Y0, ts, stepsize_controller="adaptive")
-    with pytest.raises(ValueError, match="solver: an implicit solver on fixed steps"):
+    with pytest.raises(
+        ValueError,
+        match="solver: expected an implicit solver on fixed steps to have root-finder",
+    ):
         dx.simulate(model, Y0, ts, solver=diffrax.ImplicitEuler())
     with pytest.raises(TypeError, match="model: expected a dynax model"):
         dx.simulate(3.0, Y0, ts)
@@ -426,7 +454,7 @@ def test_bad_input_raises_clear_errors():
 
 def test_traced_ts_checked_inside_jit():
     run = jax.jit(lambda t: dx.simulate(Linear(A, B), Y0, t).ys)
-    with pytest.raises(Exception, match="ts: expected strictly increasing"):
+    with pytest.raises(Exception, match="ts: expected finite, strictly increasing"):
         run(jnp.array([0.0, 0.5, 0.4]))
 
 
@@ -473,3 +501,32 @@ def test_remat_gives_the_same_values_and_gradients(getkey):
     np.testing.assert_allclose(remat[0], plain[0], rtol=1e-13)
     for a, b in zip(jax.tree.leaves(remat[1]), jax.tree.leaves(plain[1]), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_maps_have_no_solver_step_and_stepped_maps_check_ts(getkey):
+    """A map takes one application per interval of ts: a dt that differs is an
+    error (it used to be validated and ignored); a stepped map needs ts spaced by
+    its own step."""
+    esn = dx.models.ESN(1, 5, key=getkey())
+    ts = jnp.arange(6.0)
+    u = jnp.ones((6, 1))
+    with pytest.raises(
+        ValueError, match=r"dt: a map takes one application .* got 0.25"
+    ):
+        dx.simulate(esn, esn.init_state(), ts, inputs=u, dt=0.25)
+    same = dx.simulate(esn, esn.init_state(), ts, inputs=u, dt=1.0).ys
+    np.testing.assert_array_equal(
+        same, dx.simulate(esn, esn.init_state(), ts, inputs=u).ys
+    )
+    lif = dx.models.LIFReservoir(1, 4, key=getkey())  # dt = 1 ms
+    assert isinstance(lif, dx.models.AbstractSteppedMap)
+    with pytest.raises(
+        ValueError, match=r"ts: LIFReservoir advances 1 per application"
+    ):
+        dx.simulate(lif, lif.init_state(), 0.5 * ts, inputs=u)
+    with pytest.raises(ValueError, match=r"dt: .* expected None or its time_step\(\)"):
+        dx.simulate(lif, lif.init_state(), ts, inputs=u, dt=0.5)
+    half = dx.models.LIFReservoir(1, 4, dt=0.5, dtype=jnp.float32, key=getkey())
+    t32 = 0.5 * jnp.arange(400.0, dtype=jnp.float32)
+    u32 = jnp.ones((400, 1), jnp.float32)
+    assert dx.simulate(half, half.init_state(), t32, inputs=u32).ys.v.shape == (400, 4)

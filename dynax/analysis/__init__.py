@@ -12,14 +12,6 @@ from ._fixed_points import (
     FixedPoints as FixedPoints,
     find_fixed_points as find_fixed_points,
 )
-from ._graphs import (
-    complete_graph as complete_graph,
-    edges_from_adjacency as edges_from_adjacency,
-    erdos_renyi_graph as erdos_renyi_graph,
-    path_graph as path_graph,
-    ring_graph as ring_graph,
-    watts_strogatz_graph as watts_strogatz_graph,
-)
 from ._laplacian import (
     ConsensusNoise as ConsensusNoise,
     algebraic_connectivity as algebraic_connectivity,

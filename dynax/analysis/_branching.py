@@ -4,6 +4,7 @@ import equinox as eqx
 import jax.numpy as jnp
 
 from .._custom_types import Array, ArrayLike, Bool, Float, Scalar
+from .._validate import check_array, check_int
 
 
 class BranchingFactor(eqx.Module):
@@ -64,15 +65,11 @@ def branching_factor(
     Returns:
         A :class:`BranchingFactor`.
     """
-    spikes, W = jnp.asarray(spikes), jnp.asarray(W)
-    if spikes.ndim != 2:
-        raise ValueError(f"spikes: expected shape (time, n), got {spikes.shape}.")
+    spikes = check_array("spikes", spikes, ndim=2, what="shape (time, n)")
     n_t, n = spikes.shape
-    if W.shape != (n, n):
-        raise ValueError(f"W: expected shape (n, n) = ({n}, {n}), got {W.shape}.")
-    for name, value, low in (("window", window, 1), ("buffer", buffer, 0)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            raise ValueError(f"{name} must be a Python int >= {low}, got {value!r}.")
+    W = check_array("W", W, shape=(n, n), what=f"shape (n, n) = ({n}, {n})")
+    check_int("window", window, 1)
+    check_int("buffer", buffer, 0)
     dtype = jnp.result_type(float)
     if jnp.issubdtype(spikes.dtype, jnp.floating):
         dtype = spikes.dtype

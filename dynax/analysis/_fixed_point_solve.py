@@ -9,6 +9,7 @@ import optimistix as optx
 
 from .._custom_types import Array
 from .._linalg import min_norm_lstsq
+from .._validate import fail
 from ._levenberg_marquardt import batched_levenberg_marquardt
 from ._linearise import Kind, growth_rates, vector_field
 
@@ -18,14 +19,14 @@ def check_residual(F, y):
     try:
         out = jax.eval_shape(F, y)
     except (TypeError, ValueError) as err:
-        raise ValueError(
-            f"candidates: f could not be evaluated on a state of shape {y.shape} "
-            f"({type(err).__name__}: {err})."
-        ) from err
+        what = f"states f can be evaluated on (shape {y.shape})"
+        fail("candidates", what, f"{type(err).__name__}: {err}")
     if getattr(out, "shape", None) != y.shape:
-        raise ValueError(
-            f"candidates: expected states of the shape f returns; f maps shape "
-            f"{y.shape} to {getattr(out, 'shape', out)}."
+        what = "states of the shape f returns"
+        fail(
+            "candidates",
+            what,
+            f"f mapping shape {y.shape} to {getattr(out, 'shape', out)}",
         )
 
 
@@ -35,7 +36,7 @@ def residual(ctx: tuple, kind: Kind) -> Callable[[Array], Array]:
     return g if kind == "flow" else (lambda y: g(y) - y)
 
 
-def minimise(ctx, kind, x, solver, ensemble, *, tol, max_steps, ftol, **_):
+def minimise(ctx, kind, x, solver, *, tol, max_steps, ftol, **_):
     """Run the solver from every candidate; return final points, q and steps."""
 
     def F(y, c):
@@ -43,25 +44,18 @@ def minimise(ctx, kind, x, solver, ensemble, *, tol, max_steps, ftol, **_):
 
     if solver is None:
         res = batched_levenberg_marquardt(
-            F, x, ctx, grouped=ensemble, tol=tol, max_steps=max_steps, ftol=ftol
+            F, x, ctx, tol=tol, max_steps=max_steps, ftol=ftol
         )
         return res.x, res.q, res.n_steps
 
-    def run(ctx, x):
-        def one(y0):
-            # The model travels as optimistix's ``args``, not as a closure.
-            sol = optx.least_squares(
-                F, solver, y0, ctx, max_steps=max_steps, throw=False
-            )
-            return sol.value, sol.stats["num_steps"]
+    def one(y0):
+        # The model travels as optimistix's ``args``, not as a closure.
+        sol = optx.least_squares(F, solver, y0, ctx, max_steps=max_steps, throw=False)
+        return sol.value, sol.stats["num_steps"]
 
-        xs, steps = jax.vmap(one)(x)
-        q = jax.vmap(lambda y: 0.5 * jnp.sum(F(y, ctx) ** 2))(xs)
-        return xs, jnp.where(jnp.isfinite(q), q, jnp.inf), jnp.max(steps)
-
-    if not ensemble:
-        return run(ctx, x)
-    return eqx.filter_vmap(run, in_axes=(eqx.if_array(0), 0))(ctx, x)
+    xs, steps = jax.vmap(one)(x)
+    q = jax.vmap(lambda y: 0.5 * jnp.sum(F(y, ctx) ** 2))(xs)
+    return xs, jnp.where(jnp.isfinite(q), q, jnp.inf), jnp.max(steps)
 
 
 def greedy_unique(points, valid, unique_tol):

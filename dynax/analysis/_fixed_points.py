@@ -16,9 +16,17 @@ import jax
 import jax.numpy as jnp
 import optimistix as optx
 
-from .._checks import is_concrete
 from .._custom_types import Args, Array, ArrayLike, Bool, Float, Int, ScalarLike
-from .._ensemble import ensemble_size
+from .._ensemble import plan, run
+from .._validate import (
+    check_array,
+    check_bool,
+    check_finite,
+    check_float,
+    check_instance,
+    check_int,
+    fail,
+)
 from ._fixed_point_solve import (
     check_residual,
     greedy_unique,
@@ -31,6 +39,7 @@ from ._linearise import (
     Kind,
     as_pytree,
     check_f,
+    check_state,
     resolve_args,
     resolve_kind,
     vector_field,
@@ -95,7 +104,7 @@ def find_fixed_points(
     max_points: int | None = None,
     compute_jacobians: bool = True,
     ensemble: bool = False,
-    members_per_batch: int | None = None,
+    chunk_size: int | None = None,
 ) -> FixedPoints:
     r"""Find fixed and slow points of ``f`` from every candidate at once.
 
@@ -125,8 +134,9 @@ def find_fixed_points(
             differentiable when they are array leaves of ``f`` (a model or any
             equinox module) or arrays under ``jax.grad`` that a plain function
             closes over directly.
-        candidates: starting states, shape ``(m, n)`` (``(members, m, n)`` for an
-            ensemble); see :func:`sample_candidates`.
+        candidates: starting states, shape ``(m, n)``; for an ensemble shared
+            ``(m, n)`` or per member ``(members, m, n)`` (the ensemble rule of
+            :mod:`dynax._ensemble`); see :func:`sample_candidates`.
         args: handed to ``f`` unchanged (e.g. a ``dx.ConstantInput``).
         inputs: a constant input vector for a dynax model, wrapped as
             ``dx.ConstantInput`` (use either ``inputs`` or ``args``); for an
@@ -152,173 +162,81 @@ def find_fixed_points(
             small value (e.g. 64) saves most of the cost of the eigen-decomposition;
             ``n_unique`` says whether any unique point was cut.
         compute_jacobians: whether to compute Jacobians and eigenvalues.
-        ensemble: ``f`` is a stacked ensemble and ``candidates`` carry a leading
-            member axis; one call, padded outputs.
-        members_per_batch: with an ensemble, how many members are solved together
-            (the rest follow in sequence inside the same compiled call). Default:
-            all of them on an accelerator; on CPU enough for about 1,024
-            candidates, because larger batches of per-candidate Jacobians stop
-            fitting in cache (64 members x 1,024 candidates of 64 units ran 2.5x
-            slower in one batch than in a loop on 2 CPU cores, and 8 at a time
-            0.8x).
+        ensemble: ``f`` is a stacked ensemble; one call, padded outputs.
+        chunk_size: with an ensemble, how many members are solved together (the
+            rest follow in sequence inside the same compiled call). Default: all
+            of them on an accelerator; on CPU enough for about 1,024 candidates,
+            because larger batches of per-candidate Jacobians stop fitting in
+            cache (64 members x 1,024 candidates of 64 units ran 2.5x slower in
+            one batch than in a loop on 2 CPU cores, and 8 at a time 0.8x).
 
     Returns:
         A :class:`FixedPoints`.
     """
     check_f(f)
     kind = resolve_kind(f, kind)
-    x = jnp.asarray(candidates)
+    x = check_array("candidates", candidates)
     if not jnp.issubdtype(x.dtype, jnp.floating):
-        raise TypeError(f"candidates: expected a float array, got dtype {x.dtype}.")
-    lead = 1 if ensemble else 0
-    if x.ndim != 2 + lead:
-        expected = "(members, m, n)" if ensemble else "(m, n)"
-        raise ValueError(f"candidates: expected shape {expected}, got shape {x.shape}.")
-    if ensemble and x.shape[0] != ensemble_size(f):
-        raise ValueError(
-            f"candidates: expected a leading member axis of {ensemble_size(f)} "
-            f"(the ensemble size), got {x.shape[0]}."
-        )
+        fail("candidates", "a float array", f"dtype {x.dtype}", error=TypeError)
+    u = None if inputs is None else check_array("inputs", inputs)
+    m = x.shape[-2] if x.ndim >= 2 else 1
+    cpu = jax.default_backend() == "cpu"
+    how = plan(
+        f,
+        ensemble,
+        (("candidates", x, 2), ("inputs", u, 1)),
+        chunk_size,
+        default_chunk=max(1, 1024 // m) if cpu else None,
+        name="f",
+    )
+    one_x = how.first(0, x)
+    if one_x.ndim != 2:
+        fail("candidates", "shape (m, n)", f"shape {x.shape}")
+    check_finite("candidates", x, "finite states")
     opts = _check_options(
         x, tol, max_steps, ftol, unique_tol, outlier_distance_scale, max_points
     )
-    _check_state_dim(f, x, ensemble)
-    if solver is not None and not isinstance(
-        solver, optx.AbstractLeastSquaresSolver | optx.AbstractMinimiser
-    ):
-        raise TypeError(
-            "solver: expected None or an optimistix least-squares solver or "
-            f"minimiser (e.g. optx.LevenbergMarquardt(rtol, atol)), got {solver!r}."
-        )
-    if not ensemble:
-        f = as_pytree(f, t, x[0], resolve_args(args, inputs))
-    if members_per_batch is not None and (
-        not isinstance(members_per_batch, int) or members_per_batch < 1
-    ):
-        raise ValueError(
-            f"members_per_batch: expected a positive int, got {members_per_batch!r}."
-        )
-    if ensemble:
-        n_members, m = x.shape[0], x.shape[1]
-        if members_per_batch is None:
-            cpu = jax.default_backend() == "cpu"
-            members_per_batch = max(1, 1024 // m) if cpu else n_members
-        opts["group"] = min(members_per_batch, n_members)
-    return _find(
-        f, x, args, inputs, t, solver, kind, ensemble, compute_jacobians, **opts
-    )
+    check_state(how.one(f), one_x, "candidates", lead=1)
+    what = "None or an optimistix least-squares solver or minimiser"
+    types = optx.AbstractLeastSquaresSolver | optx.AbstractMinimiser
+    check_instance("solver", solver, types, what, optional=True)
+    check_bool("compute_jacobians", compute_jacobians)
+    check_array("t", t, ndim=0, what="a scalar time")
+    if u is not None and how.first(1, u).ndim != 1:
+        fail("inputs", "shape (n_in,)", f"shape {u.shape}")
+    f = as_pytree(f, t, one_x[0], resolve_args(args, inputs))
+    cj = compute_jacobians
+    return _find(f, x, args, inputs, t, solver, kind, how, cj, **opts)
 
 
 def _check_options(x, tol, max_steps, ftol, unique_tol, outlier_scale, max_points):
     if tol is None:
         tol = 1e-10 if x.dtype == jnp.float32 else 1e-20
-    if not tol > 0:
-        raise ValueError(f"tol: expected a positive tolerance on q, got {tol}.")
-    if not isinstance(max_steps, int) or max_steps < 1:
-        raise ValueError(f"max_steps: expected a positive int, got {max_steps!r}.")
-    if not 0 <= ftol < 1:
-        raise ValueError(f"ftol: expected a fraction in [0, 1), got {ftol}.")
-    if not unique_tol > 0:
-        raise ValueError(f"unique_tol: expected a positive distance, got {unique_tol}.")
-    if outlier_scale is not None and not outlier_scale > 0:
-        raise ValueError(
-            f"outlier_distance_scale: expected a positive number or None, got "
-            f"{outlier_scale}."
-        )
     m = x.shape[-2]
-    if max_points is not None and (not isinstance(max_points, int) or max_points < 1):
-        raise ValueError(f"max_points: expected a positive int, got {max_points!r}.")
-    if is_concrete(x):
-        if not bool(jnp.all(jnp.isfinite(x))):
-            raise ValueError("candidates: expected finite states, got NaN or inf.")
     return dict(
-        tol=float(tol),
-        max_steps=max_steps,
-        ftol=float(ftol),
-        unique_tol=float(unique_tol),
-        outlier_scale=None if outlier_scale is None else float(outlier_scale),
-        k=m if max_points is None else min(max_points, m),
+        tol=check_float("tol", tol, low=0.0, low_open=True),
+        max_steps=check_int("max_steps", max_steps, 1),
+        ftol=check_float("ftol", ftol, low=0.0, high=1.0, high_open=True),
+        unique_tol=check_float("unique_tol", unique_tol, low=0.0, low_open=True),
+        outlier_scale=None
+        if outlier_scale is None
+        else check_float(
+            "outlier_distance_scale", outlier_scale, low=0.0, low_open=True
+        ),
+        k=m if max_points is None else min(check_int("max_points", max_points, 1), m),
     )
-
-
-def _check_state_dim(f, x, ensemble):
-    """A model's ``init_state()`` fixes the state shape candidates must have."""
-    one_f = jax.tree_util.tree_map(
-        lambda leaf: leaf[0] if ensemble and eqx.is_array(leaf) else leaf, f
-    )
-    init = getattr(one_f, "init_state", None)
-    if callable(init):
-        want = jax.eval_shape(init).shape  # pyright: ignore
-        if want != x.shape[-1:]:
-            raise ValueError(
-                f"candidates: expected states of shape {want} (the model's "
-                f"init_state()), got candidates of shape {x.shape}."
-            )
 
 
 @eqx.filter_jit
-def _find(f, x, args, inputs, t, solver, kind, ensemble, compute_jacobians, **opts):
-    group = opts.pop("group", None)
-    if ensemble and group is not None and group < x.shape[0]:
-        return _find_in_groups(
-            f, x, args, inputs, t, solver, kind, compute_jacobians, group, **opts
-        )
-    if ensemble:
-        in_inputs = 0 if inputs is not None and jnp.ndim(inputs) == 2 else None
-        ctx = eqx.filter_vmap(
-            lambda f, u: (f, t, resolve_args(args, u)),
-            in_axes=(eqx.if_array(0), in_inputs),
-        )(f, inputs)
-        first = jax.tree_util.tree_map(lambda a: a[0] if eqx.is_array(a) else a, ctx)
-        check_residual(residual(first, kind), x[0, 0])
-    else:
-        ctx = (f, t, resolve_args(args, inputs))
-        check_residual(residual(ctx, kind), x[0])
-    xs, q, n_steps = minimise(ctx, kind, x, solver, ensemble, **opts)
+def _find(f, x, args, inputs, t, solver, kind, how, compute_jacobians, **opts):
+    def one(m, x1, u, key):
+        del key
+        ctx = (m, t, resolve_args(args, u))
+        check_residual(residual(ctx, kind), x1[0])
+        xs, q, n_steps = minimise(ctx, kind, x1, solver, **opts)
+        return _postprocess(ctx, kind, x1, xs, q, n_steps, compute_jacobians, **opts)
 
-    def post(ctx, x, xs, q, n_steps):
-        return _postprocess(ctx, kind, x, xs, q, n_steps, compute_jacobians, **opts)
-
-    if not ensemble:
-        return post(ctx, x, xs, q, n_steps)
-    in_axes = (eqx.if_array(0), 0, 0, 0, 0)
-    return eqx.filter_vmap(post, in_axes=in_axes)(ctx, x, xs, q, n_steps)
-
-
-def _find_in_groups(f, x, args, inputs, t, solver, kind, cj, group, **opts):
-    """An ensemble solved ``group`` members at a time (``lax.map`` over groups)."""
-    n = x.shape[0]
-    n_groups = -(-n // group)
-    pad = n_groups * group - n
-    per_member_inputs = inputs is not None and jnp.ndim(inputs) == 2
-
-    def split(a):  # (n, ...) -> (n_groups, group, ...), padded with member 0
-        a = jnp.concatenate([a, jnp.repeat(a[:1], pad, axis=0)]) if pad else a
-        return a.reshape((n_groups, group) + a.shape[1:])
-
-    arrays, static = eqx.partition(f, eqx.is_array)
-    batched = (
-        jax.tree_util.tree_map(split, arrays),
-        split(x),
-        split(jnp.asarray(inputs)) if per_member_inputs else None,
-    )
-
-    def one_group(item):
-        f_g = eqx.combine(item[0], static)
-        u = item[2] if per_member_inputs else inputs
-        if group > 1:
-            return _find(f_g, item[1], args, u, t, solver, kind, True, cj, **opts)
-        # one member at a time: the single-network path (shared parameters)
-        squeeze = lambda a: a[0] if eqx.is_array(a) else a  # noqa: E731
-        f_1 = jax.tree_util.tree_map(squeeze, f_g)
-        u_1 = u[0] if per_member_inputs and u is not None else u
-        out = _find(f_1, item[1][0], args, u_1, t, solver, kind, False, cj, **opts)
-        return jax.tree_util.tree_map(lambda a: a[None], out)
-
-    out = jax.lax.map(one_group, batched)
-    return jax.tree_util.tree_map(
-        lambda a: a.reshape((n_groups * group,) + a.shape[2:])[:n], out
-    )
+    return run(one, f, (x, inputs), how)
 
 
 def _postprocess(ctx, kind, x, xs, q, n_steps, compute_jacobians, **opts):

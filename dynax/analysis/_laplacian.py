@@ -10,18 +10,16 @@ import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 
-from .._concrete import is_concrete
 from .._custom_types import Array, ArrayLike, Float, ScalarLike
+from .._validate import as_array, check_bool, check_int, fail, is_concrete
 
 
 def _square(name: str, m: ArrayLike) -> Float[Array, "n n"]:
-    m = jnp.asarray(m)
+    m = as_array(name, m)
     if not jnp.issubdtype(m.dtype, jnp.floating):
         m = m.astype(jnp.result_type(float))
     if m.ndim != 2 or m.shape[0] != m.shape[1]:
-        raise ValueError(
-            f"{name}: expected a square (n, n) matrix, got shape {m.shape}."
-        )
+        fail(name, "a square (n, n) matrix", f"shape {m.shape}")
     return m
 
 
@@ -30,17 +28,14 @@ def _check_adjacency(A: ArrayLike, *, symmetric: bool) -> Float[Array, "n n"]:
     A = _square("A", A)
     if is_concrete(A):
         a = np.asarray(A)
-        if np.any(a < 0):
-            raise ValueError(
-                f"A: expected non-negative edge weights, got a minimum of {a.min()}."
-            )
+        if not np.all(a >= 0):
+            fail("A", "non-negative edge weights", f"a minimum of {np.min(a)}")
         if symmetric and not np.allclose(a, a.T):
-            raise ValueError(
-                "A: expected a symmetric adjacency (an undirected graph), got an "
-                f"asymmetry of {np.max(np.abs(a - a.T))}."
-            )
+            what = "a symmetric adjacency (an undirected graph)"
+            fail("A", what, f"an asymmetry of {np.max(np.abs(a - a.T))}")
         return A
-    return eqx.error_if(A, jnp.any(A < 0), "A: expected non-negative edge weights.")
+    msg = "A: expected non-negative edge weights, got a traced A with a negative one."
+    return eqx.error_if(A, ~jnp.all(A >= 0), msg)
 
 
 def laplacian(
@@ -61,6 +56,7 @@ def laplacian(
     Returns:
         The ``(n, n)`` Laplacian.
     """
+    check_bool("normalized", normalized)
     A = _check_adjacency(A, symmetric=False)
     degree = jnp.sum(A, axis=1)
     if not normalized:
@@ -97,6 +93,13 @@ def algebraic_connectivity(A: Float[ArrayLike, "n n"]) -> Float[Array, ""]:
     It is positive iff the graph is connected and sets the slowest rate at which
     diffusive coupling removes disagreement (Olfati-Saber & Murray 2004).
     """
+    A = _square("A", A)
+    if A.shape[0] < 2:
+        fail(
+            "A",
+            "a graph of at least 2 nodes (mu_2 is the second eigenvalue)",
+            f"shape {A.shape}",
+        )
     return laplacian_spectrum(A)[1]
 
 
@@ -188,7 +191,8 @@ def consensus_noise(
     """
     lap = _square("laplacian", laplacian)
     if is_concrete(lap) and not np.allclose(np.asarray(lap), np.asarray(lap).T):
-        raise ValueError("laplacian: expected a symmetric matrix (undirected graph).")
+        fail("laplacian", "a symmetric matrix (undirected graph)", "an asymmetric one")
+    check_int("dim", dim, 1)
     mu = jnp.linalg.eigvalsh(lap)
     rates = jnp.asarray(contraction, lap.dtype) + jnp.asarray(coupling, lap.dtype) * mu
     rates = rates.at[0].set(jnp.asarray(contraction, lap.dtype))  # the mean: mu_1 = 0

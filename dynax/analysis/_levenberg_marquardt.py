@@ -13,7 +13,6 @@ diagonal of $J^T J$ so that it does not depend on the units of F.
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.scipy.linalg as jsl
@@ -65,7 +64,6 @@ def batched_levenberg_marquardt(
     x0: Array,
     theta: Any,
     *,
-    grouped: bool,
     tol: float,
     max_steps: int,
     ftol: float,
@@ -75,26 +73,23 @@ def batched_levenberg_marquardt(
 ) -> LMResult:
     """Minimise ``q(x) = |F(x, theta)|^2 / 2`` from every start in ``x0`` at once.
 
-    ``x0`` is ``(m, n)`` with one ``theta`` for all starts, or, with ``grouped``,
-    ``(g, m, n)`` with the array leaves of ``theta`` carrying a leading axis ``g``
-    (one model per group: an ensemble). A start stops when ``q <= tol`` (converged);
+    ``x0`` is ``(m, n)`` with one ``theta`` for all starts (an ensemble vmaps this
+    function over its members). A start stops when ``q <= tol`` (converged);
     when the decrease of ``q`` that the linearisation predicts for the next step,
     or an accepted step achieves, is less than a fraction ``ftol`` of ``q``, or the
     damping exceeds ``lam_max`` (stalled: a local minimum of ``q`` above ``tol``,
     i.e. a slow point; MINPACK's ``ftol`` test); or after ``max_steps`` iterations.
 
     Most starts converge in a few iterations; after ``first_phase`` iterations of
-    the whole batch the unfinished starts, of all groups together, are gathered
-    into chunks of an eighth of the batch and iterated to the end, so finished ones
-    stop costing work. Every start's iterates are the same as in one big loop.
+    the whole batch the unfinished starts are gathered into chunks of an eighth of
+    the batch and iterated to the end, so finished ones stop costing work (under
+    ``vmap`` over an ensemble's members: until every member's are done). Every
+    start's iterates are the same as in one big loop.
     """
     step = lambda th, x, r, q, lam: _lm_step(  # noqa: E731
         F, th, x, r, q, lam, ftol=ftol, lam_max=lam_max
     )
     shared = jax.vmap(step, in_axes=(None, 0, 0, 0, 0))
-    per_row = eqx.filter_vmap(step, in_axes=(eqx.if_array(0), 0, 0, 0, 0))
-    batched = eqx.filter_vmap(shared, in_axes=(eqx.if_array(0), 0, 0, 0, 0))
-    phase0 = batched if grouped else shared
 
     def advance(state, th, stepper):
         x, r, q, lam, done, stalled, it = state
@@ -116,7 +111,7 @@ def batched_levenberg_marquardt(
 
         return jax.lax.while_loop(cond, body, (jnp.asarray(0), state))[1]
 
-    r0 = _residuals(F, x0, theta, grouped)
+    r0 = jax.vmap(F, in_axes=(0, None))(x0, theta)
     q0 = _half_sq(r0)
     batch = q0.shape
     state = (
@@ -128,30 +123,14 @@ def batched_levenberg_marquardt(
         jnp.zeros(batch, bool),
         jnp.zeros(batch, jnp.int32),
     )
-    state = iterate(state, theta, phase0, min(first_phase, max_steps))
-    rows = q0.size
-    flat = jtu.tree_map(lambda a: a.reshape((rows,) + a.shape[len(batch) :]), state)
-    group = jnp.repeat(jnp.arange(batch[0]), batch[-1])
-    chunk = max(rows // 8, 1)
+    state = iterate(state, theta, shared, min(first_phase, max_steps))
+    chunk = max(batch[0] // 8, 1)
 
     def next_chunk(state):
         idx = jnp.argsort(state[4], stable=True)[:chunk]  # unfinished first
-        sub = jtu.tree_map(lambda a: a[idx], state)
-        if grouped:
-            rows_of = group[idx]
-            th = jtu.tree_map(lambda a: a[rows_of] if eqx.is_array(a) else a, theta)
-            sub = iterate(sub, th, per_row, max_steps)
-        else:
-            sub = iterate(sub, theta, shared, max_steps)
+        sub = iterate(jtu.tree_map(lambda a: a[idx], state), theta, shared, max_steps)
         return jtu.tree_map(lambda a, b: a.at[idx].set(b), state, sub)
 
-    flat = jax.lax.while_loop(lambda s: ~jnp.all(s[4]), next_chunk, flat)
-    x, _, q, _, _, _, it = jtu.tree_map(lambda a: a.reshape(batch + a.shape[1:]), flat)
-    return LMResult(x, q, jnp.max(it, axis=-1))
-
-
-def _residuals(F, x, theta, grouped: bool) -> Array:
-    one = jax.vmap(F, in_axes=(0, None))
-    if not grouped:
-        return one(x, theta)
-    return eqx.filter_vmap(one, in_axes=(0, eqx.if_array(0)))(x, theta)
+    state = jax.lax.while_loop(lambda s: ~jnp.all(s[4]), next_chunk, state)
+    x, _, q, _, _, _, it = state
+    return LMResult(x, q, jnp.max(it))

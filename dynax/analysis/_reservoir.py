@@ -8,6 +8,14 @@ import jax.random as jr
 from .._custom_types import Array, ArrayLike, Bool, Float, PRNGKeyArray, Scalar
 from .._linalg import ridge
 from .._simulate import simulate
+from .._validate import (
+    as_array,
+    check_array,
+    check_float,
+    check_int,
+    check_key,
+    fail,
+)
 from ..models._reservoir_init import spectral_radius
 
 
@@ -22,11 +30,9 @@ def nrmse(
     error of predicting the mean. (reservoirpy's ``nrmse`` divides by
     $\max y - \min y$ by default instead.)
     """
-    pred, target = jnp.asarray(pred), jnp.asarray(target)
+    pred, target = as_array("pred", pred), as_array("target", target)
     if pred.shape != target.shape:
-        raise ValueError(
-            f"pred, target: expected equal shapes, got {pred.shape} and {target.shape}."
-        )
+        fail("pred, target", "equal shapes", f"{pred.shape} and {target.shape}")
     return jnp.sqrt(jnp.mean((pred - target) ** 2)) / jnp.std(target)
 
 
@@ -77,29 +83,30 @@ def memory_capacity(
     Returns:
         A :class:`MemoryCapacity`.
     """
-    u = jnp.asarray(inputs)
+    states = check_array("states", states, ndim=2, what="shape (time, n)")
+    u = as_array("inputs", inputs)
     u = u[:, 0] if u.ndim == 2 and u.shape[1] == 1 else u
     n_t = states.shape[0]
-    if states.ndim != 2 or u.shape != (n_t,):
-        raise ValueError(
-            f"states, inputs: expected shapes (time, n) and (time,) or (time, 1), got "
-            f"{states.shape} and {jnp.shape(inputs)}."
-        )
-    if not isinstance(max_delay, int) or max_delay < 1:
-        raise ValueError(f"max_delay must be a Python int >= 1, got {max_delay!r}.")
-    if not isinstance(washout, int) or not 0 <= washout < n_t:
-        raise ValueError(
-            f"washout must be a Python int in [0, time) = [0, {n_t}), got {washout!r}."
-        )
-    if not alpha > 0:
-        raise ValueError(f"alpha must be > 0, got {alpha!r}.")
+    if u.shape != (n_t,):
+        what = f"shape (time,) or (time, 1) with time = {n_t}"
+        fail("inputs", what, f"shape {jnp.shape(inputs)}")
+    check_int("max_delay", max_delay, 1)
+    check_int("washout", washout, 0, n_t - 1)
+    check_float("alpha", alpha, low=0.0, low_open=True)
+    tf = check_float(
+        "train_fraction",
+        train_fraction,
+        low=0.0,
+        high=1.0,
+        low_open=True,
+        high_open=True,
+    )
     start = max(washout, max_delay + 1)
-    n_train = int(train_fraction * (n_t - start))
+    n_train = int(tf * (n_t - start))
     if n_train < 2 or n_t - start - n_train < 2:
-        raise ValueError(
-            f"states: {n_t} rows leave too few after washout/max_delay "
-            f"({n_t - start}) for train_fraction = {train_fraction}."
-        )
+        what = "at least 2 training and 2 test rows after washout/max_delay"
+        got = f"{n_t} rows, {n_t - start} usable, train_fraction = {train_fraction}"
+        fail("states", what, got)
     return _memory_capacity(states, u, max_delay, start, n_train, alpha)
 
 
@@ -178,6 +185,10 @@ def echo_state_property(
     Returns:
         An :class:`EchoStateCheck`.
     """
+    check_array("inputs", inputs, ndim=2, what="shape (time, n_in)")
+    check_key("key", key)
+    check_float("scale", scale, low=0.0, low_open=True)
+    check_float("tol", tol, low=0.0, low_open=True)
     x0 = model.init_state()
     starts = scale * jr.uniform(key, (2, *x0.shape), x0.dtype, minval=-1, maxval=1)
     ts = jnp.arange(inputs.shape[0], dtype=x0.dtype)

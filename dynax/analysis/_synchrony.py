@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from .._custom_types import Array, ArrayLike, Float, Int
+from .._validate import check_array, check_bool, check_int, fail
 
 
 def order_parameter(
@@ -28,7 +29,8 @@ def order_parameter(
         ``(r, psi)``: the coherence $r \in [0, 1]$ and mean phase
         $\psi \in (-\pi, \pi]$.
     """
-    theta = jnp.asarray(theta)
+    what = "phases with the oscillators on the last axis, shape (..., n)"
+    theta = check_array("theta", theta, min_ndim=1, what=what)
     c, s = jnp.mean(jnp.cos(theta), axis=-1), jnp.mean(jnp.sin(theta), axis=-1)
     return jnp.hypot(c, s), jnp.arctan2(s, c)
 
@@ -51,7 +53,7 @@ def phase_locking_value(
     Returns:
         The symmetric ``(..., n, n)`` PLV matrix (ones on the diagonal).
     """
-    theta = jnp.asarray(theta)
+    theta = check_array("theta", theta, min_ndim=2, what="shape (..., time, n)")
     c, s = jnp.cos(theta), jnp.sin(theta)
     n_t = theta.shape[-2]
 
@@ -80,7 +82,8 @@ def analytic_signal(x: Float[ArrayLike, "..."], *, axis: int = 0) -> Array:
     Returns:
         A complex array with the shape of ``x`` (complex64 for float32 input).
     """
-    x = jnp.asarray(x)
+    x = check_array("x", x, min_ndim=1, what="a signal with a time axis")
+    check_int("axis", axis, -x.ndim, x.ndim - 1)
     n = x.shape[axis]
     spectrum = jnp.fft.fft(x, axis=axis)
     k = jnp.arange(n)
@@ -107,6 +110,7 @@ def instantaneous_phase(
     Returns:
         The phase, real, shape of ``x``, in $(-\pi, \pi]$ unless unwrapped.
     """
+    check_bool("unwrap", unwrap)
     phase = jnp.angle(analytic_signal(x, axis=axis))
     return jnp.unwrap(phase, axis=axis) if unwrap else phase
 
@@ -125,15 +129,25 @@ def sync_error(x: Float[ArrayLike, "... n d"]) -> Float[Array, "..."]:
     Returns:
         The dispersion, shape ``x.shape[:-2]`` (e.g. one value per time).
     """
-    x = jnp.asarray(x)
+    what = "copies on axis -2 and coordinates on axis -1, shape (..., n, d)"
+    x = check_array("x", x, min_ndim=2, what=what)
     centred = x - jnp.mean(x, axis=-2, keepdims=True)
     return jnp.sum(centred**2, axis=(-2, -1))
 
 
 def _pair_products(z, pairs):
+    if z.ndim != 2:
+        fail("z", "neuron traces of shape (time, n)", f"shape {z.shape}")
     if pairs is None:
         return jnp.einsum("ti,tj->tij", z, z)
-    left, right = pairs
+    if not isinstance(pairs, tuple | list) or len(pairs) != 2:
+        fail("pairs", "None or a tuple (left, right) of index arrays", f"{pairs!r}")
+    left, right = (
+        check_array("pairs", p, ndim=1, what="1-d index arrays") for p in pairs
+    )
+    if left.shape != right.shape or not jnp.issubdtype(left.dtype, jnp.integer):
+        what = "two integer index arrays of one length"
+        fail("pairs", what, f"shapes {left.shape} and {right.shape}")
     return z[:, left] * z[:, right]
 
 
@@ -141,9 +155,7 @@ def _decay_rate(decay, shape, dtype):
     """``exp(-d)`` with ``d`` clamped to [0, 15] as in CTM (straight-through)."""
     d = jnp.asarray(decay, dtype)
     if d.shape not in ((), shape):
-        raise ValueError(
-            f"decay: expected a scalar or shape {shape} (one per pair), got {d.shape}."
-        )
+        fail("decay", f"a scalar or shape {shape} (one per pair)", f"{d.shape}")
     d = d + jax.lax.stop_gradient(jnp.clip(d, 0.0, 15.0) - d)
     return jnp.broadcast_to(d, shape)
 

@@ -5,15 +5,14 @@ import jax.numpy as jnp
 import jax.random as jr
 
 from .._custom_types import Array, Float, PRNGKeyArray
+from .._validate import check_float, check_float_dtype, check_int, check_key, fail
 
 
 def _steps_per(name: str, value: float, dt: float) -> int:
     ratio = value / dt
     count = int(round(ratio))
     if count < 1 or abs(ratio - count) > 1e-9 * max(ratio, 1.0):
-        raise ValueError(
-            f"{name} must be a positive integer multiple of dt = {dt}, got {value!r}."
-        )
+        fail(name, f"a positive integer multiple of dt = {dt}", repr(value))
     return count
 
 
@@ -71,15 +70,13 @@ def mackey_glass(
     Returns:
         The series, shape ``(n,)``.
     """
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a Python int >= 1, got {n!r}.")
-    if not isinstance(washout, int) or washout < 0:
-        raise ValueError(f"washout must be a Python int >= 0, got {washout!r}.")
-    if not dt > 0:
-        raise ValueError(f"dt must be > 0, got {dt!r}.")
+    check_int("n", n, 1)
+    check_int("washout", washout, 0)
+    dt = check_float("dt", dt, low=0.0, low_open=True)
+    check_key("key", key, optional=True)
     m = _steps_per("tau", tau, dt)
     per_sample = _steps_per("sample_every", sample_every, dt)
-    dtype = jnp.result_type(float) if dtype is None else dtype
+    dtype = check_float_dtype("dtype", dtype)
     if key is None:
         history = jnp.full((m,), x0, dtype)
     else:

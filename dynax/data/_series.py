@@ -1,18 +1,19 @@
 r"""Reservoir benchmarks: NARMA, the memory-capacity task and a Lorenz series."""
 
 import diffrax
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
 
 from .._custom_types import Array, ArrayLike, Bool, Float, PRNGKeyArray
 from .._simulate import simulate
-
-
-def _check_n(name: str, n: int, minimum: int = 1) -> None:
-    if not isinstance(n, int) or isinstance(n, bool) or n < minimum:
-        raise ValueError(f"{name} must be a Python int >= {minimum}, got {n!r}.")
+from .._validate import (
+    check_array,
+    check_float_dtype,
+    check_int,
+    check_key,
+)
+from ..models import Lorenz
 
 
 def narma_from_inputs(
@@ -35,10 +36,8 @@ def narma_from_inputs(
     Returns:
         ``y``, shape ``(time,)``.
     """
-    u = jnp.asarray(u)
-    if u.ndim != 1:
-        raise ValueError(f"u: expected shape (time,), got {u.shape}.")
-    _check_n("order", order)
+    u = check_array("u", u, ndim=1, what="shape (time,)")
+    check_int("order", order, 1)
 
     def step(carry, u_k):
         ys, us = carry  # ys = y_{k-n+1..k}; us = u_{k-n..k-1}
@@ -72,8 +71,9 @@ def narma(
     Returns:
         ``(u, y, ok)``.
     """
-    _check_n("n", n)
-    dtype = jnp.result_type(float) if dtype is None else dtype
+    check_int("n", n, 1)
+    check_key("key", key)
+    dtype = check_float_dtype("dtype", dtype)
     u = jr.uniform(key, (n,), dtype, minval=0.0, maxval=0.5)
     y = narma_from_inputs(u, order=order)
     ok = jnp.all(jnp.isfinite(y) & (jnp.abs(y) <= bound))
@@ -101,31 +101,16 @@ def memory_capacity_task(
     Returns:
         ``(inputs, targets)`` of shapes ``(n, 1)`` and ``(n, max_delay)``.
     """
-    _check_n("n", n)
-    _check_n("max_delay", max_delay)
-    dtype = jnp.result_type(float) if dtype is None else dtype
+    check_int("n", n, 1)
+    check_int("max_delay", max_delay, 1)
+    check_key("key", key)
+    dtype = check_float_dtype("dtype", dtype)
     u = jr.uniform(key, (n,), dtype, minval=low, maxval=high)
     padded = jnp.concatenate([jnp.zeros((max_delay + 1,), dtype), u])
     ks = jnp.arange(n)[:, None]
     ds = jnp.arange(1, max_delay + 1)[None, :]
     targets = padded[ks - 1 - ds + max_delay + 1]
     return u[:, None], targets
-
-
-class _Lorenz(eqx.Module):
-    sigma: Array
-    rho: Array
-    beta: Array
-
-    def __call__(self, t, y, args):
-        x1, x2, x3 = y[0], y[1], y[2]
-        return jnp.stack(
-            [
-                self.sigma * (x2 - x1),
-                x1 * (self.rho - x3) - x2,
-                x1 * x2 - self.beta * x3,
-            ]
-        )
 
 
 def lorenz_series(
@@ -140,7 +125,7 @@ def lorenz_series(
     beta: float = 8.0 / 3.0,
     dtype=None,
 ) -> Float[Array, "n 3"]:
-    r"""Sample the Lorenz (1963) system (fixed-step ``diffrax.Tsit5``, ``dx.simulate``).
+    r"""Sample :class:`dynax.models.Lorenz` (fixed-step ``diffrax.Tsit5``).
 
     $$\dot x = \sigma(y - x),\quad \dot y = x(\rho - z) - y,\quad
     \dot z = xy - \beta z.$$
@@ -160,12 +145,12 @@ def lorenz_series(
         The states, shape ``(n, 3)``; sample ``i`` is at time
         ``(washout + i) * sample_every * dt``.
     """
-    _check_n("n", n)
-    _check_n("sample_every", sample_every)
-    _check_n("washout", washout, 0)
+    check_int("n", n, 1)
+    check_int("sample_every", sample_every, 1)
+    check_int("washout", washout, 0)
     dtype = jnp.result_type(float) if dtype is None else dtype
-    y0 = jnp.ones(3, dtype) if y0 is None else jnp.asarray(y0, dtype)
-    model = _Lorenz(*(jnp.asarray(p, dtype) for p in (sigma, rho, beta)))
+    model = Lorenz(sigma, rho, beta, dtype=dtype)
+    y0 = model.init_state() if y0 is None else jnp.asarray(y0, dtype)
     ts = jnp.arange(max(washout + n, 2), dtype=dtype) * (sample_every * dt)
     traj = simulate(model, y0, ts, solver=diffrax.Tsit5(), dt=dt)
     return traj.ys[washout : washout + n]

@@ -3,7 +3,20 @@
 from ._base import (
     AbstractDynamics as AbstractDynamics,
     AbstractMap as AbstractMap,
+    AbstractSteppedMap as AbstractSteppedMap,
     AbstractStochasticDynamics as AbstractStochasticDynamics,
+)
+from ._classic import (
+    Lorenz as Lorenz,
+    Lorenz96 as Lorenz96,
+    Rossler as Rossler,
+    VanDerPol as VanDerPol,
+)
+from ._coupling import (
+    AbstractCoupling as AbstractCoupling,
+    DenseCoupling as DenseCoupling,
+    MeanField as MeanField,
+    SparseCoupling as SparseCoupling,
 )
 from ._delayed import DelayBuffer as DelayBuffer, DelayedKuramoto as DelayedKuramoto
 from ._discrete import GRU as GRU, VanillaRNN as VanillaRNN
@@ -12,6 +25,14 @@ from ._ei_reservoir import (
     lognormal_rates as lognormal_rates,
 )
 from ._gradient_network import CoupledGradientNetwork as CoupledGradientNetwork
+from ._graphs import (
+    complete_graph as complete_graph,
+    edges_from_adjacency as edges_from_adjacency,
+    erdos_renyi_graph as erdos_renyi_graph,
+    path_graph as path_graph,
+    ring_graph as ring_graph,
+    watts_strogatz_graph as watts_strogatz_graph,
+)
 from ._lif import LIFReservoir as LIFReservoir, LIFState as LIFState
 from ._oscillators import Kuramoto as Kuramoto, StuartLandau as StuartLandau
 from ._reservoir import ESN as ESN

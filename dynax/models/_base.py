@@ -13,6 +13,7 @@ import equinox as eqx
 import jax.numpy as jnp
 
 from .._custom_types import Args, Array, ScalarLike, State
+from .._validate import fail
 
 
 class AbstractDynamics(eqx.Module):
@@ -67,7 +68,8 @@ def drive(args: Args, t: ScalarLike, n_in: int, dtype) -> Array:
 
     Args:
         args: the object :func:`dynax.simulate` passes to the model (anything with
-            ``.evaluate(t)``), or ``None`` when the model runs without input.
+            ``.evaluate(t)``), or ``None`` when the model runs without input: then
+            every channel is zero (documented for users in :func:`dynax.simulate`).
         t: the time.
         n_in: the number of input channels the model expects.
         dtype: dtype of the zero input used when ``args`` is ``None``.
@@ -79,8 +81,21 @@ def drive(args: Args, t: ScalarLike, n_in: int, dtype) -> Array:
         return jnp.zeros((n_in,), dtype)
     u = jnp.asarray(args.evaluate(t))
     if u.shape != (n_in,):
-        raise ValueError(
-            f"inputs: the model expects {n_in} input channels per time step, got an "
-            f"input of shape {u.shape} at one time."
-        )
+        what = f"shape ({n_in},) at one time (the model's n_in = {n_in} channels)"
+        fail("inputs", what, f"shape {u.shape}")
     return u.astype(dtype)
+
+
+class AbstractSteppedMap(AbstractMap):
+    r"""A map whose application advances physical time by a fixed step.
+
+    For a plain :class:`AbstractMap` the spacing of ``ts`` only labels the steps;
+    a stepped map (an integrate-and-fire network stepped by ``dt`` ms, a delay
+    system with a ring buffer of ``dt`` slots) means one application per
+    ``time_step()``, so :func:`dynax.simulate` requires ``ts`` spaced by exactly
+    that step (and a ``dt``, if given, equal to it).
+    """
+
+    @abc.abstractmethod
+    def time_step(self) -> Array:
+        """The time one application advances (a scalar array)."""

@@ -12,10 +12,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._concrete import is_concrete
 from .._custom_types import Args, Array, ArrayLike, Float, Int, ScalarLike
-from ._base import AbstractMap
-from ._coupling import DENSE, MEAN_FIELD, SPARSE, check_nonnegative
+from .._validate import check_float, check_instance, check_int, fail, is_concrete
+from ._base import AbstractSteppedMap
+from ._coupling import AbstractCoupling, check_nonnegative
 from ._oscillators import Kuramoto
 
 
@@ -38,7 +38,7 @@ class DelayBuffer(eqx.Module):
         return self.history[self.index]
 
 
-class DelayedKuramoto(AbstractMap):
+class DelayedKuramoto(AbstractSteppedMap):
     r"""Kuramoto oscillators with transmission delays, stepped by explicit Euler.
 
     $$\dot\theta_i(t) = \omega_i + \sum_j C_{ij}\,
@@ -56,10 +56,16 @@ class DelayedKuramoto(AbstractMap):
     its times are the model's times. The history before the start is the constant
     initial phase unless a full history is given to :meth:`history_state`.
 
-    Delays may be a scalar (one delay for every connection; the all-to-all layout
-    then stays $O(N)$), one per sender ``(n,)`` for the all-to-all and dense
-    layouts ($\tau_{ij} = \tau_j$, still $O(N)$ for all-to-all), one per pair
-    ``(n, n)`` for the dense layout, or one per edge ``(E,)`` for the sparse layout.
+    Delays are one value per connection of the coupling, or any shape that
+    broadcasts to its :attr:`~dynax.models.AbstractCoupling.connection_shape`:
+    ``(n, n)`` for :class:`~dynax.models.MeanField` and
+    :class:`~dynax.models.DenseCoupling` (a pair $(i, j)$ at ``[i, j]``; an ``(n,)``
+    vector is one delay per sender, $\tau_{ij} = \tau_j$), ``(E,)`` for
+    :class:`~dynax.models.SparseCoupling` (one per edge). A scalar, or one delay
+    per sender, keeps the coupling's own cost (the all-to-all layout stays $O(N)$);
+    delays that vary along receivers are summed connection by connection
+    (:meth:`~dynax.models.AbstractCoupling.connection_sum`; $O(N^2)$ for the
+    all-to-all layout).
     Noise is not supported (a map receives no Brownian motion): the wrapped model
     must have ``sigma = 0``.
 
@@ -91,31 +97,26 @@ class DelayedKuramoto(AbstractMap):
         n_substeps: int = 1,
         max_delay: float | None = None,
     ):
-        if not isinstance(kuramoto, Kuramoto):
-            raise ValueError(
-                f"kuramoto: expected a dynax.models.Kuramoto, got {type(kuramoto)}."
-            )
+        what = "a dynax.models.Kuramoto"
+        check_instance("kuramoto", kuramoto, Kuramoto, what)
         if is_concrete(kuramoto.sigma) and np.any(np.asarray(kuramoto.sigma) != 0):
-            raise ValueError(
-                "kuramoto: DelayedKuramoto is deterministic; expected sigma = 0, got "
-                f"sigma = {kuramoto.sigma}."
+            fail(
+                "kuramoto",
+                "sigma = 0 (DelayedKuramoto is deterministic)",
+                f"sigma = {kuramoto.sigma}",
             )
-        if not isinstance(n_substeps, int) or n_substeps < 1:
-            raise ValueError(f"n_substeps: expected an int >= 1, got {n_substeps!r}.")
+        check_int("n_substeps", n_substeps, 1)
         dtype = kuramoto.omega.dtype
         self.kuramoto, self.n_substeps = kuramoto, n_substeps
-        self.dt = jnp.asarray(dt, dtype)
-        if self.dt.ndim != 0 or not is_concrete(self.dt) or not float(self.dt) > 0:
-            raise ValueError(f"dt: expected a concrete scalar > 0, got {dt!r}.")
+        self.dt = jnp.asarray(check_float("dt", dt, low=0.0, low_open=True), dtype)
         delays = jnp.asarray(delays, dtype)
-        _check_delay_shape(delays.shape, kuramoto)
+        _check_delay_shape(delays.shape, kuramoto.coupling)
         delays = check_nonnegative("delays", delays, dtype)
         lags = _buffer_length(delays, float(self.dt), max_delay)
         if not is_concrete(delays):  # checked when the computation runs (vmap)
             too_long = jnp.any(delays > (lags + 0.5) * self.dt)
-            delays = jnp.asarray(
-                eqx.error_if(delays, too_long, "delays: exceed max_delay.")
-            )
+            msg = "delays: expected delays <= max_delay, got a traced delay above it."
+            delays = jnp.asarray(eqx.error_if(delays, too_long, msg))
         self.delays, self.n_lags = delays, lags + 1
 
     def _lags(self) -> Int[Array, "..."]:
@@ -124,19 +125,14 @@ class DelayedKuramoto(AbstractMap):
     def _coupling(self, buf: DelayBuffer, theta: Float[Array, " n"]):
         k = self.kuramoto
         rows = (buf.index - self._lags()) % self.n_lags
-        if self.delays.ndim == 0:
-            return k.interaction(theta, buf.history[rows])
-        if k.mode in (MEAN_FIELD, DENSE) and self.delays.ndim == 1:
-            return k.interaction(theta, buf.history[rows, jnp.arange(k.n)])
-        if k.mode == SPARSE:
-            assert k.senders is not None and k.receivers is not None
-            source = buf.history[rows, k.senders]
-            phase = source - theta[k.receivers] - k.lag
-            terms = jnp.broadcast_to(k.coupling, phase.shape) * jnp.sin(phase)
-            return jax.ops.segment_sum(terms, k.receivers, num_segments=k.n)
-        source = buf.history[rows, jnp.arange(k.n).reshape(1, -1)]
-        phase = source - theta.reshape(-1, 1) - k.lag
-        return jnp.sum(k.coupling * jnp.sin(phase), axis=1)
+        if self.delays.ndim < len(k.coupling.connection_shape):  # one per sender
+            source = buf.history[jnp.broadcast_to(rows, (k.n,)), jnp.arange(k.n)]
+            return k.interaction(theta, source)
+
+        def term(senders, receivers):
+            return jnp.sin(buf.history[rows, senders] - theta[receivers] - k.lag)
+
+        return k.coupling.connection_sum(term)
 
     def _euler(self, buf: DelayBuffer) -> DelayBuffer:
         theta = buf.current
@@ -163,12 +159,14 @@ class DelayedKuramoto(AbstractMap):
         theta = jnp.asarray(theta, self.kuramoto.omega.dtype)
         shape = (self.n_lags, self.kuramoto.n)
         if theta.shape not in (shape[1:], shape):
-            raise ValueError(
-                f"theta: expected shape ({shape[1]},) or {shape} (n_lags, n), got "
-                f"{theta.shape}."
-            )
+            what = f"shape ({shape[1]},) or {shape} (n_lags, n)"
+            fail("theta", what, f"{theta.shape}")
         history = jnp.broadcast_to(theta, shape)
         return DelayBuffer(history, jnp.asarray(self.n_lags - 1, jnp.int32))
+
+    def time_step(self) -> Array:
+        """One application is ``n_substeps`` Euler steps of ``dt``."""
+        return self.n_substeps * self.dt
 
     def init_state(self) -> DelayBuffer:
         """Return a buffer with every phase at zero, now and in the past."""
@@ -179,30 +177,30 @@ class DelayedKuramoto(AbstractMap):
         return y.current
 
 
-def _check_delay_shape(shape: tuple[int, ...], k: Kuramoto) -> None:
-    allowed = {MEAN_FIELD: [(), (k.n,)], DENSE: [(), (k.n,), (k.n, k.n)]}
-    if k.mode == SPARSE:
-        assert k.senders is not None
-        allowed[SPARSE] = [(), (k.senders.shape[0],)]
-    if shape not in allowed[k.mode]:
+def _check_delay_shape(shape: tuple[int, ...], coupling: AbstractCoupling) -> None:
+    connections = coupling.connection_shape
+    ok = len(shape) <= len(connections)
+    pairs = zip(shape[::-1], connections[::-1], strict=False)
+    ok = ok and all(a in (1, b) for a, b in pairs)
+    if not ok:
         raise ValueError(
-            f"delays: with the {k.mode} coupling layout expected a shape in "
-            f"{allowed[k.mode]}, got {shape}."
+            f"delays: with a {type(coupling).__name__} expected a scalar or a shape "
+            f"that broadcasts to its connections, {connections}, got {shape}."
         )
 
 
 def _buffer_length(delays: Array, dt: float, max_delay: float | None) -> int:
     """The largest lag in steps the buffer must hold (static)."""
     if max_delay is not None:
-        if not max_delay >= 0:
-            raise ValueError(f"max_delay: expected a value >= 0, got {max_delay!r}.")
-        longest = float(max_delay)
+        longest = check_float("max_delay", max_delay, low=0.0)
     elif is_concrete(delays):
         longest = float(np.max(np.asarray(delays))) if delays.size else 0.0
     else:
-        raise ValueError(
-            "max_delay: the delays are traced (e.g. vmapped), so the buffer size is "
-            "unknown; pass max_delay, the longest delay of any member."
+        fail(
+            "max_delay",
+            "the longest delay of any member when the delays are traced (e.g. "
+            "vmapped): it fixes the buffer size",
+            "None",
         )
     lags = int(np.round(longest / dt))
     if (
@@ -210,8 +208,6 @@ def _buffer_length(delays: Array, dt: float, max_delay: float | None) -> int:
         and max_delay is not None
         and np.any(np.asarray(delays) > longest + dt / 2)
     ):
-        raise ValueError(
-            f"delays: expected delays <= max_delay = {max_delay}, got up to "
-            f"{float(np.max(np.asarray(delays)))}."
-        )
+        got = f"up to {float(np.max(np.asarray(delays)))}"
+        fail("delays", f"delays <= max_delay = {max_delay}", got)
     return lags

@@ -13,6 +13,13 @@ import jax.random as jr
 from jax.typing import DTypeLike
 
 from .._custom_types import Args, Array, Float, PRNGKeyArray, ScalarLike
+from .._validate import (
+    check_callable,
+    check_float_dtype,
+    check_int,
+    check_key,
+    check_positive,
+)
 from . import _init
 from ._base import AbstractMap, drive
 
@@ -56,10 +63,11 @@ class GRU(AbstractMap):
         dtype: DTypeLike | None = None,
         key: PRNGKeyArray,
     ):
-        dtype = _init.default_dtype(dtype)
-        _init.check_size("n_hidden", n_hidden, 1)
-        _init.check_size("n_in", n_in, 0)
-        _init.check_size("n_out", n_out, 0)
+        dtype = check_float_dtype("dtype", dtype)
+        check_int("n_hidden", n_hidden, 1)
+        check_int("n_in", n_in, 0)
+        check_int("n_out", n_out, 0)
+        check_key("key", key)
         k_cell, k_out = jr.split(key)
         self.cell = eqx.nn.GRUCell(n_in, n_hidden, dtype=dtype, key=k_cell)
         self.W_out = _init.gaussian(k_out, (n_out, n_hidden), n_hidden**-0.5, dtype)
@@ -122,11 +130,13 @@ class VanillaRNN(AbstractMap):
         dtype: DTypeLike | None = None,
         key: PRNGKeyArray,
     ):
-        dtype = _init.default_dtype(dtype)
-        _init.check_size("n_hidden", n_hidden, 1)
-        _init.check_size("n_in", n_in, 0)
-        _init.check_size("n_out", n_out, 0)
-        g = _init.check_value("g", g, dtype, positive=False)
+        dtype = check_float_dtype("dtype", dtype)
+        check_int("n_hidden", n_hidden, 1)
+        check_int("n_in", n_in, 0)
+        check_int("n_out", n_out, 0)
+        check_callable("activation", activation, "a callable such as jnp.tanh")
+        check_key("key", key)
+        g = check_positive("g", g, dtype, strict=False)
         k_rec, k_in, k_out = jr.split(key, 3)
         self.W = _init.gaussian(k_rec, (n_hidden, n_hidden), g / n_hidden**0.5, dtype)
         self.W_in = _init.gaussian(k_in, (n_hidden, n_in), max(n_in, 1) ** -0.5, dtype)

@@ -7,19 +7,26 @@ import jax.random as jr
 from jax.typing import DTypeLike
 
 from .._custom_types import Args, Array, ArrayLike, Float, PRNGKeyArray, ScalarLike
+from .._validate import (
+    check_elements,
+    check_float,
+    check_float_dtype,
+    check_int,
+    check_key,
+    check_positive,
+    check_unit_shape,
+)
 from . import _init
 from ._base import AbstractMap, drive
 from ._reservoir import _check_leak
 from ._reservoir_init import sparse_matrix
 
 
-def _check_rates(name: str, rates: ArrayLike, n: int, dtype) -> Array:
+def _check_rates(name: str, rates: ArrayLike, n: int, dtype, axis="n_hidden") -> Array:
     """Check that every rate lies in (0, 1); return them broadcast to ``(n,)``."""
-    _init.check_unit_shape(name, rates, n)
-    arr = _init.check_elements(
-        rates, dtype, lambda a: (a <= 0) | (a >= 1),
-        f"{name} must lie in (0, 1) (every element)",
-    )  # fmt: skip
+    check_unit_shape(name, rates, n, axis)
+    bad = lambda a: ~((a > 0) & (a < 1))  # noqa: E731
+    arr = check_elements(name, rates, dtype, bad, "in (0, 1)")
     return jnp.broadcast_to(arr, (n,))
 
 
@@ -41,8 +48,7 @@ def _dale_block(
 
 
 def _in_degree(density: float, n_cols: int) -> int:
-    if not 0.0 < density <= 1.0:
-        raise ValueError(f"density must lie in (0, 1], got {density!r}.")
+    check_float("density", density, low=0.0, high=1.0, low_open=True)
     return min(max(1, round(density * n_cols)), n_cols - 1)
 
 
@@ -131,17 +137,18 @@ class EIAdaptiveReservoir(AbstractMap):
         dtype: DTypeLike | None = None,
         key: PRNGKeyArray,
     ):
-        dtype = _init.default_dtype(dtype)
-        _init.check_size("n_hidden", n_hidden, 2)
-        _init.check_size("n_in", n_in, 0)
+        dtype = check_float_dtype("dtype", dtype)
+        check_int("n_hidden", n_hidden, 2)
+        check_int("n_in", n_in, 0)
+        check_key("key", key)
         n_exc = _init.excitatory_count(frac_exc, n_hidden)
-        s_e = _init.check_value("exc_scaling", exc_scaling, dtype, positive=False)
-        s_i = _init.check_value("inh_scaling", inh_scaling, dtype, positive=False)
-        s_in = _init.check_value("input_scaling", input_scaling, dtype, positive=False)
-        s_b = _init.check_value("bias_scaling", bias_scaling, dtype, positive=False)
-        _init.check_unit_shape("inhibitory_gain", inhibitory_gain, n_hidden)
-        g = _init.check_value("inhibitory_gain", inhibitory_gain, dtype, positive=False)
-        _init.check_unit_shape("leak", leak, n_hidden)
+        s_e = check_positive("exc_scaling", exc_scaling, dtype, strict=False)
+        s_i = check_positive("inh_scaling", inh_scaling, dtype, strict=False)
+        s_in = check_positive("input_scaling", input_scaling, dtype, strict=False)
+        s_b = check_positive("bias_scaling", bias_scaling, dtype, strict=False)
+        check_unit_shape("inhibitory_gain", inhibitory_gain, n_hidden)
+        g = check_positive("inhibitory_gain", inhibitory_gain, dtype, strict=False)
+        check_unit_shape("leak", leak, n_hidden)
         self.leak = _check_leak(leak, dtype)
         self.target_rate = _check_rates("target_rate", target_rate, n_hidden, dtype)
         self.g = jnp.broadcast_to(g, (n_hidden,))
@@ -181,9 +188,9 @@ class EIAdaptiveReservoir(AbstractMap):
 
     def with_gain(self, g: Float[ArrayLike, "*n"]) -> "EIAdaptiveReservoir":
         """Return a copy with inhibitory gains ``g`` (a scalar or one per unit)."""
-        _init.check_unit_shape("g", g, self.n_hidden)
+        check_unit_shape("g", g, self.n_hidden)
         dtype = self.W_E.dtype
-        g = _init.check_value("g", g, dtype, positive=False)
+        g = check_positive("g", g, dtype, strict=False)
         return eqx.tree_at(lambda m: m.g, self, jnp.broadcast_to(g, (self.n_hidden,)))
 
     def with_target_rate(self, rates: Float[ArrayLike, "*n"]) -> "EIAdaptiveReservoir":
@@ -219,11 +226,11 @@ def lognormal_rates(
     Returns:
         The rates, shape ``(n,)``.
     """
-    dtype = _init.default_dtype(dtype)
-    _init.check_size("n", n, 1)
-    if not 0.0 < clip < 0.5:
-        raise ValueError(f"clip must lie in (0, 0.5), got {clip!r}.")
-    mu = _check_rates("mean", mean, 1, dtype)[0]
-    s = _init.check_value("sigma", sigma, dtype, positive=False)
+    dtype = check_float_dtype("dtype", dtype)
+    check_int("n", n, 1)
+    check_key("key", key)
+    check_float("clip", clip, low=0.0, high=0.5, low_open=True, high_open=True)
+    mu = _check_rates("mean", mean, 1, dtype, axis="1")[0]
+    s = check_positive("sigma", sigma, dtype, strict=False)
     rates = mu * jnp.exp(s * jr.normal(key, (n,), dtype) - s**2 / 2)
     return jnp.clip(rates, clip, 1 - clip)

@@ -1,82 +1,18 @@
-"""Initialisers and argument checks shared by the recurrent models.
+"""Initialisers shared by the recurrent models.
 
 These are pure functions of their arguments (and of an explicit ``key`` where random).
-They are private helpers of :mod:`dynax.models`, not re-exported.
+They are private helpers of :mod:`dynax.models`, not re-exported; argument checks
+live in :mod:`dynax._validate`.
 """
 
 import math
-from collections.abc import Callable
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-import numpy as np
-from jax.typing import DTypeLike
 
 from .._custom_types import Array, ArrayLike, Float, PRNGKeyArray
-
-
-def default_dtype(dtype: DTypeLike | None) -> jnp.dtype:
-    """Return ``dtype``, or JAX's default float dtype if it is ``None``."""
-    return jnp.dtype(jnp.result_type(float) if dtype is None else dtype)
-
-
-def check_size(name: str, value: int, minimum: int, maximum: int | None = None) -> None:
-    """Raise ``ValueError`` unless ``value`` is an int in ``[minimum, maximum]``."""
-    ok = isinstance(value, int) and not isinstance(value, bool) and value >= minimum
-    ok = ok and (maximum is None or value <= maximum)
-    if not ok:
-        bound = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
-        raise ValueError(f"{name} must be a Python int {bound}, got {value!r}.")
-
-
-def check_value(
-    name: str, value: ArrayLike, dtype, *, positive: bool
-) -> Float[Array, "..."]:
-    """Return ``value`` as an array of ``dtype`` after checking its sign.
-
-    With ``positive=True`` every element must be ``> 0``, otherwise ``>= 0``. A
-    concrete value that fails raises ``ValueError`` at once. A traced value (e.g. a
-    hyper-parameter swept with ``vmap``) is checked with ``eqx.error_if`` instead, so
-    the check still fires when the computation runs.
-    """
-    requirement = "> 0" if positive else ">= 0"
-    return check_elements(
-        value,
-        dtype,
-        (lambda a: a <= 0) if positive else (lambda a: a < 0),
-        f"{name} must be {requirement} (every element)",
-    )
-
-
-def check_elements(
-    value: ArrayLike, dtype, is_bad: Callable, msg: str
-) -> Float[Array, "..."]:
-    """Return ``value`` as an array of ``dtype``; fail where ``is_bad`` holds.
-
-    A value known on the host (a Python number or a NumPy or concrete JAX array,
-    also inside ``jit``) is checked there and raises ``ValueError`` at once. Only a
-    traced value (e.g. a hyper-parameter swept with ``vmap``) is checked with
-    ``eqx.error_if``, which puts a host callback into the compiled program.
-    """
-    arr = jnp.asarray(value, dtype)
-    try:
-        host = np.asarray(value).astype(np.dtype(dtype))
-    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
-        return eqx.error_if(arr, jnp.any(is_bad(arr)), msg)
-    if np.any(is_bad(host)):
-        raise ValueError(f"{msg}, got {value!r}.")
-    return arr
-
-
-def check_unit_shape(name: str, value: ArrayLike, n: int, axis: str = "n_hidden"):
-    """Raise ``ValueError`` unless ``value`` is a scalar or has shape ``(n,)``."""
-    if jnp.shape(value) not in ((), (n,)):
-        raise ValueError(
-            f"{name} must be a scalar or have shape ({axis},) = ({n},), got shape "
-            f"{jnp.shape(value)}."
-        )
+from .._validate import check_float, check_int, check_positive, check_unit_shape, fail
 
 
 def log_time_constant(
@@ -84,7 +20,7 @@ def log_time_constant(
 ) -> Float[Array, " n_hidden"]:
     """Check ``tau`` (a scalar or one per unit) and return ``log(tau)`` per unit."""
     check_unit_shape("tau", tau, n_hidden)
-    tau = check_value("tau", tau, dtype, positive=True)
+    tau = check_positive("tau", tau, dtype, strict=True)
     return jnp.log(jnp.broadcast_to(tau, (n_hidden,)))
 
 
@@ -139,14 +75,15 @@ def dale_magnitudes(
 
 def excitatory_count(frac_exc: float, n_hidden: int) -> int:
     """Return ``round(frac_exc * n_hidden)`` after checking both populations exist."""
-    if not 0.0 < frac_exc < 1.0:
-        raise ValueError(f"frac_exc must lie in (0, 1), got {frac_exc!r}.")
+    check_float("frac_exc", frac_exc, low=0.0, high=1.0, low_open=True, high_open=True)
     n_exc = int(round(frac_exc * n_hidden))
     if not 0 < n_exc < n_hidden:
-        raise ValueError(
-            f"frac_exc = {frac_exc} with n_hidden = {n_hidden} gives {n_exc} "
-            f"excitatory and {n_hidden - n_exc} inhibitory units; both must be at "
-            "least 1. Change frac_exc or increase n_hidden."
+        fail(
+            "frac_exc",
+            f"at least one excitatory and one inhibitory unit of n_hidden = {n_hidden}",
+            f"{frac_exc}, which gives {n_exc} excitatory and {n_hidden - n_exc} "
+            "inhibitory units",
+            hint="Change frac_exc or increase n_hidden.",
         )
     return n_exc
 
@@ -167,9 +104,9 @@ def rate_rnn_params(
         $\mathcal N(0, 1/\max(n_\text{in}, 1))$, ``W_out`` $\mathcal N(0, 1/N)$
         and zero biases.
     """
-    check_size("n_hidden", n_hidden, 1)
-    check_size("n_in", n_in, 0)
-    check_size("n_out", n_out, 0)
+    check_int("n_hidden", n_hidden, 1)
+    check_int("n_in", n_in, 0)
+    check_int("n_out", n_out, 0)
     k_in, k_out = jr.split(key)
     return (
         log_time_constant(tau, n_hidden, dtype),
@@ -177,5 +114,5 @@ def rate_rnn_params(
         jnp.zeros((n_hidden,), dtype),
         gaussian(k_out, (n_out, n_hidden), 1.0 / n_hidden**0.5, dtype),
         jnp.zeros((n_out,), dtype),
-        check_value("sigma_rec", sigma_rec, dtype, positive=False),
+        check_positive("sigma_rec", sigma_rec, dtype, strict=False),
     )

@@ -17,8 +17,15 @@ from .._custom_types import (
     PRNGKeyArray,
     ScalarLike,
 )
-from . import _init
-from ._base import AbstractMap, drive
+from .._validate import (
+    check_float,
+    check_float_dtype,
+    check_int,
+    check_key,
+    check_positive,
+    check_unit_shape,
+)
+from ._base import AbstractSteppedMap, drive
 
 
 class LIFState(eqx.Module):
@@ -35,20 +42,6 @@ class LIFState(eqx.Module):
     i_syn: Float[Array, " n"]
     refractory: Float[Array, " n"]
     spikes: Float[Array, " n"]
-
-
-def _check_fraction(name: str, value: float, *, closed: bool) -> None:
-    ok = 0.0 < value <= 1.0 if closed else 0.0 < value < 1.0
-    if not isinstance(value, int | float) or not ok:
-        interval = "(0, 1]" if closed else "(0, 1)"
-        raise ValueError(f"{name} must be a float in {interval}, got {value!r}.")
-
-
-def _check_weight(name: str, value: float, w_max: float) -> None:
-    if not 0.0 <= value <= w_max:
-        raise ValueError(
-            f"{name} must lie in [0, w_max] = [0, {w_max}], got {value!r}."
-        )
 
 
 @functools.partial(jax.jit, static_argnums=(1, 2, 3, 4, 5, 6))
@@ -68,7 +61,7 @@ def _random_network(key, n, n_in, n_exc, density, input_density, dtype, scales):
     return is_exc, mask, W, input_mask, W_in
 
 
-class LIFReservoir(AbstractMap):
+class LIFReservoir(AbstractSteppedMap):
     r"""A recurrent network of leaky integrate-and-fire neurons with E/I populations.
 
     One application is one time step of ``dt`` ms (exact exponential integration
@@ -169,26 +162,31 @@ class LIFReservoir(AbstractMap):
         dtype: DTypeLike | None = None,
         key: PRNGKeyArray,
     ):
-        dtype = _init.default_dtype(dtype)
-        _init.check_size("n", n, 1)
-        _init.check_size("n_in", n_in, 0)
-        _check_fraction("frac_exc", frac_exc, closed=True)
-        _check_fraction("density", density, closed=True)
-        _check_fraction("input_density", input_density, closed=True)
-        self.w_max = _init.check_value("w_max", w_max, dtype, positive=True)
-        for name, value in (("w_exc", w_exc), ("w_inh", w_inh), ("w_in", w_in)):
-            _check_weight(name, value, w_max)
-        self.tau_m = _init.check_value("tau_m", tau_m, dtype, positive=True)
-        self.tau_syn = _init.check_value("tau_syn", tau_syn, dtype, positive=True)
-        self.t_ref = _init.check_value("t_ref", t_ref, dtype, positive=False)
-        self.dt = _init.check_value("dt", dt, dtype, positive=True)
-        if not threshold > v_reset:
-            raise ValueError(
-                f"threshold must be > v_reset = {v_reset!r}, got {threshold!r}."
+        dtype = check_float_dtype("dtype", dtype)
+        check_int("n", n, 1)
+        check_int("n_in", n_in, 0)
+        check_key("key", key)
+        frac_exc, density, input_density = (
+            check_float(name, value, low=0.0, high=1.0, low_open=True)
+            for name, value in (
+                ("frac_exc", frac_exc),
+                ("density", density),
+                ("input_density", input_density),
             )
+        )
+        self.w_max = check_positive("w_max", w_max, dtype, strict=True)
+        bound = f"a number in [0, w_max] = [0, {w_max}]"
+        for name, value in (("w_exc", w_exc), ("w_inh", w_inh), ("w_in", w_in)):
+            check_float(name, value, low=0.0, high=float(w_max), what=bound)
+        self.tau_m = check_positive("tau_m", tau_m, dtype, strict=True)
+        self.tau_syn = check_positive("tau_syn", tau_syn, dtype, strict=True)
+        self.t_ref = check_positive("t_ref", t_ref, dtype, strict=False)
+        self.dt = check_positive("dt", dt, dtype, strict=True)
+        check_float("v_reset", v_reset)
+        check_float("threshold", threshold, low=float(v_reset), low_open=True)
         self.threshold = jnp.asarray(threshold, dtype)
         self.v_reset = jnp.asarray(v_reset, dtype)
-        _init.check_unit_shape("bias", bias, n, axis="n")
+        check_unit_shape("bias", bias, n, axis="n")
         self.bias = jnp.broadcast_to(jnp.asarray(bias, dtype), (n,))
         n_exc = int(round(frac_exc * n))
         self.is_exc, self.mask, self.W, self.input_mask, self.W_in = _random_network(
@@ -221,6 +219,10 @@ class LIFReservoir(AbstractMap):
     def __call__(self, t: ScalarLike, y: LIFState, args: Args) -> LIFState:
         """Return the next state; the input at ``t`` is ``args.evaluate(t)``."""
         return self.step(y, drive(args, t, self.n_in, y.v.dtype))
+
+    def time_step(self) -> Array:
+        """One application is ``dt`` ms: ``simulate`` needs ``ts`` spaced by it."""
+        return self.dt
 
     def init_state(self) -> LIFState:
         """Return the resting state: ``v = v_reset``, no current, no spikes."""

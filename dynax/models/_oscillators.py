@@ -1,11 +1,12 @@
 r"""Phase and amplitude oscillators on graphs: :class:`Kuramoto`, :class:`StuartLandau`.
 
-Both take the coupling in one of three layouts (see the class docstrings): a scalar
-or per-oscillator strength for all-to-all coupling with the $1/N$ normalisation
+Both take their coupling as an :class:`~dynax.models.AbstractCoupling`
+(:class:`~dynax.models.MeanField`, :class:`~dynax.models.DenseCoupling`,
+:class:`~dynax.models.SparseCoupling`), or as arrays converted to one: a scalar or
+per-oscillator strength for all-to-all coupling with the $1/N$ normalisation
 (computed in $O(N)$ through the mean field), a dense ``(n, n)`` weight matrix
-(row = receiver, column = sender, no normalisation), or a sparse edge list
-``edges=(senders, receivers)`` with a scalar or per-edge ``coupling`` (no
-normalisation, $O(E)$).
+(row = receiver, column = sender, no normalisation), or ``edges=(senders,
+receivers)`` with a scalar or per-edge ``coupling`` (no normalisation, $O(E)$).
 """
 
 import equinox as eqx
@@ -13,18 +14,19 @@ import jax.numpy as jnp
 from jax.typing import DTypeLike
 
 from .._custom_types import Args, Array, ArrayLike, Float, Int, ScalarLike
-from . import _init
 from ._base import AbstractStochasticDynamics
 from ._coupling import (
-    aggregate,
-    check_coupling,
+    AbstractCoupling,
+    as_coupling,
     check_frequencies,
     check_nonnegative,
     check_per_unit,
     check_scalar,
+    float_dtype,
 )
 
 Edges = tuple[Int[ArrayLike, " edges"], Int[ArrayLike, " edges"]]
+CouplingLike = AbstractCoupling | Float[ArrayLike, "..."]
 
 
 class Kuramoto(AbstractStochasticDynamics):
@@ -34,23 +36,28 @@ class Kuramoto(AbstractStochasticDynamics):
     \Big]\,dt + \sigma\,dW_i,$$
 
     an Itô SDE in the phases $\theta_i$ (radians, not wrapped), time in the units of
-    $1/\omega$. The coupling matrix $C$ is given in one of three layouts:
+    $1/\omega$. The coupling matrix $C$ is an
+    :class:`~dynax.models.AbstractCoupling`, or arrays converted to one:
 
-    - **all-to-all** (``coupling`` a scalar $K$, or per-oscillator $K_i$ of shape
-      ``(n,)``): $C_{ij} = K_i / N$, the classical normalisation (Kuramoto 1975),
-      for which a Lorentzian frequency density of half-width $\gamma$ synchronises
-      above $K_c = 2\gamma$ with $r = \sqrt{1 - K_c/K}$. It is computed through the
-      mean field $r e^{i\psi} = \frac1N \sum_j e^{i\theta_j}$ once per evaluation,
+    - **all-to-all** (:class:`~dynax.models.MeanField`; ``coupling`` a scalar $K$,
+      or per-oscillator $K_i$ of shape ``(n,)``): $C_{ij} = K_i / N$, the
+      classical normalisation (Kuramoto 1975), for which a Lorentzian frequency
+      density of half-width $\gamma$ synchronises above $K_c = 2\gamma$ with
+      $r = \sqrt{1 - K_c/K}$. It is computed through the mean field
+      $r e^{i\psi} = \frac1N \sum_j e^{i\theta_j}$ once per evaluation,
       $\sum_j C_{ij} \sin(\theta_j - \theta_i - \alpha)
       = K_i\, r \sin(\psi - \theta_i - \alpha)$, in $O(N)$.
-    - **dense** (``coupling`` an ``(n, n)`` matrix): $C_{ij}$ is the weight with
-      which oscillator $j$ acts on oscillator $i$; no normalisation is applied
-      (for the textbook $\frac{K}{N} A_{ij}$ pass ``K / N * A``). Two oscillators
-      with $C = \begin{psmallmatrix}0 & K\\ K & 0\end{psmallmatrix}$ lock iff
+    - **dense** (:class:`~dynax.models.DenseCoupling`; ``coupling`` an ``(n, n)``
+      matrix): $C_{ij}$ is the weight with which oscillator $j$ acts on
+      oscillator $i$; no normalisation is applied (for the textbook
+      $\frac{K}{N} A_{ij}$ pass ``K / N * A``). Two oscillators with
+      $C = \begin{psmallmatrix}0 & K\\ K & 0\end{psmallmatrix}$ lock iff
       $|\omega_1 - \omega_2| \le 2K$. Cost $O(N^2)$ (two matrix-vector products,
       $O(N)$ sines).
-    - **sparse** (``edges=(senders, receivers)``, ``coupling`` a scalar or one
-      weight per edge): $C_{r_e s_e} = w_e$ summed over edges, $O(E)$.
+    - **sparse** (:class:`~dynax.models.SparseCoupling`, e.g.
+      ``SparseCoupling.from_adjacency(A)``; or ``edges=(senders, receivers)`` with
+      ``coupling`` a scalar or one weight per edge): $C_{r_e s_e} = w_e$ summed
+      over edges, $O(E)$.
 
     Negative weights (repulsive coupling) are allowed. ``lag`` is the Sakaguchi
     phase lag $\alpha$ (Sakaguchi & Kuramoto 1986, Prog. Theor. Phys. 76:576).
@@ -63,13 +70,14 @@ class Kuramoto(AbstractStochasticDynamics):
 
     Args:
         omega: natural frequencies $\omega_i$ (rad per unit time), shape ``(n,)``.
-        coupling: a scalar or ``(n,)`` (all-to-all, $K_i/N$), an ``(n, n)``
-            matrix $C$, or with ``edges`` a scalar or ``(E,)`` edge weights.
+        coupling: an :class:`~dynax.models.AbstractCoupling` of ``n`` nodes; or a
+            scalar or ``(n,)`` (all-to-all, $K_i/N$), an ``(n, n)`` matrix $C$, or
+            with ``edges`` a scalar or ``(E,)`` edge weights.
         lag: the phase lag $\alpha$ (radians), a scalar.
         sigma: noise amplitude $\sigma \ge 0$, a scalar or one per oscillator.
         edges: ``(senders, receivers)``, integer arrays of length $E$ (edge $e$
-            carries $\theta_{s_e}$ to oscillator $r_e$); ``None`` for the dense or
-            all-to-all layouts.
+            carries $\theta_{s_e}$ to oscillator $r_e$), making ``coupling`` the
+            edge weights of a :class:`~dynax.models.SparseCoupling`; else ``None``.
         dtype: float dtype of every parameter (default: that of ``omega`` if it is
             a float array, else JAX's default float).
 
@@ -80,30 +88,25 @@ class Kuramoto(AbstractStochasticDynamics):
     """
 
     omega: Float[Array, " n"]
-    coupling: Float[Array, "..."]
+    coupling: AbstractCoupling
     lag: Float[Array, ""]
     sigma: Float[Array, "..."]
-    senders: Int[Array, " edges"] | None
-    receivers: Int[Array, " edges"] | None
-    mode: str = eqx.field(static=True)
     n: int = eqx.field(static=True)
 
     def __init__(
         self,
         omega: Float[ArrayLike, " n"],
-        coupling: Float[ArrayLike, "..."],
+        coupling: CouplingLike,
         *,
         lag: ScalarLike = 0.0,
         sigma: Float[ArrayLike, "..."] = 0.0,
         edges: Edges | None = None,
         dtype: DTypeLike | None = None,
     ):
-        dtype = _dtype_of(omega, dtype)
+        dtype = float_dtype(omega, dtype)
         self.omega = check_frequencies(omega, dtype)
         self.n = self.omega.shape[0]
-        self.mode, self.coupling, self.senders, self.receivers = check_coupling(
-            coupling, self.n, edges, dtype
-        )
+        self.coupling = as_coupling(coupling, self.n, edges, dtype)
         self.lag = check_scalar("lag", lag, dtype)
         sigma = check_per_unit("sigma", sigma, self.n, dtype)
         self.sigma = check_nonnegative("sigma", sigma, dtype)
@@ -114,22 +117,10 @@ class Kuramoto(AbstractStochasticDynamics):
         r"""Return $\sum_j C_{ij} \sin(\phi_j - \theta_i - \alpha)$ for sources $\phi$.
 
         ``source = theta`` gives the coupling term of the vector field; other
-        sources (e.g. delayed phases) reuse the same layout.
+        sources (e.g. delayed phases) go through the same coupling
+        (:meth:`~dynax.models.AbstractCoupling.phase_interaction`).
         """
-        cos_src, sin_src = jnp.cos(source), jnp.sin(source)
-        if source is theta:  # the undelayed vector field: reuse the sines
-            cos_th, sin_th = cos_src, sin_src
-        else:
-            cos_th, sin_th = jnp.cos(theta), jnp.sin(theta)
-        trig = jnp.stack([cos_src, sin_src], axis=1)
-        z = aggregate(self.mode, self.coupling, self.senders, self.receivers, trig)
-        # sin(phi - theta - lag) = Im(e^{-i theta} e^{-i lag} e^{i phi}): rotate the
-        # aggregated field Z_i = sum_j C_ij e^{i phi_j} by -lag, then by -theta_i;
-        # two sines per oscillator and evaluation, none per pair.
-        cos_lag, sin_lag = jnp.cos(self.lag), jnp.sin(self.lag)
-        re = cos_lag * z[:, 0] + sin_lag * z[:, 1]
-        im = cos_lag * z[:, 1] - sin_lag * z[:, 0]
-        return cos_th * im - sin_th * re
+        return self.coupling.phase_interaction(theta, source, self.lag)
 
     def __call__(
         self, t: ScalarLike, theta: Float[Array, " n"], args: Args
@@ -160,10 +151,12 @@ class StuartLandau(AbstractStochasticDynamics):
     ``[x, y]``; time in the units of $1/\omega$. An uncoupled unit with
     $\lambda > 0$ has a stable limit cycle of radius $\sqrt{\lambda}$ and angular
     frequency $\omega - c\lambda$ ($c$ is the shear, or nonisochronicity); for
-    $\lambda < 0$ it decays to $z = 0$. The coupling $C$ takes the layouts of
+    $\lambda < 0$ it decays to $z = 0$. The coupling $C$ is given as for
     :class:`Kuramoto`: all-to-all $C_{jk} = K_j/N$ (then
     $\sum_k C_{jk}(z_k - z_j) = K_j(\bar z - z_j)$, computed in $O(N)$), a dense
-    ``(n, n)`` matrix (row = receiver, no normalisation) or a sparse edge list.
+    ``(n, n)`` matrix (row = receiver, no normalisation), a sparse edge list, or
+    any :class:`~dynax.models.AbstractCoupling`
+    (:meth:`~dynax.models.AbstractCoupling.diffusive`).
 
     References: Y. Kuramoto (1984), *Chemical Oscillations, Waves, and Turbulence*,
     Springer, ch. 2; A. Pikovsky, M. Rosenblum & J. Kurths (2001),
@@ -180,19 +173,16 @@ class StuartLandau(AbstractStochasticDynamics):
     """
 
     omega: Float[Array, " n"]
-    coupling: Float[Array, "..."]
+    coupling: AbstractCoupling
     lam: Float[Array, "..."]
     shear: Float[Array, ""]
     sigma: Float[Array, ""]
-    senders: Int[Array, " edges"] | None
-    receivers: Int[Array, " edges"] | None
-    mode: str = eqx.field(static=True)
     n: int = eqx.field(static=True)
 
     def __init__(
         self,
         omega: Float[ArrayLike, " n"],
-        coupling: Float[ArrayLike, "..."],
+        coupling: CouplingLike,
         *,
         lam: Float[ArrayLike, "..."] = 1.0,
         shear: ScalarLike = 0.0,
@@ -200,12 +190,10 @@ class StuartLandau(AbstractStochasticDynamics):
         edges: Edges | None = None,
         dtype: DTypeLike | None = None,
     ):
-        dtype = _dtype_of(omega, dtype)
+        dtype = float_dtype(omega, dtype)
         self.omega = check_frequencies(omega, dtype)
         self.n = self.omega.shape[0]
-        self.mode, self.coupling, self.senders, self.receivers = check_coupling(
-            coupling, self.n, edges, dtype
-        )
+        self.coupling = as_coupling(coupling, self.n, edges, dtype)
         self.lam = check_per_unit("lam", lam, self.n, dtype)
         self.shear = check_scalar("shear", shear, dtype)
         self.sigma = check_nonnegative(
@@ -225,15 +213,7 @@ class StuartLandau(AbstractStochasticDynamics):
         local = jnp.stack(
             [growth * x - rotation * y, growth * y + rotation * x], axis=1
         )
-        ones = jnp.ones((self.n, 1), z.dtype)
-        summed = aggregate(
-            self.mode,
-            self.coupling,
-            self.senders,
-            self.receivers,
-            jnp.concatenate([z, ones], axis=1),
-        )
-        return local + summed[:, :2] - summed[:, 2:] * z
+        return local + self.coupling.diffusive(z)
 
     def diffusion(
         self, t: ScalarLike, y: Float[Array, "n 2"], args: Args
@@ -250,13 +230,3 @@ class StuartLandau(AbstractStochasticDynamics):
         radius = jnp.sqrt(jnp.maximum(self.lam, 0.0))
         x = jnp.broadcast_to(radius, (self.n,))
         return jnp.stack([x, jnp.zeros_like(x)], axis=1)
-
-
-def _dtype_of(omega, dtype: DTypeLike | None):
-    if (
-        dtype is None
-        and hasattr(omega, "dtype")
-        and jnp.issubdtype(omega.dtype, jnp.floating)
-    ):
-        return jnp.dtype(omega.dtype)
-    return _init.default_dtype(dtype)

@@ -7,18 +7,24 @@ import jax.random as jr
 from jax.typing import DTypeLike
 
 from .._custom_types import Args, Array, ArrayLike, Float, PRNGKeyArray, ScalarLike
-from . import _init
+from .._validate import (
+    check_bool,
+    check_elements,
+    check_float,
+    check_float_dtype,
+    check_int,
+    check_key,
+    check_positive,
+    check_unit_shape,
+    fail,
+)
 from ._base import AbstractMap, drive
 from ._reservoir_init import scale_to_spectral_radius, sparse_matrix
 
 
 def _check_leak(leak: ArrayLike, dtype) -> Array:
-    return _init.check_elements(
-        leak,
-        dtype,
-        lambda a: (a <= 0) | (a > 1),
-        "leak must lie in (0, 1] (every element)",
-    )
+    bad = lambda a: ~((a > 0) & (a <= 1))  # noqa: E731
+    return check_elements("leak", leak, dtype, bad, "in (0, 1]")
 
 
 class ESN(AbstractMap):
@@ -93,20 +99,19 @@ class ESN(AbstractMap):
         dtype: DTypeLike | None = None,
         key: PRNGKeyArray,
     ):
-        dtype = _init.default_dtype(dtype)
-        _init.check_size("n_hidden", n_hidden, 1)
-        _init.check_size("n_in", n_in, 0)
-        _init.check_size("n_out", n_out, 1 if feedback else 0)
-        radius = _init.check_value(
-            "spectral_radius", spectral_radius, dtype, positive=True
-        )
-        _init.check_unit_shape("leak", leak, n_hidden)
+        dtype = check_float_dtype("dtype", dtype)
+        check_int("n_hidden", n_hidden, 1)
+        check_int("n_in", n_in, 0)
+        check_int("n_out", n_out, 1 if feedback else 0)
+        check_bool("feedback", feedback)
+        check_float("density", density, low=0.0, high=1.0, low_open=True)
+        check_key("key", key)
+        radius = check_positive("spectral_radius", spectral_radius, dtype, strict=True)
+        check_unit_shape("leak", leak, n_hidden)
         self.leak = _check_leak(leak, dtype)
-        s_in = _init.check_value("input_scaling", input_scaling, dtype, positive=False)
-        s_b = _init.check_value("bias_scaling", bias_scaling, dtype, positive=False)
-        s_fb = _init.check_value(
-            "feedback_scaling", feedback_scaling, dtype, positive=False
-        )
+        s_in = check_positive("input_scaling", input_scaling, dtype, strict=False)
+        s_b = check_positive("bias_scaling", bias_scaling, dtype, strict=False)
+        s_fb = check_positive("feedback_scaling", feedback_scaling, dtype, strict=False)
         k_w, k_in, k_b, k_fb = jr.split(key, 4)
         W = sparse_matrix(k_w, (n_hidden, n_hidden), density=density, dtype=dtype)
         self.W = scale_to_spectral_radius(W, radius)
@@ -170,15 +175,14 @@ class ESN(AbstractMap):
         weights, bias = jnp.asarray(weights), jnp.asarray(bias)
         n_out = weights.shape[0] if weights.ndim == 2 else -1
         if weights.shape != (n_out, self.n_hidden) or bias.shape != (n_out,):
-            raise ValueError(
-                f"weights, bias: expected shapes (n_out, {self.n_hidden}) and "
-                f"(n_out,), got {weights.shape} and {bias.shape}."
+            fail(
+                "weights, bias",
+                f"shapes (n_out, {self.n_hidden}) and (n_out,)",
+                f"{weights.shape} and {bias.shape}",
             )
         if self.feedback and n_out != self.W_fb.shape[1]:
-            raise ValueError(
-                f"weights: the feedback expects n_out = {self.W_fb.shape[1]} outputs, "
-                f"got {n_out}."
-            )
+            what = f"n_out = {self.W_fb.shape[1]} outputs (the feedback's)"
+            fail("weights", what, f"{n_out}")
         dtype = self.W.dtype
         return eqx.tree_at(
             lambda m: (m.W_out, m.b_out),
@@ -211,23 +215,18 @@ class ESN(AbstractMap):
             ``(time, n_hidden)`` states.
         """
         if not self.feedback:
-            raise ValueError("teacher_force: this ESN has no feedback (feedback=False)")
+            fail("teacher_force", "an ESN with feedback=True", "no feedback")
         targets = jnp.asarray(targets, self.W.dtype)
         n_fb = self.W_fb.shape[1]
         if targets.ndim != 2 or targets.shape[1] != n_fb:
-            raise ValueError(
-                f"targets: expected shape (time, n_out) = (time, {n_fb}), got "
-                f"{targets.shape}."
-            )
+            fail("targets", f"shape (time, n_out) = (time, {n_fb})", f"{targets.shape}")
         n_t = targets.shape[0]
         if inputs is None:
             inputs = jnp.zeros((n_t, self.n_in), self.W.dtype)
         inputs = jnp.asarray(inputs, self.W.dtype)
         if inputs.shape != (n_t, self.n_in):
-            raise ValueError(
-                f"inputs: expected shape (time, n_in) = ({n_t}, {self.n_in}), got "
-                f"{inputs.shape}."
-            )
+            what = f"shape (time, n_in) = ({n_t}, {self.n_in})"
+            fail("inputs", what, f"{inputs.shape}")
 
         def one(x, uy):
             x_next = self.step(x, *uy)
@@ -256,11 +255,12 @@ class ESN(AbstractMap):
             ``states[j]``; ``states[0] = x0``.
         """
         if self.n_out != self.n_in:
-            raise ValueError(
-                f"generate: the output replaces the input, so n_out must equal n_in "
-                f"= {self.n_in}, got n_out = {self.n_out}."
+            fail(
+                "generate",
+                f"n_out = n_in = {self.n_in} (the output replaces the input)",
+                f"n_out = {self.n_out}",
             )
-        _init.check_size("n_steps", n_steps, 1)
+        check_int("n_steps", n_steps, 1)
 
         def one(x, _):
             y = self.readout(x)

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import jax.random as jr
 
 from .._custom_types import Array, ArrayLike, Float, PRNGKeyArray, Scalar
+from .._validate import check_choice, check_float, check_float_dtype, fail
 
 
 def sparse_matrix(
@@ -42,13 +43,9 @@ def sparse_matrix(
     Returns:
         The ``(rows, cols)`` matrix.
     """
-    if not 0.0 < density <= 1.0:
-        raise ValueError(f"density must lie in (0, 1], got {density!r}.")
-    if distribution not in ("normal", "uniform"):
-        raise ValueError(
-            f"distribution must be 'normal' or 'uniform', got {distribution!r}."
-        )
-    dtype = jnp.result_type(float) if dtype is None else dtype
+    density = check_float("density", density, low=0.0, high=1.0, low_open=True)
+    check_choice("distribution", distribution, ("normal", "uniform"))
+    dtype = check_float_dtype("dtype", dtype)
     k_val, k_mask = jr.split(key)
     if distribution == "normal":
         values = jr.normal(k_val, shape, dtype)
@@ -80,7 +77,7 @@ def spectral_radius(W: Float[Array, "n n"], *, n_squarings: int = 30) -> Scalar:
         The spectral radius (a scalar of ``W``'s dtype).
     """
     if W.ndim != 2 or W.shape[0] != W.shape[1]:
-        raise ValueError(f"W must be a square matrix, got shape {W.shape}.")
+        fail("W", "a square matrix", f"shape {W.shape}")
     tiny = jnp.finfo(W.dtype).tiny
 
     def square(carry, _):
@@ -108,7 +105,6 @@ def scale_to_spectral_radius(
         The rescaled matrix.
     """
     rho = spectral_radius(W)
-    rho = eqx.error_if(
-        rho, rho <= 0, "W: spectral radius is 0 (nilpotent matrix); cannot rescale it."
-    )
+    msg = "W: expected a spectral radius > 0 (to rescale), got 0 (a nilpotent W)."
+    rho = eqx.error_if(rho, rho <= 0, msg)
     return W * (jnp.asarray(radius, W.dtype) / rho)

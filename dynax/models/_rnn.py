@@ -13,10 +13,26 @@ import jax.random as jr
 from jax.typing import DTypeLike
 
 from .._custom_types import Args, Array, ArrayLike, Float, PRNGKeyArray, ScalarLike
+from .._validate import (
+    check_bool,
+    check_callable,
+    check_float_dtype,
+    check_int,
+    check_key,
+    check_positive,
+)
 from . import _init
 from ._base import AbstractStochasticDynamics, drive
 
 Activation = Callable[[Array], Array]
+
+
+def _check_common(activation, learn_tau, dtype, key):
+    """Check the arguments every rate RNN shares; return the float dtype."""
+    check_callable("activation", activation, "a callable such as jnp.tanh")
+    check_bool("learn_tau", learn_tau)
+    check_key("key", key)
+    return check_float_dtype("dtype", dtype)
 
 
 class AbstractRateRNN(AbstractStochasticDynamics):
@@ -151,10 +167,10 @@ class CTRNN(AbstractRateRNN):
         dtype: DTypeLike | None = None,
         key: PRNGKeyArray,
     ):
-        dtype = _init.default_dtype(dtype)
+        dtype = _check_common(activation, learn_tau, dtype, key)
         k_rec, k_rest = jr.split(key)
         p = _init.rate_rnn_params(n_in, n_hidden, n_out, tau, sigma_rec, dtype, k_rest)
-        g = _init.check_value("g", g, dtype, positive=False)
+        g = check_positive("g", g, dtype, strict=False)
         self.W = _init.gaussian(k_rec, (n_hidden, n_hidden), g / n_hidden**0.5, dtype)
         self.log_tau, self.W_in, self.b, self.W_out, self.b_out, self.sigma_rec = p
         self.activation, self.learn_tau = activation, learn_tau
@@ -211,9 +227,9 @@ class LowRankRNN(AbstractRateRNN):
         dtype: DTypeLike | None = None,
         key: PRNGKeyArray,
     ):
-        dtype = _init.default_dtype(dtype)
-        _init.check_size("n_hidden", n_hidden, 1)
-        _init.check_size("rank", rank, 1, n_hidden)
+        dtype = _check_common(activation, learn_tau, dtype, key)
+        check_int("n_hidden", n_hidden, 1)
+        check_int("rank", rank, 1, n_hidden)
         k_m, k_n, k_rest = jr.split(key, 3)
         p = _init.rate_rnn_params(n_in, n_hidden, n_out, tau, sigma_rec, dtype, k_rest)
         self.m = jr.normal(k_m, (n_hidden, rank), dtype)
@@ -283,12 +299,12 @@ class EIRNN(AbstractRateRNN):
         dtype: DTypeLike | None = None,
         key: PRNGKeyArray,
     ):
-        dtype = _init.default_dtype(dtype)
-        _init.check_size("n_hidden", n_hidden, 1)
+        dtype = _check_common(activation, learn_tau, dtype, key)
+        check_int("n_hidden", n_hidden, 1)
         n_exc = _init.excitatory_count(frac_exc, n_hidden)
         k_rec, k_rest = jr.split(key)
         p = _init.rate_rnn_params(n_in, n_hidden, n_out, tau, sigma_rec, dtype, k_rest)
-        g = _init.check_value("g", g, dtype, positive=False)
+        g = check_positive("g", g, dtype, strict=False)
         self.W_mag = _init.dale_magnitudes(k_rec, n_hidden, n_exc, g, dtype)
         self.log_tau, self.W_in, self.b, self.W_out, self.b_out, self.sigma_rec = p
         self.activation, self.learn_tau = activation, learn_tau

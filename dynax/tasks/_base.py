@@ -9,14 +9,15 @@ index ``j`` shows in the targets from index ``j + 1`` on.
 """
 
 import abc
-import numbers
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jax.typing import DTypeLike
 from jaxtyping import Array, Float, PRNGKeyArray
+
+from .._validate import fail
 
 
 def float_dtype() -> DTypeLike:
@@ -84,60 +85,14 @@ class AbstractTask(eqx.Module):
         """Return a performance score (higher is better) of ``outputs`` on ``batch``."""
 
 
-# --- validation -------------------------------------------------------------------
-
-
-def check_int(name: str, value: Any, minimum: int) -> int:
-    """Return ``value`` as an ``int``; raise ``ValueError`` unless it is >= minimum."""
-    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
-    if not ok or value < minimum:
-        raise ValueError(f"{name}: expected an integer >= {minimum}, got {value!r}.")
-    return int(value)
-
-
-def check_float(
-    name: str, value: Any, *, low: float, high: float = float("inf"), strict: bool
-) -> float:
-    """Return ``value`` as a ``float`` in ``(low, high]`` (strict) or ``[low, high]``.
-
-    Raises:
-        ValueError: naming ``name`` when ``value`` is not a real number in range.
-    """
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    x = float(value) if ok else float("nan")
-    if not ((x > low if strict else x >= low) and x <= high):
-        what = f"a number in {'(' if strict else '['}{low}, {high}]"
-        if high == float("inf"):
-            what = f"a number {'>' if strict else '>='} {low}"
-        raise ValueError(f"{name}: expected {what}, got {value!r}.")
-    return x
-
-
-def check_probability(name: str, value: Any) -> float:
-    """Return ``value`` as a ``float``; raise ``ValueError`` unless it is in [0, 1]."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if not ok or not 0.0 <= float(value) <= 1.0:
-        raise ValueError(f"{name}: expected a probability in [0, 1], got {value!r}.")
-    return float(value)
-
-
-def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
-    """Return ``value`` or raise ``ValueError`` unless it is one of ``choices``."""
-    if value not in choices:
-        raise ValueError(f"{name}: expected one of {choices}, got {value!r}.")
-    return value
-
-
 # --- scores -------------------------------------------------------------------------
 
 
 def check_outputs(outputs: Array, batch: TaskBatch) -> None:
     """Raise ``ValueError`` unless ``outputs`` has the shape of ``batch.targets``."""
     if outputs.shape != batch.targets.shape:
-        raise ValueError(
-            f"outputs: expected the shape of batch.targets {batch.targets.shape}, "
-            f"got {outputs.shape}."
-        )
+        what = f"the shape of batch.targets {batch.targets.shape}"
+        fail("outputs", what, f"{outputs.shape}")
 
 
 def sign_accuracy(

@@ -7,11 +7,10 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from .._validate import check_float, check_int
 from ._base import (
     AbstractTask,
     TaskBatch,
-    check_float,
-    check_int,
     float_dtype,
     sign_accuracy,
 )
@@ -88,10 +87,10 @@ class DelayedDiscrimination(AbstractTask):
         n_steps: int | None = None,
         dt: float = 0.2,
     ):
-        self.f_min = check_float("f_min", f_min, low=0.0, strict=True)
-        self.f_max = check_float("f_max", f_max, low=self.f_min, strict=True)
+        self.f_min = check_float("f_min", f_min, low=0.0, low_open=True)
+        self.f_max = check_float("f_max", f_max, low=self.f_min, low_open=True)
         half = (self.f_max - self.f_min) / 2
-        self.min_gap = check_float("min_gap", min_gap, low=0.0, strict=True)
+        self.min_gap = check_float("min_gap", min_gap, low=0.0, low_open=True)
         if not self.min_gap < half:
             raise ValueError(
                 f"min_gap: expected a number < (f_max - f_min) / 2 = {half}, "
@@ -108,7 +107,7 @@ class DelayedDiscrimination(AbstractTask):
         if n_steps is not None:
             needed = check_int("n_steps", n_steps, needed)
         self.n_steps = needed
-        self.dt = check_float("dt", dt, low=0.0, strict=True)
+        self.dt = check_float("dt", dt, low=0.0, low_open=True)
         self.n_in, self.n_out = 2, 1
 
     def sample(self, key: PRNGKeyArray) -> TaskBatch:

@@ -8,12 +8,10 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from .._validate import check_float, check_int
 from ._base import (
     AbstractTask,
     TaskBatch,
-    check_float,
-    check_int,
-    check_probability,
     float_dtype,
     shift_right,
     sign_accuracy,
@@ -68,9 +66,9 @@ class FlipFlop(AbstractTask):
         settle_steps: int = 2,
     ):
         self.n_bits = check_int("n_bits", n_bits, 1)
-        self.p_pulse = check_probability("p_pulse", p_pulse)
+        self.p_pulse = check_float("p_pulse", p_pulse, low=0.0, high=1.0)
         self.n_steps = check_int("n_steps", n_steps, 2)
-        self.dt = check_float("dt", dt, low=0.0, strict=True)
+        self.dt = check_float("dt", dt, low=0.0, low_open=True)
         self.settle_steps = check_int("settle_steps", settle_steps, 0)
         self.n_in = self.n_out = self.n_bits
 

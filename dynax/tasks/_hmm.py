@@ -8,14 +8,11 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from .._validate import check_choice, check_float, check_int
 from ._base import (
     AbstractTask,
     TaskBatch,
-    check_choice,
-    check_float,
-    check_int,
     check_outputs,
-    check_probability,
     float_dtype,
 )
 
@@ -101,17 +98,17 @@ class HMMEmission(AbstractTask):
         self.n_states = check_int("n_states", n_states, 2)
         self.n_emissions = check_int("n_emissions", n_emissions, 2)
         self.topology = check_choice("topology", topology, _TOPOLOGIES)
-        self.stay = check_probability("stay", stay)
+        self.stay = check_float("stay", stay, low=0.0, high=1.0)
         if self.stay == 1.0:
             raise ValueError(
                 "stay: expected a probability in [0, 1) (with stay = 1 no state "
                 f"is ever left), got {stay!r}."
             )
-        self.purity = check_probability("purity", purity)
+        self.purity = check_float("purity", purity, low=0.0, high=1.0)
         self.n_steps = check_int("n_steps", n_steps, 1)
-        self.dt = check_float("dt", dt, low=0.0, strict=True)
+        self.dt = check_float("dt", dt, low=0.0, low_open=True)
         self.noise_dim = check_int("noise_dim", noise_dim, 1)
-        self.noise_std = check_float("noise_std", noise_std, low=0.0, strict=False)
+        self.noise_std = check_float("noise_std", noise_std, low=0.0)
         self.n_in, self.n_out = self.noise_dim, self.n_emissions
 
     def transition_matrix(self) -> Float[Array, "n_states n_states"]:

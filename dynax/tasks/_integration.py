@@ -9,11 +9,10 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from .._validate import check_float, check_int
 from ._base import (
     AbstractTask,
     TaskBatch,
-    check_float,
-    check_int,
     float_dtype,
     r_squared,
     shift_right,
@@ -73,9 +72,9 @@ class PathIntegration(AbstractTask):
     ):
         self.dim = check_int("dim", dim, 1)
         self.n_steps = check_int("n_steps", n_steps, 2)
-        self.dt = check_float("dt", dt, low=0.0, strict=True)
-        self.tau_v = check_float("tau_v", tau_v, low=0.0, strict=True)
-        self.speed = check_float("speed", speed, low=0.0, strict=True)
+        self.dt = check_float("dt", dt, low=0.0, low_open=True)
+        self.tau_v = check_float("tau_v", tau_v, low=0.0, low_open=True)
+        self.speed = check_float("speed", speed, low=0.0, low_open=True)
         self.n_in = self.n_out = self.dim
 
     def sample(self, key: PRNGKeyArray) -> TaskBatch:

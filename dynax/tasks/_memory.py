@@ -15,12 +15,10 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from .._validate import check_choice, check_float, check_int
 from ._base import (
     AbstractTask,
     TaskBatch,
-    check_choice,
-    check_float,
-    check_int,
     float_dtype,
     shift_right,
     sign_accuracy,
@@ -100,7 +98,7 @@ def _validate(
     """Validate the arguments shared by the bit-stream tasks."""
     n = check_int("n", n, 1)
     heads = check_choice("heads", heads, _HEADS)
-    dt = check_float("dt", dt, low=0.0, strict=True)
+    dt = check_float("dt", dt, low=0.0, low_open=True)
     bit_steps = check_int("bit_steps", bit_steps, 1)
     settle_steps = check_int("settle_steps", settle_steps, 0)
     if settle_steps >= bit_steps:

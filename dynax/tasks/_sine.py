@@ -7,11 +7,10 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from .._validate import check_bool, check_float, check_int
 from ._base import (
     AbstractTask,
     TaskBatch,
-    check_float,
-    check_int,
     float_dtype,
     r_squared,
 )
@@ -71,14 +70,13 @@ class SineWave(AbstractTask):
         midpoints: bool = False,
     ):
         self.n_freqs = check_int("n_freqs", n_freqs, 2)
-        self.freq_min = check_float("freq_min", freq_min, low=0.0, strict=True)
+        self.freq_min = check_float("freq_min", freq_min, low=0.0, low_open=True)
         self.freq_max = check_float(
-            "freq_max", freq_max, low=self.freq_min, strict=True
+            "freq_max", freq_max, low=self.freq_min, low_open=True
         )
         self.n_steps = check_int("n_steps", n_steps, 2)
-        self.dt = check_float("dt", dt, low=0.0, strict=True)
-        if not isinstance(midpoints, bool):
-            raise ValueError(f"midpoints: expected a bool, got {midpoints!r}.")
+        self.dt = check_float("dt", dt, low=0.0, low_open=True)
+        check_bool("midpoints", midpoints)
         self.midpoints = midpoints
         self.n_in = self.n_out = 1
 

@@ -5,6 +5,7 @@ from ._checkpoint import (
     load_checkpoint as load_checkpoint,
     save_checkpoint as save_checkpoint,
 )
+from ._data import Dataset as Dataset
 from ._evaluate import Evaluation as Evaluation, evaluate as evaluate
 from ._fit import History as History, fit as fit, trainable as trainable
 from ._homeostasis import (
@@ -23,6 +24,7 @@ from ._readout import (
     force_readout as force_readout,
     ridge_readout as ridge_readout,
 )
+from ._retention import Retention as Retention, memory_retention as memory_retention
 from ._spike_readout import (
     predict_labels as predict_labels,
     ridge_classifier as ridge_classifier,

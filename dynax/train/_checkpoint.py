@@ -16,12 +16,14 @@ modules rather than nested dicts.
 import os
 import pathlib
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
 import jax.tree_util as jtu
-import orbax.checkpoint as ocp
+
+if TYPE_CHECKING:  # orbax is imported when a checkpoint is used (it is slow to import)
+    import orbax.checkpoint as ocp
 
 _MARKER = "commit_success.txt"
 _ITEMS = ("state", "meta")
@@ -52,11 +54,15 @@ class CheckpointManager:
             :meth:`wait` before reading the files).
     """
 
+    _manager: "ocp.CheckpointManager"
+
     def __init__(self, directory, *, max_to_keep: int = 2, asynchronous: bool = True):
         if not isinstance(max_to_keep, int) or max_to_keep < 1:
             raise ValueError(
                 f"max_to_keep: expected an integer >= 1, got {max_to_keep!r}."
             )
+        import orbax.checkpoint as ocp
+
         self.directory = _absolute(directory)
         options = ocp.CheckpointManagerOptions(
             max_to_keep=max_to_keep,
@@ -79,6 +85,8 @@ class CheckpointManager:
 
     def save(self, step: int, state: Any, metadata: dict | None = None) -> None:
         """Save ``state`` (a PyTree of arrays) and JSON ``metadata`` as ``step``."""
+        import orbax.checkpoint as ocp
+
         args = ocp.args.Composite(
             state=ocp.args.StandardSave(state),  # pyright: ignore[reportCallIssue]
             meta=ocp.args.JsonSave(metadata or {}),  # pyright: ignore[reportCallIssue]
@@ -98,6 +106,8 @@ class CheckpointManager:
         Raises:
             FileNotFoundError: when there is no complete checkpoint to restore.
         """
+        import orbax.checkpoint as ocp
+
         self.wait()
         steps = self.complete_steps() if step is None else [step]
         for s in reversed(steps):
@@ -130,6 +140,8 @@ class CheckpointManager:
 
     def metadata(self, step: int) -> dict:
         """The JSON metadata saved with ``step`` (read without the arrays)."""
+        import orbax.checkpoint as ocp
+
         args = ocp.args.Composite(meta=ocp.args.JsonRestore())  # pyright: ignore[reportCallIssue]
         return dict(self._manager.restore(step, args=args)["meta"])
 

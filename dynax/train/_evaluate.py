@@ -3,13 +3,15 @@
 from collections.abc import Callable
 
 import equinox as eqx
-import jax
-import jax.random as jr
 
 from .._custom_types import Array, Float, PRNGKeyArray
-from .._simulate import simulate
+from .._ensemble import plan, run
+from .._simulate import SimulateOptions, simulate
+from .._validate import check_int, check_key
+from ._data import check_source, eval_batch
+from ._fit import check_model_io
 from ._loss import choose_loss
-from ._step import cast_floats
+from ._step import cast_floats, check_options
 
 
 class Evaluation(eqx.Module):
@@ -25,21 +27,24 @@ class Evaluation(eqx.Module):
 
 
 @eqx.filter_jit
-def _evaluate(model, task, keys, ensemble, loss, sim_kwargs):
-    batch = jax.vmap(task.sample)(keys)
+def _evaluate(model, task, key, n_trials, how, loss, options):
+    batch = eval_batch(task, key, n_trials)
 
-    def one(m):
-        b = cast_floats(batch, m.init_state())
-
-        def run(inputs):
-            return simulate(
-                m, m.init_state(), task.ts, inputs=inputs, throw=False, **sim_kwargs
-            ).outputs
-
-        outputs = jax.vmap(run)(b.inputs)
+    def one(m, b, k):
+        del k
+        b = cast_floats(b, m.init_state())
+        outputs = simulate(
+            m,
+            m.init_state(),
+            task.ts,
+            inputs=b.inputs,
+            throw=False,
+            trials=True,
+            **options.kwargs(),
+        ).outputs
         return loss(outputs, b.targets, b.mask), task.score(outputs, b)
 
-    values, scores = eqx.filter_vmap(one)(model) if ensemble else one(model)
+    values, scores = run(one, model, (batch,), how)
     return Evaluation(loss=values, score=scores)
 
 
@@ -51,30 +56,35 @@ def evaluate(
     n_trials: int = 256,
     ensemble: bool = False,
     loss: Callable | None = None,
-    solver=None,
-    dt: float | None = None,
+    options: SimulateOptions | None = None,
+    chunk_size: int | None = None,
 ) -> Evaluation:
     """Score a trained network (or every member of an ensemble) on fresh trials.
 
     All members see the same ``n_trials`` trials, drawn from ``key`` (use a key
     not used in training for held-out trials, and ``task.ood()`` for the
-    out-of-distribution variant). Runs without private noise.
+    out-of-distribution variant); a :class:`Dataset` is scored on all its trials.
+    Runs without private noise.
 
     Args:
         model: one network, or a stacked ensemble (``ensemble=True``).
-        task: a :mod:`dynax.tasks` task.
-        key: PRNG key of the trials.
-        n_trials: number of trials.
+        task: a :mod:`dynax.tasks` task, or a :class:`Dataset`.
+        key: PRNG key of the trials (unused for a data set).
+        n_trials: number of trials (ignored for a data set).
         ensemble: whether ``model`` is a stacked ensemble.
         loss: the loss to report (default from ``task.loss_kind``).
-        solver: diffrax solver for ``simulate`` (default Euler).
-        dt: integration step (default: the task's spacing).
+        options: how ``simulate`` integrates (a ``dx.SimulateOptions``; default
+            Euler on the task's grid), as in :func:`fit`.
+        chunk_size: evaluate the members in groups of this size (bounds memory).
 
     Returns:
         An :class:`Evaluation` with one loss and score per member.
     """
-    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
-        raise ValueError(f"n_trials: expected an integer >= 1, got {n_trials!r}.")
+    check_source(task)
+    how = plan(model, ensemble, (("trials", None, None),), chunk_size)
+    check_model_io(how.one(model), task)
+    check_key("key", key)
+    check_int("n_trials", n_trials, 1)
     loss = choose_loss(loss, task)
-    keys = jr.split(key, n_trials)
-    return _evaluate(model, task, keys, ensemble, loss, {"solver": solver, "dt": dt})
+    options = check_options(options)
+    return _evaluate(model, task, key, n_trials, how, loss, options)

@@ -1,10 +1,9 @@
 """``fit``: train one network or a stacked ensemble on a task (the host loop)."""
 
 import math
-import os
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import equinox as eqx
 import jax
@@ -13,14 +12,27 @@ import jax.random as jr
 import jax.tree_util as jtu
 import numpy as np
 import optax
-from tqdm.auto import tqdm
 
 from .._custom_types import Array, Bool, Float, Int, PRNGKeyArray
-from .._ensemble import ensemble_size
+from .._ensemble import plan, run
+from .._simulate import SimulateOptions
+from .._validate import (
+    check_bool,
+    check_callable,
+    check_instance,
+    check_int,
+    check_key,
+    describe,
+    fail,
+)
 from ..models._base import AbstractStochasticDynamics
 from ._checkpoint import CheckpointManager
+from ._data import check_source
 from ._loss import choose_loss
-from ._step import Carry, StepSpec, make_optimizer, run_chunk
+from ._progress import make_progress
+from ._step import Carry, StepSpec, check_options, make_optimizer, run_chunk
+
+M = TypeVar("M")
 
 
 class History(eqx.Module):
@@ -63,54 +75,61 @@ def trainable(model) -> Any:
     return spec
 
 
-def _check_int(name: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{name}: expected an integer, got {type(value).__name__}.")
-    if value < minimum:
-        raise ValueError(f"{name}: expected an integer >= {minimum}, got {value}.")
-
-
-def _check_task(task) -> None:
-    for attr in ("sample", "ts"):
-        if not hasattr(task, attr):
-            raise TypeError(
-                "task: expected a dynax task with .sample(key) and .ts (e.g. "
-                f"dx.tasks.FlipFlop()), got {type(task).__name__} without .{attr}."
-            )
-
-
-def _check_optimizer(optimizer, hyperparams) -> None:
+def _check_optimizer(optimizer, hyperparams, n_steps, batch_size, key, keep) -> None:
+    """The optimiser and the arguments that size the run."""
+    check_int("n_steps", n_steps, 1)
+    check_int("batch_size", batch_size, 1)
+    check_key("key", key)
+    check_int("max_to_keep", keep, 1)
     if hyperparams is None:
         if not isinstance(optimizer, optax.GradientTransformation):
-            raise TypeError(
-                "optimizer: expected an optax.GradientTransformation such as "
-                "optax.adam(1e-3) (or, with hyperparams=, a function such as "
-                f"optax.adam), got {type(optimizer).__name__}."
+            what = (
+                "an optax.GradientTransformation such as optax.adam(1e-3) (or, with "
+                "hyperparams=, a function such as optax.adam)"
             )
+            fail("optimizer", what, describe(optimizer), error=TypeError)
     elif not callable(optimizer) or isinstance(optimizer, optax.GradientTransformation):
-        raise TypeError(
-            "optimizer: with hyperparams=, expected a function returning an optax "
-            "transformation (e.g. optax.adamw), called per member as "
-            f"optimizer(**hyperparams); got {type(optimizer).__name__}."
+        what = (
+            "with hyperparams=, a function returning an optax transformation (e.g. "
+            "optax.adamw), called per member as optimizer(**hyperparams)"
         )
+        fail("optimizer", what, describe(optimizer), error=TypeError)
 
 
-def _member_hyperparams(hyperparams, n_members: int):
+def _check_options(regularizer, callback, noise, progress, batches) -> None:
+    """The keyword options of :func:`fit` that are passed on, not used by it."""
+    for name, value in (("regularizer", regularizer), ("callback", callback)):
+        if value is not None:
+            check_callable(name, value)
+    check_bool("noise", noise, optional=True)
+    check_bool("progress", progress, optional=True)
+    check_bool("independent_batches", batches)
+
+
+def check_model_io(model, task) -> None:
+    """The network's input and output channels are the task's."""
+    for size in ("n_in", "n_out"):
+        want, have = getattr(task, size, None), getattr(model, size, None)
+        if isinstance(want, int) and isinstance(have, int) and want != have:
+            fail("model", f"{size} = {want} (task.{size})", f"{size} = {have}")
+
+
+def _member_hyperparams(hyperparams, shape: tuple[int, ...]):
+    """Per-member arrays for an ensemble (``shape = (n,)``), scalars for one."""
     if hyperparams is None:
         return None
-    if not isinstance(hyperparams, dict):
-        raise TypeError(
-            f"hyperparams: expected a dict, got {type(hyperparams).__name__}."
-        )
+    check_instance("hyperparams", hyperparams, dict, "a dict")
     out = {}
     for name, value in hyperparams.items():
         value = jnp.asarray(value)
         if value.ndim == 0:
-            value = jnp.broadcast_to(value, (n_members,))
-        if value.shape != (n_members,):
-            raise ValueError(
-                f"hyperparams[{name!r}]: expected a scalar or one value per member, "
-                f"shape ({n_members},), got shape {value.shape}."
+            value = jnp.broadcast_to(value, shape)
+        if value.shape != shape:
+            what = "a scalar" if not shape else "a scalar or one value per member"
+            fail(
+                f"hyperparams[{name!r}]",
+                f"{what}, shape {shape}",
+                f"shape {value.shape}",
             )
         out[name] = value
     return out
@@ -121,23 +140,14 @@ def _partition(model, filter_spec):
     try:
         params, frozen = eqx.partition(model, spec)
     except (ValueError, TypeError) as error:
-        raise ValueError(
-            "filter_spec: expected a PyTree of bools with the model's structure (or "
-            f"a prefix of it), or a callable; it does not match the model: {error}"
-        ) from None
-    if not any(eqx.is_inexact_array(x) for x in jtu.tree_leaves(params)):
-        raise ValueError("filter_spec: selects no floating-point array to train.")
-    return params, frozen
-
-
-def _check_stacked(model, ensemble: bool) -> None:
-    sizes = {jnp.shape(x)[:1] for x in jtu.tree_leaves(eqx.filter(model, eqx.is_array))}
-    if ensemble and (len(sizes) != 1 or () in sizes):
-        raise ValueError(
-            "model: ensemble=True expects a stacked ensemble (every array leaf with "
-            "the same leading member axis, e.g. from dx.make_ensemble), got leading "
-            f"sizes {sorted(sizes)}."
+        what = (
+            "a PyTree of bools with the model's structure (or a prefix), or a callable"
         )
+        fail("filter_spec", what, f"one that does not match the model ({error})")
+    if not any(eqx.is_inexact_array(x) for x in jtu.tree_leaves(params)):
+        what = "a spec that selects a floating-point array to train"
+        fail("filter_spec", what, "one that selects none")
+    return params, frozen
 
 
 def _wants_noise(model, noise) -> bool:
@@ -149,13 +159,6 @@ def _wants_noise(model, noise) -> bool:
     return sigma is None or bool(np.any(np.asarray(sigma) != 0))
 
 
-def _progress_disabled(progress: bool | None) -> bool | None:
-    """Return tqdm's ``disable``: None (tqdm hides the bar off a terminal)."""
-    if os.environ.get("TQDM_DISABLE") or progress is False:
-        return True
-    return False if progress else None
-
-
 def _key_data(key) -> np.ndarray:
     typed = jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
     return np.asarray(jr.key_data(key) if typed else key)
@@ -164,10 +167,11 @@ def _key_data(key) -> np.ndarray:
 class _Run:
     """The host loop of :func:`fit`: chunks, progress, checkpoints, callback."""
 
-    def __init__(self, spec, hp, frozen, key, n_steps, log_every, checkpoint_every):
+    def __init__(self, spec, hp, frozen, source, key, n_members, n_steps, every):
         self.spec, self.hp, self.frozen, self.key = spec, hp, frozen, key
-        self.n_steps, self.log_every = n_steps, log_every
-        self.checkpoint_every = checkpoint_every
+        self.source, self.n_members = source, n_members
+        self.log_every, self.checkpoint_every = every
+        self.n_steps = n_steps
         self.step = 0
 
     def _state(self, carry: Carry, losses, step: int) -> dict:
@@ -184,7 +188,7 @@ class _Run:
     def _meta(self, carry: Carry) -> dict:
         return {
             "n_steps": self.n_steps,
-            "n_members": int(carry.failed.shape[0]),
+            "n_members": self.n_members,
             "batch_size": self.spec.batch_size,
             "log_every": self.log_every,
         }
@@ -215,7 +219,7 @@ class _Run:
         )
         return carry, np.array(state["loss"]), int(step)
 
-    def loop(self, carry, losses, checkpoint_dir, max_to_keep, progress, callback, ens):
+    def loop(self, carry, losses, checkpoint_dir, max_to_keep, progress, callback):
         manager = None
         if checkpoint_dir is not None:
             manager = CheckpointManager(checkpoint_dir, max_to_keep=max_to_keep)
@@ -226,14 +230,14 @@ class _Run:
             if manager is not None:
                 carry, losses, resumed = self._resume(manager, carry, losses)
             step = self.step = resumed
-            bar = tqdm(
+            bar = make_progress(
+                progress,
                 total=self.n_steps,
                 initial=step,
-                disable=_progress_disabled(progress),
-                mininterval=1.0,
-                desc="fit",
+                n_members=self.n_members,
+                chunk=self.log_every,
             )
-            with bar:
+            try:
                 while step < self.n_steps:
                     n = min(self.log_every, self.n_steps - step)
                     t0 = time.perf_counter()
@@ -241,20 +245,18 @@ class _Run:
                         carry,
                         self.hp,
                         self.frozen,
+                        self.source,
                         jnp.asarray(step, jnp.int32),
                         self.key,
                         n,
                         self.spec,
                     )
-                    losses[step : step + n] = np.asarray(chunk)
+                    losses[step : step + n] = np.asarray(chunk).reshape(n, -1)
                     if math.isnan(first):
                         first = time.perf_counter() - t0
                     step = self.step = step + n
                     n_failed = int(np.sum(np.asarray(carry.failed)))
-                    bar.update(n)
-                    bar.set_postfix(
-                        loss=f"{np.nanmedian(losses[step - 1]):.3g}", failed=n_failed
-                    )
+                    bar.update(step, losses[step - 1], n_failed)
                     save = step % self.checkpoint_every == 0 or step == self.n_steps
                     if manager is not None and save:
                         manager.save(
@@ -266,19 +268,21 @@ class _Run:
                         seconds = time.perf_counter() - start
                         callback(
                             step,
-                            self.history(carry, losses, resumed, seconds, first, ens),
+                            self.history(carry, losses, resumed, seconds, first),
                         )
+            finally:
+                bar.close()
         finally:
             if manager is not None:
                 manager.close()
         return carry, losses, resumed, time.perf_counter() - start, first
 
-    def history(self, carry, losses, resumed, seconds, first, ensemble) -> History:
-        squeeze = (lambda x: x) if ensemble else (lambda x: x[..., 0])
+    def history(self, carry, losses, resumed, seconds, first) -> History:
+        loss = jnp.asarray(losses.reshape(losses.shape[:1] + self.spec.how.shape))
         return History(
-            loss=squeeze(jnp.asarray(losses)),
-            failed=squeeze(carry.failed),
-            failed_step=squeeze(carry.failed_step),
+            loss=loss,
+            failed=carry.failed,
+            failed_step=carry.failed_step,
             steps_done=self.step,
             resumed_from=resumed,
             seconds=float(seconds),
@@ -287,7 +291,7 @@ class _Run:
 
 
 def fit(
-    model,
+    model: M,
     task,
     *,
     optimizer,
@@ -300,25 +304,25 @@ def fit(
     loss: Callable | None = None,
     regularizer: Callable | None = None,
     noise: bool | None = None,
-    solver=None,
-    dt: float | None = None,
-    unroll: int = 1,
-    remat: bool = False,
+    options: SimulateOptions | None = None,
     independent_batches: bool = False,
+    chunk_size: int | None = None,
     log_every: int | None = None,
     checkpoint_dir=None,
     checkpoint_every: int | None = None,
     max_to_keep: int = 2,
     progress: bool | None = None,
     callback: Callable[[int, History], None] | None = None,
-):
+) -> tuple[M, History]:
     r"""Train one network, or every member of a stacked ensemble at once, on a task.
 
-    Each step samples ``batch_size`` trials with ``task.sample``, runs
-    ``dx.simulate(model, model.init_state(), task.ts, inputs=batch.inputs)`` on each,
-    compares ``outputs`` with ``batch.targets`` under ``batch.mask`` and takes one
-    optimiser step. An ensemble is trained by one compiled program (vmap over
-    members; no Python loop), ``log_every`` steps per call (a ``lax.scan``).
+    Each step samples ``batch_size`` trials with ``task.sample`` (or takes a
+    minibatch of a :class:`Dataset`), runs ``dx.simulate(model, model.init_state(),
+    task.ts, inputs=batch.inputs, trials=True, **options.kwargs())``, compares
+    ``outputs`` with ``batch.targets`` under ``batch.mask`` and takes one optimiser
+    step. An ensemble is trained by one compiled program (the members vmapped by
+    the ensemble helper; no Python loop), ``log_every`` steps per call (a
+    ``lax.scan``).
 
     **Failure isolation.** A member whose loss, gradient or updated parameters are
     non-finite, or whose solve diverges, keeps its last good parameters and
@@ -335,7 +339,9 @@ def fit(
 
     Args:
         model: one network, or a stacked ensemble (``ensemble=True``).
-        task: a :mod:`dynax.tasks` task (``.sample(key)``, ``.ts``, ``.loss_kind``).
+        task: a :mod:`dynax.tasks` task (``.sample(key)``, ``.ts``, ``.loss_kind``),
+            or a :class:`Dataset` of fixed trials (minibatched; a task whose
+            samples are the data set's trials in order gives the same run).
         optimizer: an ``optax.GradientTransformation`` shared by all members, or,
             with ``hyperparams``, a function such as ``optax.adamw`` called per
             member as ``optimizer(**hyperparams_of_member)``.
@@ -356,13 +362,13 @@ def fit(
             loss, e.g. :class:`Regularizer`.
         noise: simulate with private noise (a key per trial). Default: on for a
             stochastic model whose ``sigma_rec`` is nonzero.
-        solver: a diffrax solver for ``simulate`` (default Euler).
-        dt: integration step for ``simulate`` (default: the task's spacing).
-        unroll: ``lax.scan`` unrolling of the time loop in ``simulate``.
-        remat: rematerialise the time loop in the backward pass (see
-            :func:`dynax.simulate`).
+        options: how ``simulate`` integrates (solver, dt, step-size controller,
+            unroll, remat), handed to it unchanged; default
+            ``dx.SimulateOptions()`` (Euler, one step per sample of ``task.ts``).
         independent_batches: give every member its own trials instead of sharing
             one batch per step.
+        chunk_size: train the members in groups of this size inside each step
+            (bounds memory; same numbers).
         log_every: steps per compiled chunk, loss report and callback (default
             ``min(n_steps, 100)``).
         checkpoint_dir: folder for orbax checkpoints; resumes from it if it holds
@@ -370,68 +376,61 @@ def fit(
         checkpoint_every: steps between checkpoints, a multiple of ``log_every``
             (default ``10 * log_every``); the final step is always saved.
         max_to_keep: how many checkpoints to keep.
-        progress: show a progress bar (default: only on an interactive terminal;
-            ``TQDM_DISABLE=1`` turns it off).
+        progress: report progress on stderr: a tqdm bar on an interactive
+            terminal; elsewhere (pipes, logs, notebooks) a line about every 10 s
+            (step, median loss, failed members, elapsed time, steps per second;
+            printed between chunks, and once if the first chunk, mostly
+            compilation, takes longer) and one at the end; nothing for a run
+            shorter than 10 s. ``False`` or the environment variable
+            ``TQDM_DISABLE=1`` turn it off.
         callback: ``callback(step, history)`` called on the host after every chunk
             (and after its checkpoint is written); raising stops training.
 
     Returns:
         ``(model, history)``: the trained network(s) and a :class:`History`.
     """
-    _check_task(task)
-    _check_int("n_steps", n_steps, 1)
-    _check_int("batch_size", batch_size, 1)
-    _check_optimizer(optimizer, hyperparams)
-    if not (hasattr(key, "dtype") and hasattr(key, "shape")):
-        raise TypeError(f"key: expected a jax PRNG key, got {type(key).__name__}.")
+    check_source(task, batch_size)
+    _check_optimizer(optimizer, hyperparams, n_steps, batch_size, key, max_to_keep)
+    _check_options(regularizer, callback, noise, progress, independent_batches)
     log_every = min(n_steps, 100) if log_every is None else log_every
-    _check_int("log_every", log_every, 1)
+    check_int("log_every", log_every, 1)
     checkpoint_every = 10 * log_every if checkpoint_every is None else checkpoint_every
-    _check_int("checkpoint_every", checkpoint_every, 1)
+    check_int("checkpoint_every", checkpoint_every, 1)
     if checkpoint_every % log_every:
-        raise ValueError(
-            f"checkpoint_every: expected a multiple of log_every={log_every}, got "
-            f"{checkpoint_every}."
-        )
-    _check_stacked(model, ensemble)
-    stacked = (
-        model
-        if ensemble
-        else jtu.tree_map(lambda x: x[None] if eqx.is_array(x) else x, model)
-    )
-    n_members = ensemble_size(stacked)
-    params, frozen = _partition(stacked, filter_spec)
-    hp = _member_hyperparams(hyperparams, n_members)
+        what = f"a multiple of log_every={log_every}"
+        fail("checkpoint_every", what, f"{checkpoint_every}")
+    how = plan(model, ensemble, chunk_size=chunk_size)
+    check_model_io(how.one(model), task)
+    options = check_options(options)
+    params, frozen = _partition(model, filter_spec)
+    hp = _member_hyperparams(hyperparams, how.shape)
     spec = StepSpec(
-        task=task,
         loss=choose_loss(loss, task),
         regularizer=regularizer,
         optimizer=optimizer,
+        options=options,
         batch_size=batch_size,
         noise=_wants_noise(model, noise),
-        independent_batches=independent_batches,
-        sim_kwargs=(
-            ("solver", solver),
-            ("dt", dt),
-            ("unroll", unroll),
-            ("remat", remat),
-        ),
+        independent_batches=independent_batches and how.ensemble,
+        how=how,
     )
-    init = eqx.filter_vmap(lambda p, h: make_optimizer(optimizer, h).init(p))
+
+    def init(p, h, key):
+        return make_optimizer(optimizer, h).init(p)
+
     with jax.numpy_dtype_promotion("standard"):  # see _step.member_step
-        opt_state = init(params, hp)
+        opt_state = run(init, params, (hp,), how.with_axes(eqx.if_array(0)))
     carry = Carry(
         params=params,
         opt_state=opt_state,
-        failed=jnp.zeros((n_members,), bool),
-        failed_step=jnp.full((n_members,), -1, jnp.int32),
+        failed=jnp.zeros(how.shape, bool),
+        failed_step=jnp.full(how.shape, -1, jnp.int32),
     )
-    losses = np.full((n_steps, n_members), np.nan)
-    run = _Run(spec, hp, frozen, key, n_steps, log_every, checkpoint_every)
-    carry, losses, start, seconds, first = run.loop(
-        carry, losses, checkpoint_dir, max_to_keep, progress, callback, ensemble
+    losses = np.full((n_steps, how.n), np.nan)
+    every = (log_every, checkpoint_every)
+    run_ = _Run(spec, hp, frozen, task, key, how.n, n_steps, every)
+    carry, losses, start, seconds, first = run_.loop(
+        carry, losses, checkpoint_dir, max_to_keep, progress, callback
     )
     trained = eqx.combine(carry.params, frozen)
-    if not ensemble:
-        trained = jtu.tree_map(lambda x: x[0] if eqx.is_array(x) else x, trained)
-    return trained, run.history(carry, losses, start, seconds, first, ensemble)
+    return trained, run_.history(carry, losses, start, seconds, first)

@@ -5,7 +5,15 @@ import jax
 import jax.numpy as jnp
 
 from .._custom_types import Array, ArrayLike, Float, ScalarLike
-from ..models._init import check_elements
+from .._validate import (
+    check_array,
+    check_attrs,
+    check_elements,
+    check_ensemble,
+    check_int,
+    check_positive,
+    fail,
+)
 
 
 class Adaptation(eqx.Module):
@@ -26,13 +34,11 @@ class Adaptation(eqx.Module):
 
 def _check_scalar(name: str, value: ScalarLike, dtype, minimum: float = 0.0):
     """A scalar ``> 0`` (``minimum = 0``) or ``>= minimum``; traced: error_if."""
-    if jnp.ndim(value) != 0:
-        raise ValueError(f"{name}: expected a scalar, got shape {jnp.shape(value)}.")
+    check_array(name, value, ndim=0, what="a scalar")
     if minimum == 0:
-        return check_elements(value, dtype, lambda a: a <= 0, f"{name} must be > 0")
-    return check_elements(
-        value, dtype, lambda a: a < minimum, f"{name} must be >= {minimum:g}"
-    )
+        return check_positive(name, value, dtype, strict=True)
+    bad = lambda a: ~(a >= minimum)  # noqa: E731
+    return check_elements(name, value, dtype, bad, f">= {minimum:g}")
 
 
 def adapt_inhibition(
@@ -81,28 +87,27 @@ def adapt_inhibition(
         ``(adapted_model, history)``: the model with the final gains $g$, and an
         :class:`Adaptation` record.
     """
+    what = (
+        "a reservoir with g, target_rate and step(x, u, g), e.g. an EIAdaptiveReservoir"
+    )
+    check_attrs("model", model, ("g", "target_rate", "step", "n_in"), what)
+    check_ensemble(model, False, flag=None)
     dtype = model.g.dtype
-    inputs = jnp.asarray(inputs, dtype)
+    inputs = check_array("inputs", inputs, dtype=dtype)
     n_in = model.n_in
     if inputs.ndim != 2 or inputs.shape[1] != n_in or inputs.shape[0] < 1:
-        raise ValueError(
-            f"inputs: expected shape (time, n_in) with n_in = {n_in} and time >= 1, "
-            f"got {inputs.shape}."
-        )
+        what = f"shape (time, n_in) with n_in = {n_in} and time >= 1"
+        fail("inputs", what, f"shape {inputs.shape}")
     n_t = inputs.shape[0]
-    ok = isinstance(record_every, int) and not isinstance(record_every, bool)
-    if not ok or record_every < 1 or n_t % record_every:
-        raise ValueError(
-            f"record_every must be a Python int >= 1 dividing len(inputs) = {n_t}, "
-            f"got {record_every!r}."
-        )
+    check_int("record_every", record_every, 1)
+    if n_t % record_every:
+        what = f"an integer >= 1 dividing len(inputs) = {n_t}"
+        fail("record_every", what, repr(record_every))
     eta = _check_scalar("eta", eta, dtype)
     tau_rate = _check_scalar("tau_rate", tau_rate, dtype, minimum=1.0)
-    y0 = model.init_state() if y0 is None else jnp.asarray(y0, dtype)
+    y0 = model.init_state() if y0 is None else check_array("y0", y0, dtype=dtype)
     if y0.shape != model.g.shape:
-        raise ValueError(
-            f"y0: expected shape {model.g.shape} (model.init_state()), got {y0.shape}."
-        )
+        fail("y0", f"shape {model.g.shape} (model.init_state())", f"shape {y0.shape}")
     chunks = inputs.reshape(n_t // record_every, record_every, n_in)
     return _adapt(model, chunks, eta, tau_rate, y0)
 

@@ -8,8 +8,8 @@ import jax.numpy as jnp
 import jax.tree_util as jtu
 import numpy as np
 
-from .._checks import is_concrete
 from .._custom_types import Array, Float, PyTree
+from .._validate import check_callable, fail, is_concrete
 
 
 def _masked_mean(values: Array, mask: Array) -> Array:
@@ -72,17 +72,14 @@ def choose_loss(loss: Callable | None, task) -> Callable:
     :func:`masked_mse`, ``"cross_entropy"`` gives :func:`cross_entropy`.
     """
     if loss is not None:
-        if not callable(loss):
-            raise TypeError(f"loss: expected a callable, got {type(loss).__name__}.")
+        check_callable("loss", loss, "a callable loss(outputs, targets, mask)")
         return loss
     kind = getattr(task, "loss_kind", "mse")
     if kind == "mse":
         return masked_mse
     if kind == "cross_entropy":
         return cross_entropy
-    raise ValueError(
-        f"task.loss_kind: expected 'mse' or 'cross_entropy', got {kind!r}."
-    )
+    fail("task.loss_kind", "'mse' or 'cross_entropy'", repr(kind))
 
 
 def weight_penalty(
@@ -99,7 +96,7 @@ def weight_penalty(
         The scalar penalty.
     """
     if p not in (1, 2):
-        raise ValueError(f"p: expected 1 or 2, got {p!r}.")
+        fail("p", "1 or 2", repr(p))
     leaves = jtu.tree_leaves(eqx.filter(params, filter_spec))
     terms = [jnp.sum(jnp.abs(x) if p == 1 else x**2) for x in leaves]
     return sum(terms, start=jnp.zeros(()))  # pyright: ignore[reportReturnType]
@@ -136,8 +133,8 @@ class Regularizer(eqx.Module):
             l2_rates=l2_rates,
         )
         for name, value in values.items():
-            if is_concrete(value) and np.any(np.asarray(value) < 0):
-                raise ValueError(f"{name}: expected a coefficient >= 0, got {value}.")
+            if is_concrete(value) and not np.all(np.asarray(value) >= 0):
+                fail(name, "a coefficient >= 0", f"{value}")
         self.l1_weights = jnp.asarray(l1_weights)
         self.l2_weights = jnp.asarray(l2_weights)
         self.l1_rates = jnp.asarray(l1_rates)

@@ -5,10 +5,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import is_concrete
 from .._custom_types import Array, ArrayLike, Float
 from .._linalg import ridge
-from ..models._init import check_elements
+from .._validate import (
+    as_array,
+    check_array,
+    check_attrs,
+    check_bool,
+    check_ensemble,
+    check_int,
+    check_positive,
+    fail,
+    is_concrete,
+)
 
 
 class Readout(eqx.Module):
@@ -48,35 +57,21 @@ class Readout(eqx.Module):
 
 
 def _check_alpha(alpha: ArrayLike, dtype) -> Array:
-    arr = jnp.asarray(alpha, dtype)
-    if arr.ndim > 1:
-        raise ValueError(
-            f"alpha: expected a scalar or a 1-d array of ridge values, got shape "
-            f"{arr.shape}."
-        )
-    return check_elements(
-        alpha, dtype, lambda a: a < 0, "alpha must be >= 0 (every element)"
-    )
+    what = "a scalar or a 1-d array of ridge values"
+    check_array("alpha", alpha, ndim=(0, 1), dtype=dtype, what=what)
+    return check_positive("alpha", alpha, dtype, strict=False)
 
 
 def _check_data(states, targets, washout):
-    states, targets = jnp.asarray(states), jnp.asarray(targets)
-    if states.ndim != 2:
-        raise ValueError(
-            f"states: expected shape (time, n_features), got {states.shape}."
-        )
+    what = "shape (time, n_features)"
+    states = check_array("states", states, ndim=2, what=what)
+    targets = as_array("targets", targets)
     if targets.ndim == 1:
         targets = targets[:, None]
     if targets.ndim != 2 or targets.shape[0] != states.shape[0]:
-        raise ValueError(
-            f"targets: expected shape (time, n_out) or (time,) with time = "
-            f"{states.shape[0]}, got {targets.shape}."
-        )
-    if not isinstance(washout, int) or not 0 <= washout < states.shape[0]:
-        raise ValueError(
-            f"washout must be a Python int in [0, time) = [0, {states.shape[0]}), "
-            f"got {washout!r}."
-        )
+        what = f"shape (time, n_out) or (time,) with time = {states.shape[0]}"
+        fail("targets", what, f"shape {targets.shape}")
+    check_int("washout", washout, 0, states.shape[0] - 1)
     return states[washout:], targets[washout:].astype(states.dtype)
 
 
@@ -129,6 +124,7 @@ def ridge_readout(
         an array ``alpha`` its fields carry a leading axis of length ``len(alpha)``.
     """
     X, Y = _check_data(states, targets, washout)
+    check_bool("bias", bias)
     alpha_arr = _check_alpha(alpha, X.dtype)
     # the minimum-norm path is compiled only where alpha may be 0
     min_norm = not is_concrete(alpha) or bool(np.any(np.asarray(alpha) == 0))
@@ -189,23 +185,22 @@ def force_readout(
     Returns:
         A :class:`ForceResult`.
     """
-    targets = jnp.asarray(targets, x0.dtype)
-    if targets.ndim != 2:
-        raise ValueError(f"targets: expected shape (time, n_out), got {targets.shape}.")
+    what = "a reservoir with step(x, u, y) and n_in, e.g. an ESN with feedback"
+    check_attrs("model", model, ("step", "n_in"), what)
+    check_ensemble(model, False, flag=None)
+    x0 = check_array("x0", x0, ndim=1, what="one state of shape (n_hidden,)")
+    targets = check_array(
+        "targets", targets, ndim=2, dtype=x0.dtype, what="shape (time, n_out)"
+    )
     n_t = targets.shape[0]
     if inputs is None:
         inputs = jnp.zeros((n_t, model.n_in), x0.dtype)
-    inputs = jnp.asarray(inputs, x0.dtype)
-    if inputs.shape != (n_t, model.n_in):
-        raise ValueError(
-            f"inputs: expected shape (time, n_in) = ({n_t}, {model.n_in}), got "
-            f"{inputs.shape}."
-        )
-    alpha = _check_alpha(alpha, x0.dtype)
-    if alpha.ndim != 0:
-        raise ValueError(f"alpha: expected a scalar, got shape {alpha.shape}.")
-    if is_concrete(alpha) and not float(alpha) > 0:
-        raise ValueError(f"alpha must be > 0 for FORCE, got {float(alpha)!r}.")
+    what = f"shape (time, n_in) = ({n_t}, {model.n_in})"
+    inputs = check_array(
+        "inputs", inputs, shape=(n_t, model.n_in), dtype=x0.dtype, what=what
+    )
+    check_array("alpha", alpha, ndim=0, what="a scalar")
+    alpha = check_positive("alpha", alpha, x0.dtype, strict=True)
     return _force(model, x0, targets, inputs, alpha)
 
 

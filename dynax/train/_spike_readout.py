@@ -5,6 +5,7 @@ import jax.numpy as jnp
 
 from .._custom_types import Array, ArrayLike, Float, Int
 from .._simulate import simulate
+from .._validate import check_int, fail
 from ._readout import Readout, ridge_readout
 
 
@@ -35,10 +36,10 @@ def spike_counts(
     dtype = model.init_state().spikes.dtype
     inputs = jnp.asarray(inputs, dtype)
     if inputs.ndim not in (2, 3):
-        raise ValueError(
-            f"inputs: expected shape (time, n_in) or (samples, time, n_in), got "
-            f"{inputs.shape}."
-        )
+        what = "shape (time, n_in) or (samples, time, n_in)"
+        fail("inputs", what, f"shape {inputs.shape}")
+    if batch_size is not None:
+        check_int("batch_size", batch_size, 1)
     n_t = inputs.shape[-2]
     ts = jnp.arange(n_t + 1, dtype=dtype)
 
@@ -79,12 +80,9 @@ def ridge_classifier(
     labels = jnp.asarray(labels)
     features = jnp.asarray(features)
     if labels.ndim != 1 or not jnp.issubdtype(labels.dtype, jnp.integer):
-        raise ValueError(
-            f"labels: expected a 1-d integer array, got shape {labels.shape} and "
-            f"dtype {labels.dtype}."
-        )
-    if not isinstance(n_classes, int) or n_classes < 2:
-        raise ValueError(f"n_classes must be a Python int >= 2, got {n_classes!r}.")
+        got = f"shape {labels.shape} and dtype {labels.dtype}"
+        fail("labels", "a 1-d integer array", got)
+    check_int("n_classes", n_classes, 2)
     targets = jax.nn.one_hot(labels, n_classes, dtype=features.dtype)
     return ridge_readout(features, targets, alpha=alpha)
 

@@ -5,7 +5,14 @@ import jax
 import jax.numpy as jnp
 
 from .._custom_types import Array, ArrayLike, Float
-from ..models._init import check_value
+from .._validate import (
+    check_array,
+    check_bool,
+    check_ensemble,
+    check_instance,
+    check_positive,
+    fail,
+)
 from ..models._lif import LIFReservoir
 
 
@@ -51,11 +58,11 @@ class STDP(eqx.Module):
         tau_minus: float | ArrayLike = 10.0,
     ):
         dtype = jnp.result_type(float)
-        self.a_plus = check_value("a_plus", a_plus, dtype, positive=False)
+        self.a_plus = check_positive("a_plus", a_plus, dtype, strict=False)
         a_minus = a_plus if a_minus is None else a_minus
-        self.a_minus = check_value("a_minus", a_minus, dtype, positive=False)
-        self.tau_plus = check_value("tau_plus", tau_plus, dtype, positive=True)
-        self.tau_minus = check_value("tau_minus", tau_minus, dtype, positive=True)
+        self.a_minus = check_positive("a_minus", a_minus, dtype, strict=False)
+        self.tau_plus = check_positive("tau_plus", tau_plus, dtype, strict=True)
+        self.tau_minus = check_positive("tau_minus", tau_minus, dtype, strict=True)
 
 
 class Astrocyte(eqx.Module):
@@ -94,10 +101,10 @@ class Astrocyte(eqx.Module):
         initial: float | ArrayLike = 0.015,
     ):
         dtype = jnp.result_type(float)
-        self.tau = check_value("tau", tau, dtype, positive=True)
-        self.weight = check_value("weight", weight, dtype, positive=False)
-        self.bias = check_value("bias", bias, dtype, positive=False)
-        self.initial = check_value("initial", initial, dtype, positive=False)
+        self.tau = check_positive("tau", tau, dtype, strict=True)
+        self.weight = check_positive("weight", weight, dtype, strict=False)
+        self.bias = check_positive("bias", bias, dtype, strict=False)
+        self.initial = check_positive("initial", initial, dtype, strict=False)
 
 
 class STDPHistory(eqx.Module):
@@ -155,18 +162,18 @@ def stdp(
     Returns:
         ``(trained_model, history)``, see :class:`STDPHistory`.
     """
-    if not isinstance(model, LIFReservoir):
-        raise TypeError(
-            f"model: expected a dynax.models.LIFReservoir, got {type(model).__name__}."
-        )
+    check_instance("model", model, LIFReservoir, "a dynax.models.LIFReservoir")
+    check_ensemble(model, False, flag=None)
+    check_instance("rule", rule, STDP, "None or a dx.train.STDP", optional=True)
+    what = "None or a dx.train.Astrocyte"
+    check_instance("astrocyte", astrocyte, Astrocyte, what, optional=True)
+    check_bool("reset", reset)
     rule = STDP() if rule is None else rule
     dtype = model.W.dtype
-    inputs = jnp.asarray(inputs, dtype)
+    inputs = check_array("inputs", inputs, dtype=dtype)
     if inputs.ndim not in (2, 3) or inputs.shape[-1] != model.n_in:
-        raise ValueError(
-            f"inputs: expected shape (time, n_in) or (samples, time, n_in) with "
-            f"n_in = {model.n_in}, got {inputs.shape}."
-        )
+        what = f"shape (time, n_in) or (samples, time, n_in) with n_in = {model.n_in}"
+        fail("inputs", what, f"shape {inputs.shape}")
     single = inputs.ndim == 2
     batch = inputs[None] if single else inputs
     model, history = _stdp(model, batch, rule, astrocyte, reset)

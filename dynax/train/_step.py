@@ -15,7 +15,9 @@ import jax.numpy as jnp
 import jax.random as jr
 import jax.tree_util as jtu
 
-from .._simulate import simulate
+from .._ensemble import Plan, run
+from .._simulate import SimulateOptions, simulate
+from ._data import step_batch
 
 
 class Carry(eqx.Module):
@@ -30,14 +32,26 @@ class Carry(eqx.Module):
 class StepSpec(eqx.Module):
     """Static description of one training step (hashable: no arrays)."""
 
-    task: Any
     loss: Callable
     regularizer: Any
     optimizer: Any
+    options: SimulateOptions
     batch_size: int = eqx.field(static=True)
     noise: bool = eqx.field(static=True)
     independent_batches: bool = eqx.field(static=True)
-    sim_kwargs: tuple = eqx.field(static=True)
+    how: Plan = eqx.field(static=True)
+
+
+def check_options(options) -> SimulateOptions:
+    """``options`` or the defaults; a ``TypeError`` for anything else."""
+    if options is None:
+        return SimulateOptions()
+    if not isinstance(options, SimulateOptions):
+        raise TypeError(
+            "options: expected a dx.SimulateOptions (e.g. dx.SimulateOptions("
+            f"solver=diffrax.Heun(), dt=0.05)) or None, got {type(options).__name__}."
+        )
+    return options
 
 
 def make_optimizer(optimizer, hp):
@@ -67,40 +81,35 @@ def cast_floats(batch, like):
     )
 
 
-def member_loss(params, frozen, batch, keys, spec: StepSpec):
+def member_loss(params, frozen, batch, ts, key, spec: StepSpec):
     """The task loss (plus regulariser) of one network on a batch of trials.
 
+    Every trial gets its own noise from ``key`` (``None``: no noise).
     Returns ``(loss, ok)``: ``ok`` is False when any trial's solve diverged.
     """
     model = eqx.combine(params, frozen)
-    ts = spec.task.ts
     batch = cast_floats(batch, model.init_state())
-
-    def run(inputs, key):
-        traj = simulate(
-            model,
-            model.init_state(),
-            ts,
-            inputs=inputs,
-            key=key,
-            throw=False,
-            **dict(spec.sim_kwargs),
-        )
-        return traj.outputs, traj.ys, traj.ok
-
-    outputs, ys, ok = jax.vmap(run, in_axes=(0, None if keys is None else 0))(
-        batch.inputs, keys
+    traj = simulate(
+        model,
+        model.init_state(),
+        ts,
+        inputs=batch.inputs,
+        key=key,
+        throw=False,
+        trials=True,
+        **spec.options.kwargs(),
     )
+    outputs, ys, ok = traj.outputs, traj.ys, traj.ok
     value = spec.loss(outputs, batch.targets, batch.mask)
     if spec.regularizer is not None:
         value = value + spec.regularizer(params, model, ys).astype(value.dtype)
     return value, jnp.all(ok)
 
 
-def member_step(carry: Carry, hp, frozen, batch, keys, step, spec: StepSpec):
+def member_step(carry: Carry, hp, frozen, batch, ts, key, step, spec: StepSpec):
     """One optimiser step of one network, skipped (and flagged) if anything diverges."""
     grad_fn = eqx.filter_value_and_grad(member_loss, has_aux=True)
-    (value, ok), grads = grad_fn(carry.params, frozen, batch, keys, spec)
+    (value, ok), grads = grad_fn(carry.params, frozen, batch, ts, key, spec)
     tx = make_optimizer(spec.optimizer, hp)
     # optax mixes weakly typed Python scalars with its int32 step count, which a
     # user's strict dtype-promotion setting rejects; scope the default to it.
@@ -118,38 +127,36 @@ def member_step(carry: Carry, hp, frozen, batch, keys, step, spec: StepSpec):
     return new, value
 
 
-def _batches(spec: StepSpec, key, n_members: int):
-    """Trials for one step: shared by all members, or one batch per member."""
-    sample = jax.vmap(spec.task.sample)
-    if spec.independent_batches:
-        member_keys = jr.split(key, n_members)
-        keys = jax.vmap(lambda k: jr.split(k, spec.batch_size))(member_keys)
-        return jax.vmap(sample)(keys), 0
-    return sample(jr.split(key, spec.batch_size)), None
-
-
 @eqx.filter_jit
-def run_chunk(carry: Carry, hp, frozen, start, key, n_steps: int, spec: StepSpec):
+def run_chunk(
+    carry: Carry, hp, frozen, source, start, key, n_steps: int, spec: StepSpec
+):
     """Run ``n_steps`` training steps from step number ``start``.
 
-    The data of step ``s`` come from ``fold_in(key, s)`` alone, so how the run is cut
-    into chunks (or resumed from a checkpoint) does not change any number.
+    The data of step ``s`` come from ``fold_in(key, s)`` alone (a data set's epoch
+    order from ``key``), so how the run is cut into chunks (or resumed from a
+    checkpoint) does not change any number. One network, or every member at once
+    through :func:`dynax._ensemble.map_members` (each member its own noise key).
 
     Returns:
-        ``(carry, losses)`` with ``losses`` of shape ``(n_steps, n_members)``.
+        ``(carry, losses)`` with ``losses`` of shape ``(n_steps, *members)``.
     """
-    n_members = carry.failed.shape[0]
+    ts = source.ts
+    independent = spec.how.n if spec.independent_batches else None
+    # every member's training state, parameters and frozen part are its own; the
+    # batch is shared unless each member draws its own
+    how = spec.how.with_axes(
+        eqx.if_array(0), eqx.if_array(0), None if independent is None else 0
+    )
 
     def body(c, step):
-        k_batch, k_noise = jr.split(jr.fold_in(key, step))
-        batch, batch_axis = _batches(spec, k_batch, n_members)
-        keys = None
-        if spec.noise:
-            per_member = jr.split(k_noise, n_members)
-            keys = jax.vmap(lambda k: jr.split(k, spec.batch_size))(per_member)
-        one = lambda c1, h, f, b, k: member_step(c1, h, f, b, k, step, spec)  # noqa: E731
-        axes = (0, 0, 0, batch_axis, None if keys is None else 0)
-        return eqx.filter_vmap(one, in_axes=axes)(c, hp, frozen, batch, keys)
+        batch = step_batch(source, key, step, spec.batch_size, independent)
+        k_noise = jr.split(jr.fold_in(key, step))[1] if spec.noise else None
+
+        def one(c1, h, f, b, k):
+            return member_step(c1, h, f, b, ts, k, step, spec)
+
+        return run(one, c, (hp, frozen, batch), how, k_noise)
 
     steps = start + jnp.arange(n_steps, dtype=start.dtype)
     return jax.lax.scan(body, carry, steps)

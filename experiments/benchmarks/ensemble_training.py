@@ -9,7 +9,8 @@ E CTRNNs (N=128 units, 64 trials per step, 100 Euler steps per trial, Adam) lear
 - ``handwritten``: a hand-written ``lax.scan`` Euler loop with optax, vmapped over the
   ensemble, one jitted step per iteration (the baseline a JAX user writes);
 - variants of the hand-written loop and of ``fit``: ``lax.scan`` unrolling,
-  rematerialisation of the scan body (``jax.checkpoint``; ``fit(..., remat=True)``),
+  rematerialisation of the scan body (``jax.checkpoint``;
+  ``fit(..., options=dx.SimulateOptions(remat=True))``),
   buffer donation.
 
 Throughput is network-iterations per second (E x optimiser steps / run time);
@@ -114,8 +115,7 @@ def _fit_runner(models, task, cfg, key, ensemble, optimizer, unroll=1, remat=Fal
         batch_size=cfg.batch_size,
         key=key,
         ensemble=ensemble,
-        unroll=unroll,
-        remat=remat,
+        options=dx.SimulateOptions(unroll=unroll, remat=remat),
     )
 
     def go():

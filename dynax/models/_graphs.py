@@ -2,9 +2,10 @@ r"""Graph generators: dense adjacency matrices, random ones as pure functions of
 
 Every generator returns a symmetric ``(n, n)`` float adjacency matrix with zero
 diagonal and unit weights (an undirected simple graph), ready for
-:func:`dynax.analysis.laplacian`, the dense coupling of the oscillator models, or
-:func:`edges_from_adjacency` for their sparse layout. The random generators are
-jit- and vmap-friendly (``vmap`` over keys gives an ensemble of graphs).
+:func:`dynax.analysis.laplacian`, :class:`DenseCoupling`, or
+:meth:`SparseCoupling.from_adjacency` (:func:`edges_from_adjacency`) for an edge
+list. The random generators are jit- and vmap-friendly (``vmap`` over keys gives an
+ensemble of graphs).
 """
 
 import functools
@@ -16,15 +17,18 @@ import numpy as np
 from jax.typing import DTypeLike
 
 from .._custom_types import Array, ArrayLike, Float, Int, PRNGKeyArray, ScalarLike
+from .._validate import (
+    check_array,
+    check_float,
+    check_int,
+    check_key,
+    fail,
+    is_concrete,
+)
 
 
 def _dtype(dtype: DTypeLike | None):
     return jnp.dtype(jnp.result_type(float) if dtype is None else dtype)
-
-
-def _check_n(n: int, minimum: int) -> None:
-    if not isinstance(n, int) or isinstance(n, bool) or n < minimum:
-        raise ValueError(f"n: expected a Python int >= {minimum}, got {n!r}.")
 
 
 def _circulant(n: int, half_width: int, dtype) -> Float[Array, "n n"]:
@@ -36,30 +40,26 @@ def _circulant(n: int, half_width: int, dtype) -> Float[Array, "n n"]:
 
 def ring_graph(n: int, *, dtype: DTypeLike | None = None) -> Float[Array, "n n"]:
     r"""Return the cycle $C_n$: node $i$ linked to $i \pm 1 \pmod n$ ($n \ge 3$)."""
-    _check_n(n, 3)
+    check_int("n", n, 3)
     return _circulant(n, 1, _dtype(dtype))
 
 
 def path_graph(n: int, *, dtype: DTypeLike | None = None) -> Float[Array, "n n"]:
     r"""Return the path $P_n$: node $i$ linked to $i \pm 1$ (no wrap-around)."""
-    _check_n(n, 1)
+    check_int("n", n, 1)
     i = np.arange(n)
     return jnp.asarray(np.abs(i[:, None] - i[None, :]) == 1, _dtype(dtype))
 
 
 def complete_graph(n: int, *, dtype: DTypeLike | None = None) -> Float[Array, "n n"]:
     r"""Return the complete graph $K_n$ (every pair linked, no self-loops)."""
-    _check_n(n, 1)
+    check_int("n", n, 1)
     return jnp.asarray(1.0 - np.eye(n), _dtype(dtype))
 
 
 def _check_probability(p: ScalarLike) -> None:
-    try:
-        value = float(np.asarray(p))
-    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
-        return
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"p: expected a probability in [0, 1], got {value}.")
+    if is_concrete(p):  # a traced p (vmapped) is not read
+        check_float("p", p, low=0.0, high=1.0)
 
 
 def erdos_renyi_graph(
@@ -76,8 +76,9 @@ def erdos_renyi_graph(
         key: PRNG key.
         dtype: float dtype of the result.
     """
-    _check_n(n, 1)
+    check_int("n", n, 1)
     _check_probability(p)
+    check_key("key", key)
     return _erdos_renyi(n, jnp.asarray(p), key).astype(_dtype(dtype))
 
 
@@ -113,10 +114,11 @@ def watts_strogatz_graph(
         key: PRNG key.
         dtype: float dtype of the result.
     """
-    _check_n(n, 3)
-    if not isinstance(k, int) or k % 2 or not 2 <= k < n:
-        raise ValueError(f"k: expected an even int with 2 <= k < n = {n}, got {k!r}.")
+    check_int("n", n, 3)
+    if check_int("k", k) % 2 or not 2 <= k < n:
+        fail("k", f"an even integer with 2 <= k < n = {n}", repr(k))
     _check_probability(p)
+    check_key("key", key)
     return _watts_strogatz(n, k // 2, jnp.asarray(p), key).astype(_dtype(dtype))
 
 
@@ -146,13 +148,13 @@ def edges_from_adjacency(
 
     Entry $A_{ij} \ne 0$ becomes an edge from $j$ (sender) to $i$ (receiver) with
     weight $A_{ij}$ (row = receiver, as everywhere in dynax), so
-    ``Kuramoto(omega, weights, edges=(senders, receivers))`` equals
-    ``Kuramoto(omega, A)``. Not jittable: the number of edges sets the shapes, so
-    ``A`` must be concrete.
+    ``SparseCoupling(senders, receivers, weights, n)`` computes what
+    ``DenseCoupling(A)`` does (see :meth:`SparseCoupling.from_adjacency`). Not
+    jittable: the number of edges sets the shapes, so ``A`` must be concrete.
     """
-    a = np.asarray(A)
+    a = np.asarray(check_array("A", A))
     if a.ndim != 2 or a.shape[0] != a.shape[1]:
-        raise ValueError(f"A: expected a square (n, n) matrix, got shape {a.shape}.")
+        fail("A", "a square (n, n) matrix", f"shape {a.shape}")
     receivers, senders = np.nonzero(a)
     return (
         jnp.asarray(senders, jnp.int32),
