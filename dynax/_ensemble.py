@@ -38,7 +38,13 @@ import jax.random as jr
 import jax.tree_util as jtu
 from jaxtyping import PRNGKeyArray
 
-from ._validate import check_callable, check_ensemble as check_declared, fail, message
+from ._validate import (
+    ArgumentTypeError,
+    check_callable,
+    check_ensemble as check_declared,
+    fail,
+    message,
+)
 
 _M = TypeVar("_M")
 
@@ -278,7 +284,7 @@ def check_chunk_size(chunk_size, ensemble: bool) -> int | None:
     if chunk_size is None:
         return None
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"chunk_size: expected a positive int or None, got "
             f"{type(chunk_size).__name__}."
         )

@@ -32,6 +32,8 @@ from ._validate import (
     check_instance,
     check_int,
     check_key,
+    describe,
+    fail,
     is_concrete,
 )
 from .models._base import AbstractMap, AbstractSteppedMap
@@ -139,18 +141,14 @@ class SimulateOptions(eqx.Module):
 
     def __check_init__(self):
         check_solver(self.solver, self.stepsize_controller, True)
-        if self.dt is not None and (
-            isinstance(self.dt, bool) or not isinstance(self.dt, int | float)
-        ):
-            raise TypeError(
-                f"dt: expected a Python float or None, got {type(self.dt).__name__}."
-            )
+        if self.dt is not None:
+            if isinstance(self.dt, bool) or not isinstance(self.dt, int | float):
+                fail("dt", "a Python float or None", describe(self.dt), error=TypeError)
+            if not self.dt > 0:
+                fail("dt", "a number > 0 or None", repr(self.dt))
         for name in ("max_steps", "unroll"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}: expected an int >= 1, got {value!r}.")
-        if not isinstance(self.remat, bool):
-            raise TypeError(f"remat: expected a bool, got {type(self.remat).__name__}.")
+            check_int(name, getattr(self, name), 1)
+        check_bool("remat", self.remat)
 
     def kwargs(self) -> dict[str, Any]:
         """The fields as keyword arguments of :func:`simulate`."""

@@ -416,7 +416,12 @@ def test_linearise_ensemble_equals_loop_and_checks_the_state(getkey):
         np.testing.assert_allclose(lin.eigvals[i], one.eigvals, rtol=1e-10)
         at0 = dx.analysis.linearise(dx.member(ens, i), ys[0], inputs=u)
         np.testing.assert_allclose(shared.jacobian[i], at0.jacobian, rtol=1e-12)
-    with pytest.raises(ValueError, match=r"y: expected a state of shape \(6,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"y: expected a state f can be evaluated on \(model.init_state\(\) has shape \(6,\)\), got shape \(7,\)",
+    ):
         dx.analysis.linearise(dx.member(ens, 0), jnp.ones(7), inputs=u)
-    with pytest.raises(ValueError, match="^ensemble: expected one network"):
+    with pytest.raises(
+        ValueError, match="^ensemble: expected True for a stacked ensemble"
+    ):
         dx.analysis.linearise(ens, ys[0], inputs=u)

@@ -44,10 +44,11 @@ def test_check_ensemble_both_directions(make):
     check_ensemble(ens, True)
     check_ensemble(dx.member(ens, 0), False)
     with pytest.raises(
-        ValueError, match="ensemble: expected one network .* pass ensemble=True"
+        ValueError,
+        match="ensemble: expected True for a stacked ensemble .* Pass ensemble=True",
     ):
         check_ensemble(ens, False)
-    with pytest.raises(ValueError, match="ensemble: expected a stacked ensemble"):
+    with pytest.raises(ValueError, match="ensemble: expected False for one network, got True"):
         check_ensemble(dx.member(ens, 0), True)
     with pytest.raises(TypeError, match="ensemble: expected a bool"):
         check_ensemble(ens, 1)  # type: ignore[arg-type]
@@ -56,9 +57,11 @@ def test_check_ensemble_both_directions(make):
 def test_simulate_names_ensemble_before_tracing():
     ens = ctrnn_ensemble()
     one = dx.member(ens, 0)
-    with pytest.raises(ValueError, match="^ensemble: expected one network"):
+    with pytest.raises(
+        ValueError, match="^ensemble: expected True for a stacked ensemble"
+    ):
         dx.simulate(ens, one.init_state(), TS, inputs=U[0])
-    with pytest.raises(ValueError, match="^ensemble: expected a stacked ensemble"):
+    with pytest.raises(ValueError, match="^ensemble: expected False for one network, got True"):
         dx.simulate(one, one.init_state(), TS, inputs=U[0], ensemble=True)
 
 

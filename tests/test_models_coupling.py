@@ -209,7 +209,7 @@ def test_float_dtypes():
     "make, match",
     [
         (lambda: MeanField(np.ones(3), 5), r"strength: expected a scalar or shape"),
-        (lambda: MeanField(1.0, 0), "n: expected a Python int >= 1"),
+        (lambda: MeanField(1.0, 0), "n: expected an integer >= 1"),
         (lambda: DenseCoupling(np.ones((2, 3))), r"weights: expected a square"),
         (
             lambda: SparseCoupling(np.array([0, 4]), np.array([1, 2]), 1.0, 4),

@@ -84,10 +84,10 @@ def test_edges_from_adjacency_round_trip():
 @pytest.mark.parametrize(
     "call, match",
     [
-        (lambda: ring_graph(2), "n: expected a Python int >= 3"),
+        (lambda: ring_graph(2), "n: expected an integer >= 3"),
         (
             lambda: erdos_renyi_graph(5, 1.5, key=jr.PRNGKey(0)),
-            r"p: expected a probability",
+            r"p: expected a number in \[0, 1\]",
         ),
         (
             lambda: watts_strogatz_graph(10, 3, 0.1, key=jr.PRNGKey(0)),

@@ -14,7 +14,8 @@ from dynax.models import LIFReservoir, LIFState
 
 
 def spike_steps(model, n_steps):
-    traj = dx.simulate(model, model.init_state(), jnp.arange(n_steps + 1.0))
+    ts = jnp.arange(n_steps + 1.0) * model.dt  # a stepped map: ts spaced by dt
+    traj = dx.simulate(model, model.init_state(), ts)
     return np.flatnonzero(np.asarray(traj.ys.spikes[:, 0]))
 
 

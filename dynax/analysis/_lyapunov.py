@@ -184,9 +184,9 @@ def _check(dt, n_steps, n_exponents, n, n_transient, qr_every, n_blocks):
     if not (
         jnp.issubdtype(dt.dtype, jnp.floating) or jnp.issubdtype(dt.dtype, jnp.integer)
     ):
-        fail("dt", "a positive step (a number or an array)", f"dtype {dt.dtype}")
+        fail("dt", "a number > 0 (or an array of them)", f"dtype {dt.dtype}")
     if is_concrete(dt) and not bool(jnp.all(dt > 0)):
-        fail("dt", "a positive step", f"{dt}")
+        fail("dt", "a number > 0", f"{dt}")
     check_int("n_steps", n_steps, 1)
     check_int("qr_every", qr_every, 1)
     check_int("n_transient", n_transient, 0)
@@ -201,7 +201,7 @@ def _check(dt, n_steps, n_exponents, n, n_transient, qr_every, n_blocks):
 @eqx.filter_jit
 def _lyapunov(f, y0, inputs, dt, args, key, solver, t0, **opts):
     how = opts.pop("how")
-    dt = eqx.error_if(dt, ~jnp.all(dt > 0), "dt: expected a positive step.")
+    dt = eqx.error_if(dt, ~jnp.all(dt > 0), "dt: expected a number > 0.")
 
     def one(m, y, u, h, k):
         return _one(m, y, u, h, args, k, solver, t0, **opts)

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 from jax.typing import DTypeLike
 
 from .._custom_types import Args, Array, ArrayLike, Float, ScalarLike
-from .._validate import check_float_dtype, check_int
+from .._validate import ArgumentTypeError, check_float_dtype, check_int
 from ._base import AbstractDynamics, drive
 from ._coupling import check_per_unit, check_scalar
 
@@ -36,7 +36,9 @@ def _dtype(dtype: DTypeLike | None, *values) -> jnp.dtype:
 
 def _n_in(driven: bool, dim: int) -> int:
     if not isinstance(driven, bool):
-        raise TypeError(f"driven: expected a bool, got {type(driven).__name__}.")
+        raise ArgumentTypeError(
+            f"driven: expected a bool, got {type(driven).__name__}."
+        )
     return dim if driven else 0
 
 

@@ -12,6 +12,7 @@ from .._custom_types import Args, Array, ArrayLike, Float, ScalarLike
 from .._validate import (
     check_float_dtype,
     check_int,
+    describe,
     fail,
     is_concrete,
 )
@@ -89,7 +90,7 @@ class CoupledGradientNetwork(AbstractStochasticDynamics):
         dtype: DTypeLike | None = None,
     ):
         if not callable(f):
-            raise ValueError(f"f: expected a callable f(x) -> scalar, got {f!r}.")
+            fail("f", "a callable f(x) -> scalar", describe(f), error=TypeError)
         check_int("dim", dim, 1)
         dtype = check_float_dtype(
             "dtype", dtype if dtype is not None else _dtype(laplacian)

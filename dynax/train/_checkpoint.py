@@ -22,6 +22,8 @@ import jax
 import jax.numpy as jnp
 import jax.tree_util as jtu
 
+from .._validate import ArgumentTypeError
+
 if TYPE_CHECKING:  # orbax is imported when a checkpoint is used (it is slow to import)
     import orbax.checkpoint as ocp
 
@@ -31,7 +33,7 @@ _ITEMS = ("state", "meta")
 
 def _absolute(directory) -> pathlib.Path:
     if not isinstance(directory, str | os.PathLike):
-        raise TypeError(
+        raise ArgumentTypeError(
             "checkpoint_dir: expected a path (str or os.PathLike), got "
             f"{type(directory).__name__}."
         )

@@ -13,6 +13,7 @@ import jax.random as jr
 import numpy as np
 
 from .._custom_types import Array, Float, PRNGKeyArray
+from .._validate import ArgumentTypeError
 from ..tasks import TaskBatch
 from ..tasks._base import r_squared
 
@@ -84,7 +85,9 @@ class Dataset(eqx.Module):
                 f"loss_kind: expected 'mse' or 'cross_entropy', got {loss_kind!r}."
             )
         if not isinstance(shuffle, bool):
-            raise TypeError(f"shuffle: expected a bool, got {type(shuffle).__name__}.")
+            raise ArgumentTypeError(
+                f"shuffle: expected a bool, got {type(shuffle).__name__}."
+            )
         self.ts, self.inputs, self.targets = ts, inputs, targets
         self.mask, self.loss_kind, self.shuffle = mask, loss_kind, shuffle
 
@@ -136,7 +139,7 @@ def check_source(source, batch_size: int | None = None) -> None:
         return
     for attr in ("sample", "ts"):
         if not hasattr(source, attr):
-            raise TypeError(
+            raise ArgumentTypeError(
                 "task: expected a dynax task with .sample(key) and .ts (e.g. "
                 "dx.tasks.FlipFlop()) or a dx.train.Dataset, got "
                 f"{type(source).__name__} without .{attr}."

@@ -17,6 +17,7 @@ import numpy as np
 from .._custom_types import Array, Bool, Float, Int
 from .._ensemble import plan, run
 from .._simulate import simulate
+from .._validate import ArgumentTypeError
 from ..tasks import FlipFlop
 from ._step import cast_floats
 
@@ -111,7 +112,7 @@ def memory_retention(
         A :class:`Retention`.
     """
     if not isinstance(task, FlipFlop):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"task: expected a dx.tasks.FlipFlop, got {type(task).__name__}."
         )
     holds = np.asarray(hold_steps)

@@ -17,6 +17,7 @@ import jax.tree_util as jtu
 
 from .._ensemble import Plan, run
 from .._simulate import SimulateOptions, simulate
+from .._validate import ArgumentTypeError
 from ._data import step_batch
 
 
@@ -47,7 +48,7 @@ def check_options(options) -> SimulateOptions:
     if options is None:
         return SimulateOptions()
     if not isinstance(options, SimulateOptions):
-        raise TypeError(
+        raise ArgumentTypeError(
             "options: expected a dx.SimulateOptions (e.g. dx.SimulateOptions("
             f"solver=diffrax.Heun(), dt=0.05)) or None, got {type(options).__name__}."
         )
