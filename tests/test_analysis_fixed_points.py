@@ -418,7 +418,8 @@ def test_linearise_ensemble_equals_loop_and_checks_the_state(getkey):
         np.testing.assert_allclose(shared.jacobian[i], at0.jacobian, rtol=1e-12)
     with pytest.raises(
         ValueError,
-        match=r"y: expected a state f can be evaluated on \(model.init_state\(\) has shape \(6,\)\), got shape \(7,\)",
+        match=r"y: expected a state f can be evaluated on \(model.init_state\(\) "
+        r"has shape \(6,\)\), got shape \(7,\)",
     ):
         dx.analysis.linearise(dx.member(ens, 0), jnp.ones(7), inputs=u)
     with pytest.raises(

@@ -48,7 +48,7 @@ def test_check_ensemble_both_directions(make):
         match="ensemble: expected True for a stacked ensemble .* Pass ensemble=True",
     ):
         check_ensemble(ens, False)
-    with pytest.raises(ValueError, match="ensemble: expected False for one network, got True"):
+    with pytest.raises(ValueError, match="ensemble: expected False for one network"):
         check_ensemble(dx.member(ens, 0), True)
     with pytest.raises(TypeError, match="ensemble: expected a bool"):
         check_ensemble(ens, 1)  # type: ignore[arg-type]
@@ -61,7 +61,7 @@ def test_simulate_names_ensemble_before_tracing():
         ValueError, match="^ensemble: expected True for a stacked ensemble"
     ):
         dx.simulate(ens, one.init_state(), TS, inputs=U[0])
-    with pytest.raises(ValueError, match="^ensemble: expected False for one network, got True"):
+    with pytest.raises(ValueError, match="^ensemble: expected False for one network"):
         dx.simulate(one, one.init_state(), TS, inputs=U[0], ensemble=True)
 
 

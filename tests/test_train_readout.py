@@ -299,6 +299,45 @@ def test_force_equals_numpy_rls(getkey):
     np.testing.assert_allclose(np.asarray(res.state), x, atol=1e-10)
 
 
+def test_force_on_ei_reservoir_learns_open_loop_and_keeps_the_gains(getkey):
+    """An EIAdaptiveReservoir declares no output feedback: FORCE learns its readout
+    by RLS on the reservoir's own (open-loop) states, step by step as NumPy does,
+    and never touches the inhibitory gains (it used to feed w @ x into them)."""
+    m = dx.models.EIAdaptiveReservoir(2, 16, inhibitory_gain=0.7, key=getkey())
+    u = np.asarray(jr.uniform(getkey(), (40, 2), jnp.float64))
+    f = np.asarray(jr.normal(getkey(), (40, 3), jnp.float64))
+    x0 = np.full(16, 0.3)
+    res = force_readout(m, jnp.asarray(x0), jnp.asarray(f), inputs=u, alpha=0.5)
+    W_E, W_I, W_in = (np.asarray(a) for a in (m.W_E, m.W_I, m.W_in))
+    b, g, a, n_e = np.asarray(m.b), np.asarray(m.g), float(m.leak), m.n_exc
+    x, w, P, zs = x0, np.zeros((3, 16)), np.eye(16) / 0.5, []
+    for k in range(40):
+        z = w @ x
+        zs.append(z)
+        P = P - np.outer(P @ x, x @ P) / (1 + x @ P @ x)
+        w = w - np.outer(z - f[k], P @ x)
+        pre = W_E @ x[:n_e] - g * (W_I @ x[n_e:]) + W_in @ u[k] + b
+        x = (1 - a) * x + a / (1 + np.exp(-pre))
+    np.testing.assert_allclose(np.asarray(res.outputs), np.array(zs), atol=1e-10)
+    np.testing.assert_allclose(np.asarray(res.readout.weights), w, atol=1e-10)
+    np.testing.assert_allclose(np.asarray(res.state), x, atol=1e-12)
+    # the states are the network's own: simulate with the same gains agrees
+    u_sim = np.concatenate([u, u[-1:]])  # simulate wants one row per time
+    ys = dx.simulate(m, jnp.asarray(x0), jnp.arange(41.0), inputs=u_sim).ys
+    np.testing.assert_allclose(np.asarray(res.state), np.asarray(ys[-1]), atol=1e-12)
+
+
+def test_force_needs_a_declared_reservoir(getkey):
+    ctrnn = dx.models.CTRNN(2, 8, 1, key=getkey())
+    with pytest.raises(TypeError, match=r"model: expected a discrete-time reservoir"):
+        force_readout(ctrnn, jnp.zeros(8), jnp.zeros((10, 1)))
+    with pytest.raises(TypeError, match=r"got a CTRNN"):
+        force_readout(ctrnn, jnp.zeros(8), jnp.zeros((10, 1)))
+    fb = dx.models.ESN(0, 8, n_out=2, feedback=True, key=getkey())
+    with pytest.raises(ValueError, match=r"targets: expected shape \(time, n_fb\)"):
+        force_readout(fb, jnp.zeros(8), jnp.zeros((10, 3)))
+
+
 def test_force_learns_sine_in_closed_loop(getkey):
     """Train with the output fed back, then run autonomously: the sine continues."""
     n, T, period = 300, 3000, 50
@@ -337,13 +376,13 @@ def test_one_trace_across_repeated_calls(getkey, monkeypatch):
 
     m = dx.models.ESN(0, 8, n_out=1, feedback=True, key=getkey())
     calls = []
-    step = type(m).step
+    step = type(m).step_feedback
 
-    def counted_step(self, x, u, y=None):
+    def counted_step(self, x, u, y):
         calls.append(1)
         return step(self, x, u, y)
 
-    monkeypatch.setattr(dx.models.ESN, "step", counted_step)
+    monkeypatch.setattr(dx.models.ESN, "step_feedback", counted_step)
     for _ in range(3):
         f = jr.normal(getkey(), (20, 1))
         force_readout(m, jnp.zeros(8), f, alpha=1.0)

@@ -2,7 +2,9 @@
 
 from ._base import (
     AbstractDynamics as AbstractDynamics,
+    AbstractFeedbackReservoir as AbstractFeedbackReservoir,
     AbstractMap as AbstractMap,
+    AbstractReservoir as AbstractReservoir,
     AbstractSteppedMap as AbstractSteppedMap,
     AbstractStochasticDynamics as AbstractStochasticDynamics,
 )

@@ -99,3 +99,50 @@ class AbstractSteppedMap(AbstractMap):
     @abc.abstractmethod
     def time_step(self) -> Array:
         """The time one application advances (a scalar array)."""
+
+
+class AbstractReservoir(AbstractMap):
+    r"""A discrete-time reservoir driven by an input sequence: $x_{k+1} = F(x_k, u_k)$.
+
+    The online-learning interface. ``step(x, u)`` has one meaning: the next state
+    from the state ``x`` (any PyTree the model's ``init_state()`` returns) and the
+    input vector ``u`` of shape ``(n_in,)``, with every parameter taken from the
+    model's fields (to step with other gains or weights, step a copy made with
+    ``eqx.tree_at``). ``__call__(t, x, args)`` is ``step`` with the input
+    ``args.evaluate(t)``, so :func:`dynax.simulate` runs the same map. The online
+    procedures (:func:`dynax.train.force_readout`,
+    :func:`dynax.train.adapt_inhibition`, :func:`dynax.train.stdp`) accept the
+    reservoirs that declare this interface and raise a ``TypeError`` naming the
+    model's class for any other model.
+    """
+
+    n_in: eqx.AbstractVar[int]
+
+    @abc.abstractmethod
+    def step(self, x: State, u: Array) -> State:
+        """Return the next state after ``x`` driven by the input ``u`` (``(n_in,)``)."""
+
+
+class AbstractFeedbackReservoir(AbstractReservoir):
+    r"""A reservoir whose readout output can be fed back into it.
+
+    ``step_feedback(x, u, y)`` is the next state when the output ``y`` (shape
+    ``(n_fb,)``) is fed back, whatever produced ``y``: a target (teacher forcing), the
+    output of a readout being learned (FORCE) or the model's own readout (closed
+    loop). ``step(x, u)`` feeds back the model's stored readout of ``x``. ``n_fb`` is
+    the number of fed-back channels, 0 for a network built without feedback (then
+    ``y`` must have shape ``(0,)`` and is ignored).
+    """
+
+    @property
+    @abc.abstractmethod
+    def n_fb(self) -> int:
+        """The number of fed-back output channels (0: no feedback)."""
+
+    @abc.abstractmethod
+    def step_feedback(self, x: State, u: Array, y: Array) -> State:
+        """Return the next state after ``x``, input ``u`` and fed-back output ``y``."""
+
+    @abc.abstractmethod
+    def readout(self, x: State) -> Array:
+        """Return the stored readout's output at state ``x``."""

@@ -17,7 +17,7 @@ from .._validate import (
     check_unit_shape,
 )
 from . import _init
-from ._base import AbstractMap, drive
+from ._base import AbstractReservoir, drive
 from ._reservoir import _check_leak
 from ._reservoir_init import sparse_matrix
 
@@ -52,7 +52,7 @@ def _in_degree(density: float, n_cols: int) -> int:
     return min(max(1, round(density * n_cols)), n_cols - 1)
 
 
-class EIAdaptiveReservoir(AbstractMap):
+class EIAdaptiveReservoir(AbstractReservoir):
     r"""A leaky sigmoid reservoir with E and I units and per-unit inhibitory gains.
 
     $$x_{k+1} = (1 - a)\,x_k + a\,\sigma\!\big(W_E\, x^E_k - g \odot (W_I\, x^I_k)
@@ -164,13 +164,10 @@ class EIAdaptiveReservoir(AbstractMap):
         self.n_in, self.n_hidden, self.n_exc = n_in, n_hidden, n_exc
 
     def step(
-        self,
-        x: Float[Array, " n_hidden"],
-        u: Float[Array, " n_in"],
-        g: Float[Array, " n_hidden"] | None = None,
+        self, x: Float[Array, " n_hidden"], u: Float[Array, " n_in"]
     ) -> Float[Array, " n_hidden"]:
-        r"""Return $x_{k+1}$ given $x_k$, $u_k$ and gains ``g`` (default: the field)."""
-        g = jnp.maximum(self.g if g is None else g, 0)
+        r"""Return $x_{k+1}$ given $x_k$ and $u_k$ (gains: the field ``g``)."""
+        g = jnp.maximum(self.g, 0)
         exc = self.W_E @ x[: self.n_exc]
         inh = self.W_I @ x[self.n_exc :]
         pre = exc - g * inh + self.W_in @ u + self.b

@@ -25,7 +25,7 @@ from .._validate import (
     check_positive,
     check_unit_shape,
 )
-from ._base import AbstractSteppedMap, drive
+from ._base import AbstractReservoir, AbstractSteppedMap, drive
 
 
 class LIFState(eqx.Module):
@@ -61,7 +61,7 @@ def _random_network(key, n, n_in, n_exc, density, input_density, dtype, scales):
     return is_exc, mask, W, input_mask, W_in
 
 
-class LIFReservoir(AbstractSteppedMap):
+class LIFReservoir(AbstractReservoir, AbstractSteppedMap):
     r"""A recurrent network of leaky integrate-and-fire neurons with E/I populations.
 
     One application is one time step of ``dt`` ms (exact exponential integration
@@ -195,14 +195,14 @@ class LIFReservoir(AbstractSteppedMap):
         )  # fmt: skip
         self.n_in, self.n = n_in, n
 
-    def step(self, y: LIFState, u: Float[Array, " n_in"]) -> LIFState:
+    def step(self, x: LIFState, u: Float[Array, " n_in"]) -> LIFState:
         """Return the state after one step of ``dt`` ms driven by the input ``u``."""
-        dtype = y.v.dtype
+        dtype = x.v.dtype
         decay_syn = jnp.exp(-self.dt / self.tau_syn)
         decay_m = jnp.exp(-self.dt / self.tau_m)
-        i_syn = decay_syn * y.i_syn + self.W @ y.spikes + self.W_in @ u.astype(dtype)
-        v = decay_m * y.v + (1 - decay_m) * (i_syn + self.bias)
-        free = y.refractory <= 0
+        i_syn = decay_syn * x.i_syn + self.W @ x.spikes + self.W_in @ u.astype(dtype)
+        v = decay_m * x.v + (1 - decay_m) * (i_syn + self.bias)
+        free = x.refractory <= 0
         v = jnp.where(free, v, self.v_reset)
         fired = free & (v >= self.threshold)
         spikes = jax.lax.stop_gradient(fired.astype(dtype))
@@ -211,7 +211,7 @@ class LIFReservoir(AbstractSteppedMap):
             v=jnp.where(fired, self.v_reset, v),
             i_syn=i_syn,
             refractory=jnp.where(
-                fired, self.t_ref, jnp.maximum(y.refractory - self.dt, zero)
+                fired, self.t_ref, jnp.maximum(x.refractory - self.dt, zero)
             ),
             spikes=spikes,
         )

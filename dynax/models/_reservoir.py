@@ -1,7 +1,6 @@
 r"""Echo-state networks: a fixed random reservoir read out by a trained linear map."""
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import jax.random as jr
 from jax.typing import DTypeLike
@@ -18,7 +17,8 @@ from .._validate import (
     check_unit_shape,
     fail,
 )
-from ._base import AbstractMap, drive
+from ._base import AbstractFeedbackReservoir, drive
+from ._online import run_online
 from ._reservoir_init import scale_to_spectral_radius, sparse_matrix
 
 
@@ -27,7 +27,7 @@ def _check_leak(leak: ArrayLike, dtype) -> Array:
     return check_elements("leak", leak, dtype, bad, "in (0, 1]")
 
 
-class ESN(AbstractMap):
+class ESN(AbstractFeedbackReservoir):
     r"""A leaky echo-state network (Jaeger 2001; Jaeger et al. 2007).
 
     $$x_{k+1} = (1 - a)\,x_k + a \tanh\!\big(W x_k + W_\text{in} u_k
@@ -134,20 +134,35 @@ class ESN(AbstractMap):
         """Number of readout channels."""
         return self.W_out.shape[-2]
 
+    @property
+    def n_fb(self) -> int:
+        """Number of fed-back output channels (``n_out`` with feedback, else 0)."""
+        return self.W_fb.shape[-1]
+
     def step(
+        self, x: Float[Array, " n_hidden"], u: Float[Array, " n_in"]
+    ) -> Float[Array, " n_hidden"]:
+        r"""Return $x_{k+1}$ given $x_k$ and the input $u_k$.
+
+        With feedback, the fed-back output is the stored readout of ``x``.
+        """
+        y = self.readout(x) if self.feedback else jnp.zeros((0,), x.dtype)
+        return self.step_feedback(x, u, y)
+
+    def step_feedback(
         self,
         x: Float[Array, " n_hidden"],
         u: Float[Array, " n_in"],
-        y: Float[Array, " n_fb"] | None = None,
+        y: Float[Array, " n_fb"],
     ) -> Float[Array, " n_hidden"]:
         r"""Return $x_{k+1}$ given $x_k$, the input $u_k$ and the fed-back output $y_k$.
 
-        ``y`` is ignored without feedback; with feedback it defaults to the stored
-        readout of ``x``. Pass a target here to teacher-force the feedback.
+        Pass a target as ``y`` to teacher-force the feedback. Without feedback
+        ``y`` has shape ``(0,)``.
         """
         pre = self.W @ x + self.W_in @ u + self.b
         if self.feedback:
-            pre = pre + self.W_fb @ (self.readout(x) if y is None else y)
+            pre = pre + self.W_fb @ y
         return (1 - self.leak) * x + self.leak * jnp.tanh(pre)
 
     def __call__(
@@ -198,7 +213,7 @@ class ESN(AbstractMap):
     ) -> Float[Array, "time n_hidden"]:
         r"""Run the reservoir with the desired outputs fed back (teacher forcing).
 
-        ``states[0] = x0`` and ``states[k+1] =`` :meth:`step`
+        ``states[0] = x0`` and ``states[k+1] =`` :meth:`step_feedback`
         ``(states[k], inputs[k], targets[k])`` as one ``lax.scan``: the feedback is
         the output the readout should give at ``states[k]``, the alignment of
         :func:`dynax.simulate` (``states[k]`` has seen ``inputs[0..k-1]`` and
@@ -228,11 +243,13 @@ class ESN(AbstractMap):
             what = f"shape (time, n_in) = ({n_t}, {self.n_in})"
             fail("inputs", what, f"{inputs.shape}")
 
-        def one(x, uy):
-            x_next = self.step(x, *uy)
-            return x_next, x_next
+        def before(x, uy, c):
+            return self, uy[0], uy[1], c
 
-        _, xs = jax.lax.scan(one, x0, (inputs[:-1], targets[:-1]))
+        def after(x, x_next, uy, c):
+            return c, x_next
+
+        _, _, xs = run_online(x0, (inputs[:-1], targets[:-1]), None, before, after)
         return jnp.concatenate([x0[None], xs])
 
     def generate(
@@ -240,11 +257,11 @@ class ESN(AbstractMap):
     ) -> tuple[Float[Array, "n_steps n_out"], Float[Array, "n_steps n_hidden"]]:
         r"""Run the closed loop: the output replaces the input for ``n_steps`` steps.
 
-        $y_j = W_\text{out} x_j + b_\text{out}$, $x_{j+1} = $ :meth:`step`
-        $(x_j, u = y_j)$, from $x_0$ = ``x0``, as one ``lax.scan``. With a readout
-        trained as a one-step-ahead predictor (``ys[k]`` predicts ``s[k]``, see the
-        class docstring) and ``x0 = ys[T]`` (the state that has seen ``s[0..T-1]``),
-        ``predictions[j]`` forecasts ``s[T + j]``.
+        $y_j = W_\text{out} x_j + b_\text{out}$, $x_{j+1} =$
+        :meth:`step_feedback` $(x_j, u = y_j, y = y_j)$, from $x_0$ = ``x0``, as one
+        ``lax.scan``. With a readout trained as a one-step-ahead predictor (``ys[k]``
+        predicts ``s[k]``, see the class docstring) and ``x0 = ys[T]`` (the state
+        that has seen ``s[0..T-1]``), ``predictions[j]`` forecasts ``s[T + j]``.
 
         Args:
             x0: the state to start from.
@@ -262,9 +279,12 @@ class ESN(AbstractMap):
             )
         check_int("n_steps", n_steps, 1)
 
-        def one(x, _):
+        def before(x, _, c):
             y = self.readout(x)
-            return self.step(x, y, y), (y, x)
+            return self, y, y, c
 
-        _, (ys, xs) = jax.lax.scan(one, x0, None, length=n_steps)
+        def after(x, x_next, _, c):
+            return c, (self.readout(x), x)  # the same product as before's (CSE)
+
+        _, _, (ys, xs) = run_online(x0, None, None, before, after, length=n_steps)
         return ys, xs

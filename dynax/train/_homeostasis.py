@@ -1,19 +1,20 @@
 r"""Homeostatic E/I balance: a local online rule for per-unit inhibitory gains."""
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 
 from .._custom_types import Array, ArrayLike, Float, ScalarLike
 from .._validate import (
     check_array,
-    check_attrs,
     check_elements,
     check_ensemble,
+    check_instance,
     check_int,
     check_positive,
     fail,
 )
+from ..models._ei_reservoir import EIAdaptiveReservoir
+from ..models._online import run_online
 
 
 class Adaptation(eqx.Module):
@@ -68,13 +69,12 @@ def adapt_inhibition(
     reach it. Run it on task-like inputs during an adaptation phase, then freeze
     the returned model and fit a readout (e.g. :func:`ridge_readout`).
 
-    One ``lax.scan`` over time (nested: ``record_every`` steps per record), jitted;
+    One scan over time (the online runner, ``record_every`` steps per record), jitted;
     it works under ``eqx.filter_vmap`` over an ensemble of reservoirs and over
     ``eta``/``tau_rate`` (array leaves).
 
     Args:
-        model: a reservoir with fields ``g`` and ``target_rate`` and a method
-            ``step(x, u, g)``, i.e. a :class:`dynax.models.EIAdaptiveReservoir`.
+        model: a :class:`dynax.models.EIAdaptiveReservoir`.
         inputs: $u_k$, shape ``(time, n_in)``; ``time`` must be a multiple of
             ``record_every``.
         eta: the learning rate $\eta > 0$ (gain change per step per unit rate
@@ -87,10 +87,8 @@ def adapt_inhibition(
         ``(adapted_model, history)``: the model with the final gains $g$, and an
         :class:`Adaptation` record.
     """
-    what = (
-        "a reservoir with g, target_rate and step(x, u, g), e.g. an EIAdaptiveReservoir"
-    )
-    check_attrs("model", model, ("g", "target_rate", "step", "n_in"), what)
+    what = "a dynax.models.EIAdaptiveReservoir (per-unit inhibitory gains g)"
+    check_instance("model", model, EIAdaptiveReservoir, what)
     check_ensemble(model, False, flag=None)
     dtype = model.g.dtype
     inputs = check_array("inputs", inputs, dtype=dtype)
@@ -108,26 +106,26 @@ def adapt_inhibition(
     y0 = model.init_state() if y0 is None else check_array("y0", y0, dtype=dtype)
     if y0.shape != model.g.shape:
         fail("y0", f"shape {model.g.shape} (model.init_state())", f"shape {y0.shape}")
-    chunks = inputs.reshape(n_t // record_every, record_every, n_in)
-    return _adapt(model, chunks, eta, tau_rate, y0)
+    return _adapt(model, inputs, eta, tau_rate, y0, record_every)
 
 
 @eqx.filter_jit
-def _adapt(model, chunks, eta, tau_rate, y0):
+def _adapt(model, inputs, eta, tau_rate, y0, record_every):
     rho = model.target_rate
 
-    def one(carry, u):
-        x, r_bar, g = carry
-        x = model.step(x, u, g)
-        r_bar = r_bar + (x - r_bar) / tau_rate
+    def before(x, u, carry):
+        net = eqx.tree_at(lambda m: m.g, model, carry[1])  # this step's gains
+        return net, u, None, carry
+
+    def after(x, x_next, u, carry):
+        r_bar, g = carry
+        r_bar = r_bar + (x_next - r_bar) / tau_rate
         g = jnp.maximum(g + eta * (r_bar - rho), 0)
-        return (x, r_bar, g), None
+        return (r_bar, g), (r_bar, g)
 
-    def record(carry, us):
-        carry, _ = jax.lax.scan(one, carry, us)
-        return carry, (carry[1], carry[2])
-
-    carry = (y0, rho, jnp.maximum(model.g, 0))
-    (x, _, g), (rates, gains) = jax.lax.scan(record, carry, chunks)
+    x, (_, g), (rates, gains) = run_online(
+        y0, inputs, (rho, jnp.maximum(model.g, 0)), before, after,
+        record_every=record_every,
+    )  # fmt: skip
     adapted = eqx.tree_at(lambda m: m.g, model, g)
     return adapted, Adaptation(rates, gains, x)

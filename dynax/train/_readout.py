@@ -1,7 +1,6 @@
 r"""Linear readouts of reservoir states: ridge regression and FORCE (online RLS)."""
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -10,14 +9,16 @@ from .._linalg import ridge
 from .._validate import (
     as_array,
     check_array,
-    check_attrs,
     check_bool,
     check_ensemble,
+    check_instance,
     check_int,
     check_positive,
     fail,
     is_concrete,
 )
+from ..models._base import AbstractFeedbackReservoir, AbstractReservoir
+from ..models._online import run_online
 
 
 class Readout(eqx.Module):
@@ -152,7 +153,7 @@ class ForceResult(eqx.Module):
 
 
 def force_readout(
-    model,
+    model: AbstractReservoir,
     x0: Float[Array, " n_hidden"],
     targets: Float[ArrayLike, "time n_out"],
     *,
@@ -161,37 +162,46 @@ def force_readout(
 ) -> ForceResult:
     r"""Learn a readout online with FORCE (recursive least squares; Sussillo & Abbott).
 
-    The network runs in **closed loop**: its own output $z_k = w_k x_k$ is fed back
-    (``model.step(x, u, z)``, e.g. an :class:`dynax.models.ESN` with
-    ``feedback=True``), while RLS keeps the error small from the first step:
+    RLS keeps the readout's error small from the first step:
 
     $$e_k = w_{k} x_k - f_k,\quad P_{k+1} = P_k - \frac{P_k x_k x_k^\top P_k}{1 +
     x_k^\top P_k x_k},\quad w_{k+1} = w_k - e_k (P_{k+1} x_k)^\top,$$
 
-    $$x_{k+1} = \text{step}(x_k, u_k, w_{k+1} x_k),$$
-
-    with $P_0 = I/\alpha$ and $w_0 = 0$; one ``lax.scan`` over time. Reference:
-    D. Sussillo & L. F. Abbott (2009), "Generating coherent patterns of activity
-    from chaotic neural networks", Neuron 63:544.
+    with $P_0 = I/\alpha$ and $w_0 = 0$. For a reservoir with output feedback (an
+    :class:`~dynax.models.AbstractFeedbackReservoir` with ``n_fb > 0``, e.g. an
+    :class:`~dynax.models.ESN` with ``feedback=True``) the network runs in **closed
+    loop**, its own output fed back: $x_{k+1} = $ ``model.step_feedback``$(x_k, u_k,
+    w_{k+1} x_k)$ (FORCE proper). Any other
+    :class:`~dynax.models.AbstractReservoir` (e.g. an
+    :class:`~dynax.models.EIAdaptiveReservoir`) runs open loop, $x_{k+1} =$
+    ``model.step``$(x_k, u_k)$, unchanged by the readout, and RLS learns the readout
+    online. One ``lax.scan`` over time. Reference: D. Sussillo & L. F. Abbott (2009),
+    "Generating coherent patterns of activity from chaotic neural networks", Neuron
+    63:544.
 
     Args:
-        model: a reservoir with ``step(x, u, y)`` and ``n_in`` (e.g. an ESN with
-            feedback).
+        model: a :class:`~dynax.models.AbstractReservoir` whose state is a vector.
         x0: the initial reservoir state.
-        targets: $f_k$, shape ``(time, n_out)``.
+        targets: $f_k$, shape ``(time, n_out)``; with feedback ``n_out`` must be the
+            model's ``n_fb``.
         inputs: $u_k$, shape ``(time, n_in)``; zeros when ``None``.
         alpha: $\alpha > 0$, the inverse initial learning rate ($P_0 = I/\alpha$).
 
     Returns:
         A :class:`ForceResult`.
     """
-    what = "a reservoir with step(x, u, y) and n_in, e.g. an ESN with feedback"
-    check_attrs("model", model, ("step", "n_in"), what)
+    what = "a discrete-time reservoir (dynax.models.AbstractReservoir), e.g. an ESN"
+    check_instance("model", model, AbstractReservoir, what)
     check_ensemble(model, False, flag=None)
     x0 = check_array("x0", x0, ndim=1, what="one state of shape (n_hidden,)")
     targets = check_array(
         "targets", targets, ndim=2, dtype=x0.dtype, what="shape (time, n_out)"
     )
+    n_fb = model.n_fb if isinstance(model, AbstractFeedbackReservoir) else 0
+    feedback = n_fb > 0
+    if feedback and targets.shape[1] != n_fb:
+        what = f"shape (time, n_fb) = (time, {n_fb}) (the outputs fed back)"
+        fail("targets", what, f"shape {targets.shape}")
     n_t = targets.shape[0]
     if inputs is None:
         inputs = jnp.zeros((n_t, model.n_in), x0.dtype)
@@ -201,24 +211,28 @@ def force_readout(
     )
     check_array("alpha", alpha, ndim=0, what="a scalar")
     alpha = check_positive("alpha", alpha, x0.dtype, strict=True)
-    return _force(model, x0, targets, inputs, alpha)
+    return _force(model, x0, targets, inputs, alpha, feedback)
 
 
 @eqx.filter_jit
-def _force(model, x0, targets, inputs, alpha):
-    n = x0.shape[0]
+def _force(model, x0, targets, inputs, alpha, feedback):
+    n, n_out = x0.shape[0], targets.shape[1]
 
-    def one(carry, data):
-        x, w, P = carry
-        f, u = data
+    def before(x, item, carry):
+        f, u = item
+        w, P, _ = carry
         z = w @ x
         Px = P @ x
         P = P - jnp.outer(Px, Px) / (1 + x @ Px)
         w = w - jnp.outer(z - f, P @ x)
-        return (model.step(x, u, w @ x), w, P), z
+        return model, u, (w @ x if feedback else None), (w, P, z)
 
-    w0 = jnp.zeros((targets.shape[1], n), x0.dtype)
+    def after(x, x_next, item, carry):
+        return carry, carry[2]
+
+    w0 = jnp.zeros((n_out, n), x0.dtype)
     P0 = jnp.eye(n, dtype=x0.dtype) / alpha
-    (x, w, _), outputs = jax.lax.scan(one, (x0, w0, P0), (targets, inputs))
-    bias = jnp.zeros(targets.shape[1], x0.dtype)
+    carry = (w0, P0, jnp.zeros(n_out, x0.dtype))
+    x, (w, _, _), outputs = run_online(x0, (targets, inputs), carry, before, after)
+    bias = jnp.zeros(n_out, x0.dtype)
     return ForceResult(Readout(w, bias), outputs, x)

@@ -14,6 +14,7 @@ from .._validate import (
     fail,
 )
 from ..models._lif import LIFReservoir
+from ..models._online import run_online
 
 
 class STDP(eqx.Module):
@@ -220,8 +221,8 @@ def _stdp(model, inputs, rule, astrocyte, reset):
     zeros = (jnp.zeros(model.n, dtype), jnp.zeros(model.n, dtype))
     zero_traces = (*zeros, jnp.zeros(model.n_in, dtype))
 
-    def one_step(carry, u):
-        weights, state, traces, rate = carry
+    def before(state, u, carry):
+        weights, traces, rate, _ = carry
         net = eqx.tree_at(lambda m: (m.W, m.W_in), model, weights)
         s = state.spikes
         used = rate if astrocyte is not None else rule.a_minus
@@ -233,21 +234,27 @@ def _stdp(model, inputs, rule, astrocyte, reset):
             drive = astrocyte.weight * (n_liq - n_in) + astrocyte.bias - rate
             rate = (rate + model.dt / astrocyte.tau * drive).astype(dtype)
         net = eqx.tree_at(lambda m: (m.W, m.W_in), model, weights)
-        state = net.step(state, u)
-        return (weights, state, traces, rate), jnp.stack([used, n_liq, n_in])
+        record = jnp.stack([used, n_liq, n_in])
+        return net, u, None, (weights, traces, rate, record)
+
+    def after(state, state_next, u, carry):
+        return carry, carry[3]
 
     def one_sample(carry, u_seq):
         weights, state, traces, rate = carry
         if reset:
             state, traces = model.init_state(), zero_traces
-        carry, rec = jax.lax.scan(one_step, (weights, state, traces, rate), u_seq)
-        W, W_in = carry[0]
+        rec0 = jnp.zeros(3, dtype)
+        state, (weights, traces, rate, _), rec = run_online(
+            state, u_seq, (weights, traces, rate, rec0), before, after
+        )
+        W, W_in = weights
         w_stats = jnp.stack([
             _mean_over(W, model.mask & model.is_exc[None, :]),
             _mean_over(W, model.mask & ~model.is_exc[None, :]),
             _mean_over(W_in, model.input_mask),
         ])  # fmt: skip
-        return carry, (rec, w_stats)
+        return (weights, state, traces, rate), (rec, w_stats)
 
     rate0 = jnp.asarray(0.0 if astrocyte is None else astrocyte.initial, dtype)
     carry0 = ((model.W, model.W_in), model.init_state(), zero_traces, rate0)
