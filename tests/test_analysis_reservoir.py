@@ -190,3 +190,23 @@ def test_memory_capacity_equals_reservoirpy(getkey):
     mc = memory_capacity(ys, u, max_delay=k_max, alpha=1e-6, train_fraction=0.75)
     assert 1.0 < float(mc.total) < n
     np.testing.assert_allclose(np.asarray(mc.per_delay), ref, rtol=1e-6, atol=1e-9)
+
+
+def test_memory_capacity_ensemble_equals_loop(getkey):
+    X = jr.normal(getkey(), (3, 300, 12), jnp.float64)
+    u = jr.normal(getkey(), (300,), jnp.float64)
+    U = jr.normal(getkey(), (3, 300, 1), jnp.float64)
+    shared = dx.analysis.memory_capacity(X, u, max_delay=4, ensemble=True)
+    per = dx.analysis.memory_capacity(X, U, max_delay=4, ensemble=True, chunk_size=2)
+    assert shared.per_delay.shape == (3, 4) and per.total.shape == (3,)
+    for i in range(3):
+        one = dx.analysis.memory_capacity(X[i], u, max_delay=4)
+        np.testing.assert_allclose(shared.per_delay[i], one.per_delay, rtol=1e-9)
+        own = dx.analysis.memory_capacity(X[i], U[i], max_delay=4)
+        np.testing.assert_allclose(per.total[i], own.total, rtol=1e-9)
+    with pytest.raises(ValueError, match="^ensemble: expected True for the stacked"):
+        dx.analysis.memory_capacity(X, u, max_delay=4)
+    with pytest.raises(ValueError, match=r"^states: expected shape \(members, time"):
+        dx.analysis.memory_capacity(X[0], u, max_delay=4, ensemble=True)
+    with pytest.raises(ValueError, match="^inputs: expected rank 1"):
+        dx.analysis.memory_capacity(X, U[:2], max_delay=4, ensemble=True)

@@ -6,11 +6,13 @@ import jax.numpy as jnp
 import jax.random as jr
 
 from .._custom_types import Array, ArrayLike, Bool, Float, PRNGKeyArray, Scalar
+from .._ensemble import plan, run
 from .._linalg import ridge
 from .._simulate import simulate
 from .._validate import (
     as_array,
     check_array,
+    check_bool,
     check_float,
     check_int,
     check_key,
@@ -49,13 +51,15 @@ class MemoryCapacity(eqx.Module):
 
 
 def memory_capacity(
-    states: Float[Array, "time n"],
-    inputs: Float[Array, "time ..."],
+    states: Float[Array, "*members time n"],
+    inputs: Float[Array, "*members_time"],
     *,
     max_delay: int,
     washout: int = 0,
     alpha: float = 1e-8,
     train_fraction: float = 0.5,
+    ensemble: bool = False,
+    chunk_size: int | None = None,
 ) -> MemoryCapacity:
     r"""Linear memory capacity (Jaeger 2002): $MC = \sum_{d=1}^{D} MC_d$.
 
@@ -72,23 +76,46 @@ def memory_capacity(
     ``train_fraction`` of them fit the readouts, the rest measure the correlations
     (held-out test set).
 
+    With ``ensemble=True``, ``states`` holds every member's states, ``(members,
+    time, n)`` (e.g. ``simulate(..., ensemble=True).ys``), and ``inputs`` is shared
+    (``(time,)``) or per member (``(members, time)``), the rule of
+    ``dynax._ensemble``; the result carries a leading member axis. ``chunk_size``
+    runs the members in groups of that size.
+
     Args:
-        states: reservoir states, shape ``(time, n)``.
-        inputs: the scalar input, shape ``(time,)`` or ``(time, 1)``.
+        states: reservoir states, shape ``(time, n)``, or ``(members, time, n)``.
+        inputs: the scalar input, shape ``(time,)`` or ``(time, 1)`` (with a leading
+            member axis: one per member).
         max_delay: the largest delay $D$.
         washout: number of leading rows always discarded.
         alpha: ridge value (> 0).
         train_fraction: fraction of the usable rows used for training.
+        ensemble: ``states`` (and optionally ``inputs``) of a stacked ensemble.
+        chunk_size: members per group with ``ensemble=True`` (default: all at once).
 
     Returns:
         A :class:`MemoryCapacity`.
     """
-    states = check_array("states", states, ndim=2, what="shape (time, n)")
+    check_bool("ensemble", ensemble)
+    lead = "(members, time, n) with ensemble=True" if ensemble else "(time, n)"
+    what = f"shape {lead}"
+    states = as_array("states", states)
+    if states.ndim == 3 and not ensemble:
+        fail(
+            "ensemble",
+            "True for the stacked states of an ensemble",
+            f"False with states of shape {states.shape}",
+        )
+    states = check_array("states", states, ndim=2 + ensemble, what=what)
     u = as_array("inputs", inputs)
-    u = u[:, 0] if u.ndim == 2 and u.shape[1] == 1 else u
-    n_t = states.shape[0]
-    if u.shape != (n_t,):
+    u = u[..., 0] if u.ndim >= 2 and u.shape[-1] == 1 else u
+    n_t = states.shape[-2]
+    how = plan(
+        states[..., 0, 0], ensemble, (("inputs", u, 1),), chunk_size, name="states"
+    )
+    if how.first(0, u).shape != (n_t,):
         what = f"shape (time,) or (time, 1) with time = {n_t}"
+        what += " (with a leading member axis: one per member)" if ensemble else ""
         fail("inputs", what, f"shape {jnp.shape(inputs)}")
     check_int("max_delay", max_delay, 1)
     check_int("washout", washout, 0, n_t - 1)
@@ -107,11 +134,18 @@ def memory_capacity(
         what = "at least 2 training and 2 test rows after washout/max_delay"
         got = f"{n_t} rows, {n_t - start} usable, train_fraction = {train_fraction}"
         fail("states", what, got)
-    return _memory_capacity(states, u, max_delay, start, n_train, alpha)
+    return _memory_capacity(states, u, max_delay, start, n_train, alpha, how)
 
 
 @eqx.filter_jit
-def _memory_capacity(states, u, max_delay, start, n_train, alpha):
+def _memory_capacity(states, u, max_delay, start, n_train, alpha, how):
+    def one(x, u, key):
+        return _one_capacity(x, u, max_delay, start, n_train, alpha)
+
+    return run(one, states, (u,), how)
+
+
+def _one_capacity(states, u, max_delay, start, n_train, alpha):
     rows = jnp.arange(start, states.shape[0])[:, None]
     targets = u[rows - 1 - jnp.arange(1, max_delay + 1)[None, :]]
     X = states[start:]
