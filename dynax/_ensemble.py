@@ -36,7 +36,7 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import jax.tree_util as jtu
-from jaxtyping import PRNGKeyArray
+from jaxtyping import Array, Key, PRNGKeyArray, UInt32
 
 from ._validate import (
     ArgumentTypeError,
@@ -49,7 +49,9 @@ from ._validate import (
 _M = TypeVar("_M")
 
 
-def make_ensemble(make: Callable[[PRNGKeyArray], _M], keys: PRNGKeyArray) -> _M:
+def make_ensemble(
+    make: Callable[[PRNGKeyArray], _M], keys: Key[Array, " n"] | UInt32[Array, "n 2"]
+) -> _M:
     """Build a stacked ensemble: ``eqx.filter_vmap(make)(keys)``.
 
     Every array leaf of the result carries a leading ensemble axis of length

@@ -20,7 +20,7 @@ from ._checks import (
     check_y0,
     substeps,
 )
-from ._custom_types import State
+from ._custom_types import StateLike
 from ._ensemble import plan, run
 from ._fixed_step import explicit_tableau, flow_stepper, scan_intervals
 from ._inputs import ConstantInput, PiecewiseConstantInput
@@ -157,7 +157,7 @@ class SimulateOptions(eqx.Module):
 
 def simulate(
     model,
-    y0: State,
+    y0: StateLike,
     ts: Float[ArrayLike, " time"],
     *,
     inputs: Any = None,

@@ -71,7 +71,7 @@ class GridBrownian(eqx.Module):
 
 
 def brownian_increments(
-    key: PRNGKeyArray, y0: State, step_sizes: Float[Array, " steps"]
+    key: PRNGKeyArray, y0: State, step_sizes: Float[Array, "*steps"]
 ) -> PyTree[Array]:
     """Draw independent Gaussian increments ``N(0, h)`` for every step and element."""
     leaves, treedef = jtu.tree_flatten(y0)

@@ -5,6 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from typecheck import unchecked
 
 from dynax.analysis import BranchingFactor, branching_factor
 
@@ -93,13 +94,13 @@ def test_vmap_no_retrace_and_errors():
         one = branching_factor(spikes[i], W, window=2, buffer=3)
         np.testing.assert_allclose(batched.value[i], one.value, rtol=1e-12)
     fn(spikes + 0.0)  # same shapes: no second trace
-    with pytest.raises(ValueError, match="spikes"):
+    with unchecked(), pytest.raises(ValueError, match="spikes"):
         branching_factor(spikes, W)
-    with pytest.raises(ValueError, match="W"):
+    with unchecked(), pytest.raises(ValueError, match="W"):
         branching_factor(spikes[0], W[:5])
-    with pytest.raises(ValueError, match="window"):
+    with unchecked(), pytest.raises(ValueError, match="window"):
         branching_factor(spikes[0], W, window=0)
-    with pytest.raises(ValueError, match="buffer"):
+    with unchecked(), pytest.raises(ValueError, match="buffer"):
         branching_factor(spikes[0], W, buffer=-1)
     silent = branching_factor(jnp.zeros((60, 20)), W)
     assert np.isnan(float(silent.value)) and np.isnan(silent.per_neuron).all()

@@ -9,6 +9,7 @@ import optimistix as optx
 import pytest
 import scipy.optimize
 from helpers import Linear
+from typecheck import unchecked
 
 import dynax as dx
 
@@ -354,30 +355,34 @@ def test_sample_candidates(getkey):
 def test_bad_input(getkey):
     model = small_ctrnn(getkey())
     good = jr.normal(getkey(), (8, 6))
-    with pytest.raises(
-        ValueError, match=r"candidates: expected states of shape \(6,\)"
+    with (
+        unchecked(),
+        pytest.raises(ValueError, match=r"candidates: expected states of shape \(6,\)"),
     ):
         dx.analysis.find_fixed_points(model, jnp.zeros((8, 5)))
-    with pytest.raises(ValueError, match="candidates: expected shape"):
+    with unchecked(), pytest.raises(ValueError, match="candidates: expected shape"):
         dx.analysis.find_fixed_points(model, jnp.zeros(6))
-    with pytest.raises(ValueError, match="candidates: expected finite"):
+    with unchecked(), pytest.raises(ValueError, match="candidates: expected finite"):
         dx.analysis.find_fixed_points(model, good.at[3, 2].set(jnp.nan))
-    with pytest.raises(ValueError, match="tol: expected a number > 0"):
+    with unchecked(), pytest.raises(ValueError, match="tol: expected a number > 0"):
         dx.analysis.find_fixed_points(model, good, tol=0.0)
-    with pytest.raises(ValueError, match="kind: expected"):
+    with unchecked(), pytest.raises(ValueError, match="kind: expected"):
         dx.analysis.find_fixed_points(model, good, kind="ode")  # pyright: ignore
-    with pytest.raises(ValueError, match="inputs: expected None when args is given"):
+    with (
+        unchecked(),
+        pytest.raises(ValueError, match="inputs: expected None when args is given"),
+    ):
         dx.analysis.find_fixed_points(
             model, good, inputs=jnp.zeros(2), args=dx.ConstantInput(jnp.zeros(2))
         )
-    with pytest.raises(TypeError, match="solver: expected"):
+    with unchecked(), pytest.raises(TypeError, match="solver: expected"):
         dx.analysis.find_fixed_points(model, good, solver="lm")  # pyright: ignore
-    with pytest.raises(TypeError, match="f: expected"):
+    with unchecked(), pytest.raises(TypeError, match="f: expected"):
         dx.analysis.find_fixed_points(3.0, good)  # pyright: ignore
-    with pytest.raises(ValueError, match="noise: expected"):
+    with unchecked(), pytest.raises(ValueError, match="noise: expected"):
         dx.analysis.sample_candidates(good[None], 4, noise=-1.0, key=getkey())
     ens = dx.make_ensemble(small_ctrnn, jr.split(getkey(), 2))
-    with pytest.raises(ValueError, match="leading member axis of 2"):
+    with unchecked(), pytest.raises(ValueError, match="leading member axis of 2"):
         dx.analysis.find_fixed_points(ens, jnp.zeros((3, 8, 6)), ensemble=True)
 
 
@@ -399,7 +404,7 @@ def test_linearise_time_constants():
         lin.time_constants, [-0.1 / np.log(2.0), 0.1 / np.log(2.0)]
     )
     assert int(lin.n_unstable) == 1 and not bool(lin.stable)
-    with pytest.raises(ValueError, match="y: expected one state"):
+    with unchecked(), pytest.raises(ValueError, match="y: expected one state"):
         dx.analysis.jacobian(step, jnp.ones((2, 2)))
 
 
@@ -416,13 +421,19 @@ def test_linearise_ensemble_equals_loop_and_checks_the_state(getkey):
         np.testing.assert_allclose(lin.eigvals[i], one.eigvals, rtol=1e-10)
         at0 = dx.analysis.linearise(dx.member(ens, i), ys[0], inputs=u)
         np.testing.assert_allclose(shared.jacobian[i], at0.jacobian, rtol=1e-12)
-    with pytest.raises(
-        ValueError,
-        match=r"y: expected a state f can be evaluated on \(model.init_state\(\) "
-        r"has shape \(6,\)\), got shape \(7,\)",
+    with (
+        unchecked(),
+        pytest.raises(
+            ValueError,
+            match=r"y: expected a state f can be evaluated on \(model.init_state\(\) "
+            r"has shape \(6,\)\), got shape \(7,\)",
+        ),
     ):
         dx.analysis.linearise(dx.member(ens, 0), jnp.ones(7), inputs=u)
-    with pytest.raises(
-        ValueError, match="^ensemble: expected True for a stacked ensemble"
+    with (
+        unchecked(),
+        pytest.raises(
+            ValueError, match="^ensemble: expected True for a stacked ensemble"
+        ),
     ):
         dx.analysis.linearise(ens, ys[0], inputs=u)

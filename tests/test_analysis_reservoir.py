@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
+from typecheck import unchecked
 
 import dynax as dx
 from dynax.analysis import (
@@ -20,7 +21,7 @@ def test_nrmse_known_answers(getkey):
     y = jr.normal(getkey(), (500, 2))
     np.testing.assert_allclose(nrmse(jnp.full_like(y, jnp.mean(y)), y), 1.0, 1e-12)
     np.testing.assert_allclose(nrmse(y + 0.3, y), 0.3 / np.std(np.asarray(y)), 1e-12)
-    with pytest.raises(ValueError, match="pred, target"):
+    with unchecked(), pytest.raises(ValueError, match="pred, target"):
         nrmse(y[:-1], y)
 
 
@@ -108,13 +109,16 @@ def test_memory_capacity_vmap_equals_loop(getkey):
 
 def test_memory_capacity_bad_input(getkey):
     X, u = jnp.ones((100, 5)), jnp.ones((100,))
-    with pytest.raises(ValueError, match="washout"):
+    with unchecked(), pytest.raises(ValueError, match="washout"):
         memory_capacity(X, u, max_delay=5, washout=100)
-    with pytest.raises(ValueError, match="alpha"):
+    with unchecked(), pytest.raises(ValueError, match="alpha"):
         memory_capacity(X, u, max_delay=5, alpha=-1.0)
-    with pytest.raises(ValueError, match="max_delay"):
+    with unchecked(), pytest.raises(ValueError, match="max_delay"):
         memory_capacity(X, u, max_delay=0)
-    with pytest.raises(ValueError, match=r"inputs: expected shape \(time,\)"):
+    with (
+        unchecked(),
+        pytest.raises(ValueError, match=r"inputs: expected shape \(time,\)"),
+    ):
         memory_capacity(X, u[:-1], max_delay=5)
 
 
@@ -204,9 +208,15 @@ def test_memory_capacity_ensemble_equals_loop(getkey):
         np.testing.assert_allclose(shared.per_delay[i], one.per_delay, rtol=1e-9)
         own = dx.analysis.memory_capacity(X[i], U[i], max_delay=4)
         np.testing.assert_allclose(per.total[i], own.total, rtol=1e-9)
-    with pytest.raises(ValueError, match="^ensemble: expected True for the stacked"):
+    with (
+        unchecked(),
+        pytest.raises(ValueError, match="^ensemble: expected True for the stacked"),
+    ):
         dx.analysis.memory_capacity(X, u, max_delay=4)
-    with pytest.raises(ValueError, match=r"^states: expected shape \(members, time"):
+    with (
+        unchecked(),
+        pytest.raises(ValueError, match=r"^states: expected shape \(members, time"),
+    ):
         dx.analysis.memory_capacity(X[0], u, max_delay=4, ensemble=True)
-    with pytest.raises(ValueError, match="^inputs: expected rank 1"):
+    with unchecked(), pytest.raises(ValueError, match="^inputs: expected rank 1"):
         dx.analysis.memory_capacity(X, U[:2], max_delay=4, ensemble=True)

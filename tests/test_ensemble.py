@@ -8,6 +8,7 @@ import jax.random as jr
 import numpy as np
 import pytest
 from helpers import Linear
+from typecheck import unchecked
 
 import dynax as dx
 from dynax._ensemble import check_ensemble, map_members, member_axis
@@ -43,34 +44,50 @@ def test_check_ensemble_both_directions(make):
     ens = make()
     check_ensemble(ens, True)
     check_ensemble(dx.member(ens, 0), False)
-    with pytest.raises(
-        ValueError,
-        match="ensemble: expected True for a stacked ensemble .* Pass ensemble=True",
+    with (
+        unchecked(),
+        pytest.raises(
+            ValueError,
+            match="ensemble: expected True for a stacked ensemble .* Pass "
+            "ensemble=True",
+        ),
     ):
         check_ensemble(ens, False)
-    with pytest.raises(ValueError, match="ensemble: expected False for one network"):
+    with (
+        unchecked(),
+        pytest.raises(ValueError, match="ensemble: expected False for one network"),
+    ):
         check_ensemble(dx.member(ens, 0), True)
-    with pytest.raises(TypeError, match="ensemble: expected a bool"):
+    with unchecked(), pytest.raises(TypeError, match="ensemble: expected a bool"):
         check_ensemble(ens, 1)  # type: ignore[arg-type]
 
 
 def test_simulate_names_ensemble_before_tracing():
     ens = ctrnn_ensemble()
     one = dx.member(ens, 0)
-    with pytest.raises(
-        ValueError, match="^ensemble: expected True for a stacked ensemble"
+    with (
+        unchecked(),
+        pytest.raises(
+            ValueError, match="^ensemble: expected True for a stacked ensemble"
+        ),
     ):
         dx.simulate(ens, one.init_state(), TS, inputs=U[0])
-    with pytest.raises(ValueError, match="^ensemble: expected False for one network"):
+    with (
+        unchecked(),
+        pytest.raises(ValueError, match="^ensemble: expected False for one network"),
+    ):
         dx.simulate(one, one.init_state(), TS, inputs=U[0], ensemble=True)
 
 
 def test_member_axis_rule():
     assert member_axis("y0", jnp.zeros(5), 1, 3) is None
     assert member_axis("y0", jnp.zeros((3, 5)), 1, 3) == 0
-    with pytest.raises(ValueError, match=r"y0: expected rank 1 .* got shape \(4, 5\)"):
+    with (
+        unchecked(),
+        pytest.raises(ValueError, match=r"y0: expected rank 1 .* got shape \(4, 5\)"),
+    ):
         member_axis("y0", jnp.zeros((4, 5)), 1, 3)
-    with pytest.raises(ValueError, match="y0: expected rank 1"):
+    with unchecked(), pytest.raises(ValueError, match="y0: expected rank 1"):
         member_axis("y0", jnp.zeros((3, 3, 5)), 1, 3)
 
 
@@ -171,17 +188,23 @@ def test_chunked_simulate_equals_unchunked():
 def test_bad_batch_arguments(kwargs, error, match):
     net = dx.member(ctrnn_ensemble(), 0)
     y0 = kwargs.pop("y0", net.init_state())
-    with pytest.raises(error, match=match):
+    with unchecked(), pytest.raises(error, match=match):
         dx.simulate(net, y0, TS, **kwargs)
 
 
 def test_bad_ensemble_arguments():
     ens = ctrnn_ensemble()
-    with pytest.raises(ValueError, match=r"y0: expected rank 1 \(shared by all 3"):
+    with (
+        unchecked(),
+        pytest.raises(ValueError, match=r"y0: expected rank 1 \(shared by all 3"),
+    ):
         dx.simulate(ens, jnp.zeros((E + 1, 5)), TS, inputs=U[0], ensemble=True)
-    with pytest.raises(ValueError, match=r"inputs: expected rank 2"):
+    with unchecked(), pytest.raises(ValueError, match=r"inputs: expected rank 2"):
         dx.simulate(ens, jnp.zeros(5), TS, inputs=U, ensemble=True)
-    with pytest.raises(ValueError, match="chunk_size: expected an int >= 1"):
+    with (
+        unchecked(),
+        pytest.raises(ValueError, match="chunk_size: expected an int >= 1"),
+    ):
         dx.simulate(ens, jnp.zeros(5), TS, inputs=U[0], ensemble=True, chunk_size=0)
 
 

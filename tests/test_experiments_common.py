@@ -15,6 +15,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+from typecheck import unchecked
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -80,11 +81,14 @@ def test_cli_small_then_flags():
 
 
 def test_cli_rejects(capsys):
-    with pytest.raises(SystemExit):  # no small() on the class: no --small flag
+    with (
+        unchecked(),
+        pytest.raises(SystemExit),
+    ):  # no small() on the class: no --small flag
         parse_config(NoSmall, ["--small"])
-    with pytest.raises(SystemExit):
+    with unchecked(), pytest.raises(SystemExit):
         parse_config(Toy, ["--n", "1.5"])
-    with pytest.raises(SystemExit):
+    with unchecked(), pytest.raises(SystemExit):
         parse_config(Toy, ["--sizes"])
     capsys.readouterr()
 
@@ -93,11 +97,17 @@ def test_cli_rejects(capsys):
         table: dict = field(default_factory=dict)
         seed: int = 0
 
-    with pytest.raises(TypeError, match="Bad.table: expected a field of type"):
+    with (
+        unchecked(),
+        pytest.raises(TypeError, match="Bad.table: expected a field of type"),
+    ):
         build_parser(Bad)
-    with pytest.raises(TypeError, match="seed"):
+    with unchecked(), pytest.raises(TypeError, match="seed"):
         build_parser(dataclass(type("NoSeed", (), {"__annotations__": {"n": int}})))
-    with pytest.raises(TypeError, match="config_cls: expected a dataclass type"):
+    with (
+        unchecked(),
+        pytest.raises(TypeError, match="config_cls: expected a dataclass type"),
+    ):
         build_parser(Toy())
 
 
@@ -191,24 +201,33 @@ def test_write_results_is_atomic(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(_common.os, "replace", failing_replace)
-    with pytest.raises(OSError, match="disk full"):
+    with unchecked(), pytest.raises(OSError, match="disk full"):
         record(tmp_path, seed=3)
     assert {p: p.read_bytes() for p in tmp_path.iterdir()} == new  # no temp left
 
 
 def test_write_results_rejects(tmp_path):
-    with pytest.raises(TypeError, match="results: expected JSON-serialisable"):
+    with (
+        unchecked(),
+        pytest.raises(TypeError, match="results: expected JSON-serialisable"),
+    ):
         record(tmp_path, summary={"f": object()})
     assert os.listdir(tmp_path) == []  # failed before writing anything
-    with pytest.raises(ValueError, match="name: expected a file stem"):
+    with unchecked(), pytest.raises(ValueError, match="name: expected a file stem"):
         write_results(tmp_path, "a/b", config={}, seed=0, wall_seconds=1.0)
-    with pytest.raises(TypeError, match="seed: expected an int"):
+    with unchecked(), pytest.raises(TypeError, match="seed: expected an int"):
         write_results(tmp_path, "a", config={}, seed=1.0, wall_seconds=1.0)
-    with pytest.raises(ValueError, match="wall_seconds: expected a finite number"):
+    with (
+        unchecked(),
+        pytest.raises(ValueError, match="wall_seconds: expected a finite number"),
+    ):
         write_results(tmp_path, "a", config={}, seed=0, wall_seconds=float("nan"))
-    with pytest.raises(TypeError, match="config: expected a dataclass instance"):
+    with (
+        unchecked(),
+        pytest.raises(TypeError, match="config: expected a dataclass instance"),
+    ):
         write_results(tmp_path, "a", config=Toy, seed=0, wall_seconds=1.0)
-    with pytest.raises(TypeError, match="rows: expected a list of dicts"):
+    with unchecked(), pytest.raises(TypeError, match="rows: expected a list of dicts"):
         write_results(tmp_path, "a", config={}, rows=[1], seed=0, wall_seconds=1.0)
 
 
@@ -222,7 +241,10 @@ def test_enable_x64(monkeypatch):
     assert calls == []
     enable_x64(sync_redundancy.Config())
     assert calls == [("jax_enable_x64", True)]
-    with pytest.raises(TypeError, match="cfg: expected a config with a bool `x64`"):
+    with (
+        unchecked(),
+        pytest.raises(TypeError, match="cfg: expected a config with a bool `x64`"),
+    ):
         enable_x64(quickstart.Config())
 
 

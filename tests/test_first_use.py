@@ -23,6 +23,7 @@ import numpy as np
 import optax
 import pytest
 from helpers import Linear
+from typecheck import unchecked
 
 import dynax as dx
 import dynax.train._progress as progress_module
@@ -284,11 +285,11 @@ def test_unique_fixed_points_ensemble_flag_is_checked():
     assert isinstance(points, dx.analysis.FixedPoints)
     keep = unique & converged
     np.testing.assert_array_equal(points.points, np.arange(6.0).reshape(3, 2)[keep])
-    with pytest.raises(ValueError, match="ensemble: expected False"):
+    with unchecked(), pytest.raises(ValueError, match="ensemble: expected False"):
         dx.analysis.unique_fixed_points(single, ensemble=True)
     stacked = jtu.tree_map(lambda x: jnp.stack([x, x]), single)
     lists = dx.analysis.unique_fixed_points(stacked, ensemble=True)
     assert isinstance(lists, list) and len(lists) == 2
     np.testing.assert_array_equal(lists[1].points, points.points)
-    with pytest.raises(ValueError, match="ensemble: expected True"):
+    with unchecked(), pytest.raises(ValueError, match="ensemble: expected True"):
         dx.analysis.unique_fixed_points(stacked, ensemble=False)

@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
+from typecheck import unchecked
 
 import dynax as dx
 from dynax.models import GRU, AbstractMap, VanillaRNN
@@ -184,10 +185,13 @@ def test_vanilla_initialisation_statistics(getkey):
     ],
 )
 def test_size_errors(cls, sizes, match, getkey):
-    with pytest.raises(ValueError, match=match):
+    with unchecked(), pytest.raises(ValueError, match=match):
         cls(*sizes, key=getkey())
 
 
 def test_vanilla_negative_gain_error(getkey):
-    with pytest.raises(ValueError, match=r"g: expected (a value|every element) >= 0"):
+    with (
+        unchecked(),
+        pytest.raises(ValueError, match=r"g: expected (a value|every element) >= 0"),
+    ):
         VanillaRNN(1, 4, 1, g=-1.0, key=getkey())

@@ -7,6 +7,7 @@ import jax.random as jr
 import numpy as np
 import pytest
 from scipy.optimize import brentq
+from typecheck import unchecked
 
 import dynax as dx
 from dynax.models import EIAdaptiveReservoir, lognormal_rates
@@ -233,7 +234,7 @@ def test_one_trace_across_repeated_calls(getkey, monkeypatch):
     ],
 )
 def test_bad_model_input(kw, match, getkey):
-    with pytest.raises(ValueError, match=match):
+    with unchecked(), pytest.raises(ValueError, match=match):
         EIAdaptiveReservoir(1, 10, key=getkey(), **kw)
 
 
@@ -251,7 +252,7 @@ def test_bad_model_input(kw, match, getkey):
 )
 def test_bad_adaptation_input(inputs, kw, match, getkey):
     m = EIAdaptiveReservoir(1, 10, key=getkey())
-    with pytest.raises(ValueError, match=match):
+    with unchecked(), pytest.raises(ValueError, match=match):
         adapt_inhibition(m, inputs, **kw)
-    with pytest.raises(ValueError, match="clip"):
+    with unchecked(), pytest.raises(ValueError, match="clip"):
         lognormal_rates(getkey(), 4, clip=0.6)

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
+from typecheck import unchecked
 
 import dynax as dx
 from dynax.models import LIFReservoir, LIFState
@@ -144,11 +145,11 @@ def test_ensemble_equals_loop_and_float32(getkey):
      ({"bias": np.ones(3)}, "bias")],
 )  # fmt: skip
 def test_bad_arguments_name_the_argument(kwargs, match, getkey):
-    with pytest.raises(ValueError, match=match):
+    with unchecked(), pytest.raises(ValueError, match=match):
         LIFReservoir(2, 10, key=getkey(), **kwargs)
 
 
 def test_wrong_input_width_is_reported(getkey):
     model = LIFReservoir(3, 10, key=getkey())
-    with pytest.raises(ValueError, match="inputs"):
+    with unchecked(), pytest.raises(ValueError, match="inputs"):
         dx.simulate(model, model.init_state(), jnp.arange(5.0), inputs=jnp.ones((5, 2)))

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy.optimize import brentq
+from typecheck import unchecked
 
 import dynax as dx
 from dynax.models import (
@@ -490,7 +491,7 @@ def test_oscillator_errors(cls, kwargs, match):
     if cls is StuartLandau and "sigma" in kwargs and np.ndim(kwargs["sigma"]):
         match = "sigma: expected a scalar"
     omega, coupling = kwargs.pop("omega"), kwargs.pop("coupling")
-    with pytest.raises(ValueError, match=match):
+    with unchecked(), pytest.raises(ValueError, match=match):
         cls(omega, coupling, **kwargs)
 
 
@@ -507,28 +508,37 @@ def test_oscillator_errors(cls, kwargs, match):
 )
 def test_delayed_errors(delays, kwargs, match):
     kwargs = dict(dt=0.1) | kwargs
-    with pytest.raises(ValueError, match=match):
+    with unchecked(), pytest.raises(ValueError, match=match):
         DelayedKuramoto(Kuramoto(np.zeros(5), np.ones((5, 5))), delays, **kwargs)
 
 
 def test_delayed_rejects_noise_and_bad_history():
-    with pytest.raises(
-        ValueError,
-        match=r"kuramoto: expected sigma = 0 \(DelayedKuramoto is deterministic\)",
+    with (
+        unchecked(),
+        pytest.raises(
+            ValueError,
+            match=r"kuramoto: expected sigma = 0 \(DelayedKuramoto is deterministic\)",
+        ),
     ):
         DelayedKuramoto(Kuramoto(np.zeros(3), 1.0, sigma=0.1), 0.1, dt=0.1)
     model = DelayedKuramoto(Kuramoto(np.zeros(3), 1.0), 0.2, dt=0.1)
-    with pytest.raises(ValueError, match=r"theta: expected shape \(3,\) or \(3, 3\)"):
+    with (
+        unchecked(),
+        pytest.raises(ValueError, match=r"theta: expected shape \(3,\) or \(3, 3\)"),
+    ):
         model.history_state(np.zeros(4))
 
 
 def test_delays_swept_with_vmap_need_max_delay():
     base = Kuramoto(jnp.linspace(-0.5, 0.5, 4), 1.2)
     delays = jnp.array([0.0, 0.2, 0.4])
-    with pytest.raises(
-        ValueError,
-        match="max_delay: expected the longest delay of any member when the delays "
-        "are traced",
+    with (
+        unchecked(),
+        pytest.raises(
+            ValueError,
+            match="max_delay: expected the longest delay of any member when the delays "
+            "are traced",
+        ),
     ):
         eqx.filter_vmap(lambda d: DelayedKuramoto(base, d, dt=0.1))(delays)
     ens = eqx.filter_vmap(lambda d: DelayedKuramoto(base, d, dt=0.1, max_delay=0.4))(
@@ -543,7 +553,10 @@ def test_delays_swept_with_vmap_need_max_delay():
         want = dx.simulate(one, one.history_state(theta0), ts).outputs
         np.testing.assert_allclose(got[i], want, rtol=1e-13)
     assert not np.allclose(got[0], got[2])
-    with pytest.raises(Exception, match="delays: expected delays <= max_delay"):
+    with (
+        unchecked(),
+        pytest.raises(Exception, match="delays: expected delays <= max_delay"),
+    ):
         eqx.filter_vmap(lambda d: DelayedKuramoto(base, d, dt=0.1, max_delay=0.2))(
             delays
         )

@@ -7,6 +7,7 @@ import jax.random as jr
 import numpy as np
 import pytest
 from reservoirpy.nodes import Reservoir, Ridge
+from typecheck import unchecked
 
 import dynax as dx
 from dynax.models import ESN, scale_to_spectral_radius, sparse_matrix, spectral_radius
@@ -183,19 +184,25 @@ def test_jit_equals_nojit_and_grad_equals_finite_differences(getkey):
     ],
 )
 def test_bad_input(kw, match, getkey):
-    with pytest.raises(ValueError, match=match):
+    with unchecked(), pytest.raises(ValueError, match=match):
         ESN(1, 10, key=getkey(), **kw)
 
 
 def test_bad_readout_and_generate(getkey):
     m = ESN(1, 10, n_out=1, feedback=True, key=getkey())
-    with pytest.raises(ValueError, match="weights, bias"):
+    with unchecked(), pytest.raises(ValueError, match="weights, bias"):
         m.with_readout(jnp.zeros((1, 9)), jnp.zeros(1))
-    with pytest.raises(
-        ValueError, match=r"weights: expected n_out = 1 outputs \(the feedback's\)"
+    with (
+        unchecked(),
+        pytest.raises(
+            ValueError, match=r"weights: expected n_out = 1 outputs \(the feedback's\)"
+        ),
     ):
         m.with_readout(jnp.zeros((2, 10)), jnp.zeros(2))
-    with pytest.raises(ValueError, match="generate: expected n_out = n_in = 2"):
+    with (
+        unchecked(),
+        pytest.raises(ValueError, match="generate: expected n_out = n_in = 2"),
+    ):
         ESN(2, 10, n_out=1, key=getkey()).generate(jnp.zeros(10), 3)
 
 
@@ -220,11 +227,11 @@ def test_teacher_force_matches_numpy_and_ridge_generates_sine(getkey):
     out = dx.simulate(trained, xs[-1], jnp.arange(300.0)).outputs
     # xs[-1] has seen target[:T-1]; its output should be target[T-1], then onwards
     assert float(dx.analysis.nrmse(out, target[T - 1 : T + 299])) < 0.05
-    with pytest.raises(ValueError, match="no feedback"):
+    with unchecked(), pytest.raises(ValueError, match="no feedback"):
         make(getkey()).teacher_force(jnp.zeros(20), u, y)
-    with pytest.raises(ValueError, match="targets"):
+    with unchecked(), pytest.raises(ValueError, match="targets"):
         m.teacher_force(jnp.zeros(12), u, y[:, :1])
-    with pytest.raises(ValueError, match="inputs"):
+    with unchecked(), pytest.raises(ValueError, match="inputs"):
         m.teacher_force(jnp.zeros(12), u[:-1], y)
 
 
@@ -233,8 +240,11 @@ def test_known_hyperparameters_are_checked_on_the_host_inside_jit(getkey):
     and no host callback in the compiled program (those can stall XLA's CPU runtime
     in large vmapped programs)."""
     key = getkey()
-    with pytest.raises(
-        ValueError, match=r"leak: expected (a value|every element) in \(0, 1\]"
+    with (
+        unchecked(),
+        pytest.raises(
+            ValueError, match=r"leak: expected (a value|every element) in \(0, 1\]"
+        ),
     ):
         jax.jit(lambda k: ESN(1, 5, leak=1.5, key=k).W)(key)
 
@@ -247,7 +257,10 @@ def test_known_hyperparameters_are_checked_on_the_host_inside_jit(getkey):
     assert "callback" not in hlo
     # a swept (traced) value is still checked, when the program runs
     sweep = jax.jit(jax.vmap(lambda a: ESN(1, 5, leak=a, key=key).leak))
-    with pytest.raises(
-        Exception, match=r"leak: expected (a value|every element) in \(0, 1\]"
+    with (
+        unchecked(),
+        pytest.raises(
+            Exception, match=r"leak: expected (a value|every element) in \(0, 1\]"
+        ),
     ):
         jax.block_until_ready(sweep(jnp.array([0.5, 1.5])))

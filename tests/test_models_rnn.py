@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
+from typecheck import unchecked
 
 import dynax as dx
 from dynax.models import (
@@ -317,7 +318,7 @@ def test_user_variant_of_abstract_rate_rnn():
     want = -x + np.array([1.0, -2.0, 0.5]) * np.tanh(x)
     np.testing.assert_allclose(net(0.0, jnp.asarray(x), None), want, rtol=1e-12)
     np.testing.assert_allclose(net.readout(jnp.asarray(x)), [np.tanh(x).sum()])
-    with pytest.raises(TypeError):
+    with unchecked(), pytest.raises(TypeError):
         AbstractRateRNN()  # pyright: ignore
 
 
@@ -327,8 +328,11 @@ def test_tau_swept_with_vmap(getkey):
     ens = eqx.filter_vmap(lambda t: CTRNN(1, 4, 1, tau=t, key=key))(taus)
     got = eqx.filter_vmap(lambda m: m.tau)(ens)
     np.testing.assert_allclose(got, np.repeat(taus[:, None], 4, axis=1))
-    with pytest.raises(
-        eqx.EquinoxRuntimeError, match=r"tau: expected (a value|every element) > 0"
+    with (
+        unchecked(),
+        pytest.raises(
+            eqx.EquinoxRuntimeError, match=r"tau: expected (a value|every element) > 0"
+        ),
     ):
         eqx.filter_vmap(lambda t: CTRNN(1, 4, 1, tau=t, key=key))(-taus)
 
@@ -353,13 +357,16 @@ def test_tau_swept_with_vmap(getkey):
 def test_ctrnn_errors(kwargs, match, getkey):
     kwargs, sizes = dict(kwargs), dict(n_in=1, n_hidden=5, n_out=1)
     sizes.update({k: kwargs.pop(k) for k in list(kwargs) if k in sizes})
-    with pytest.raises(ValueError, match=match):
+    with unchecked(), pytest.raises(ValueError, match=match):
         CTRNN(sizes["n_in"], sizes["n_hidden"], sizes["n_out"], **kwargs, key=getkey())
 
 
 @pytest.mark.parametrize("rank", [0, 6])
 def test_lowrank_rank_errors(rank, getkey):
-    with pytest.raises(ValueError, match=r"rank: expected an integer in \[1, 5\]"):
+    with (
+        unchecked(),
+        pytest.raises(ValueError, match=r"rank: expected an integer in \[1, 5\]"),
+    ):
         LowRankRNN(1, 5, 1, rank=rank, key=getkey())
 
 
@@ -377,5 +384,5 @@ def test_lowrank_rank_errors(rank, getkey):
     ],
 )
 def test_eirnn_errors(kwargs, match, getkey):
-    with pytest.raises(ValueError, match=match):
+    with unchecked(), pytest.raises(ValueError, match=match):
         EIRNN(1, 5, 1, **kwargs, key=getkey())

@@ -4,6 +4,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
+from typecheck import unchecked
 
 import dynax as dx
 from dynax.models._online import run_online
@@ -53,5 +54,8 @@ def test_declared_interfaces():
     def before(x, item, c):  # a rule that feeds back into a model without feedback
         return eia, jnp.ones(1), jnp.ones(1), c
 
-    with pytest.raises(TypeError, match="EIAdaptiveReservoir does not declare"):
+    with (
+        unchecked(),
+        pytest.raises(TypeError, match="EIAdaptiveReservoir does not declare"),
+    ):
         run_online(eia.init_state(), None, None, before, length=3)

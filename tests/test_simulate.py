@@ -11,6 +11,7 @@ import pytest
 import scipy.integrate
 import scipy.linalg
 from helpers import OU, Integrator, Linear, Logistic
+from typecheck import unchecked
 
 import dynax as dx
 from dynax._terms import DiagonalNoiseTerm, GridBrownian, brownian_increments
@@ -220,8 +221,11 @@ def test_float32_times_accept_a_dividing_dt():
     assert int(traj.stats["num_steps"]) == 500
     # y = t, summed in float32 over 500 steps: rounding <= 500 * eps * 10 = 6e-4.
     np.testing.assert_allclose(traj.ys[:, 0], np.asarray(ts), rtol=0, atol=6e-4)
-    with pytest.raises(
-        ValueError, match="dt: expected a step that divides every interval"
+    with (
+        unchecked(),
+        pytest.raises(
+            ValueError, match="dt: expected a step that divides every interval"
+        ),
     ):
         dx.simulate(Integrator(), jnp.zeros(1, jnp.float32), ts, inputs=u, dt=0.03)
 
@@ -332,7 +336,7 @@ def test_diverging_member_is_flagged_and_frozen(getkey):
     )
     healthy = dx.simulate(dx.member(ens, 2), Y0, ts, dt=0.01)
     np.testing.assert_allclose(traj.ys[2], healthy.ys, rtol=1e-13)
-    with pytest.raises(Exception, match="[Nn]onfinite"):
+    with unchecked(), pytest.raises(Exception, match="[Nn]onfinite"):
         dx.simulate(ens, Y0, ts, ensemble=True, dt=0.01, throw=True)
 
 
@@ -407,25 +411,32 @@ def test_float32_sde_on_float64_times_equals_float32_times(solver, getkey):
 
 def test_bad_input_raises_clear_errors():
     model, ts = Linear(A, B), jnp.linspace(0.0, 1.0, 6)
-    with pytest.raises(
-        ValueError, match=r"y0: expected shape \(3,\).*got shape \(4,\)"
+    with (
+        unchecked(),
+        pytest.raises(ValueError, match=r"y0: expected shape \(3,\).*got shape \(4,\)"),
     ):
         dx.simulate(model, jnp.zeros(4), ts)
-    with pytest.raises(ValueError, match="y0: expected the structure"):
+    with unchecked(), pytest.raises(ValueError, match="y0: expected the structure"):
         dx.simulate(model, {"x": jnp.zeros(3)}, ts)
-    with pytest.raises(
-        ValueError, match="inputs: expected a leading time axis of length"
+    with (
+        unchecked(),
+        pytest.raises(
+            ValueError, match="inputs: expected a leading time axis of length"
+        ),
     ):
         dx.simulate(model, Y0, ts, inputs=jnp.zeros((5, 1)))
-    with pytest.raises(TypeError, match="inputs: expected an array"):
+    with unchecked(), pytest.raises(TypeError, match="inputs: expected an array"):
         dx.simulate(model, Y0, ts, inputs="sine")
-    with pytest.raises(ValueError, match="ts: expected strictly increasing"):
+    with (
+        unchecked(),
+        pytest.raises(ValueError, match="ts: expected strictly increasing"),
+    ):
         dx.simulate(model, Y0, jnp.array([0.0, 0.2, 0.2, 0.5]))
-    with pytest.raises(ValueError, match="ts: expected a 1-d array"):
+    with unchecked(), pytest.raises(ValueError, match="ts: expected a 1-d array"):
         dx.simulate(model, Y0, jnp.zeros((3, 2)))
-    with pytest.raises(ValueError, match="dt: expected a number > 0"):
+    with unchecked(), pytest.raises(ValueError, match="dt: expected a number > 0"):
         dx.simulate(model, Y0, ts, dt=0.0)
-    with pytest.raises(ValueError, match="dt: expected a number > 0"):
+    with unchecked(), pytest.raises(ValueError, match="dt: expected a number > 0"):
         dx.simulate(
             model,
             Y0,
@@ -433,28 +444,44 @@ def test_bad_input_raises_clear_errors():
             dt=-1.0,
             stepsize_controller=diffrax.PIDController(rtol=1e-3, atol=1e-3),
         )
-    with pytest.raises(
-        ValueError, match="dt: expected a step that divides every interval"
+    with (
+        unchecked(),
+        pytest.raises(
+            ValueError, match="dt: expected a step that divides every interval"
+        ),
     ):
         dx.simulate(model, Y0, ts, dt=0.03)
-    with pytest.raises(TypeError, match="solver: expected a diffrax solver"):
+    with (
+        unchecked(),
+        pytest.raises(TypeError, match="solver: expected a diffrax solver"),
+    ):
         dx.simulate(model, Y0, ts, solver="rk4")
-    with pytest.raises(TypeError, match="stepsize_controller: expected"):
+    with unchecked(), pytest.raises(TypeError, match="stepsize_controller: expected"):
         dx.simulate(model, Y0, ts, stepsize_controller="adaptive")
-    with pytest.raises(
-        ValueError,
-        match="solver: expected an implicit solver on fixed steps to have root-finder",
+    with (
+        unchecked(),
+        pytest.raises(
+            ValueError,
+            match="solver: expected an implicit solver on fixed steps to have "
+            "root-finder",
+        ),
     ):
         dx.simulate(model, Y0, ts, solver=diffrax.ImplicitEuler())
-    with pytest.raises(TypeError, match="model: expected a dynax model"):
+    with unchecked(), pytest.raises(TypeError, match="model: expected a dynax model"):
         dx.simulate(3.0, Y0, ts)
-    with pytest.raises(ValueError, match="keys: expected a batch of PRNG keys"):
+    with (
+        unchecked(),
+        pytest.raises(ValueError, match="keys: expected a batch of PRNG keys"),
+    ):
         dx.make_ensemble(_make_linear, jr.PRNGKey(0))
 
 
 def test_traced_ts_checked_inside_jit():
     run = jax.jit(lambda t: dx.simulate(Linear(A, B), Y0, t).ys)
-    with pytest.raises(Exception, match="ts: expected finite, strictly increasing"):
+    with (
+        unchecked(),
+        pytest.raises(Exception, match="ts: expected finite, strictly increasing"),
+    ):
         run(jnp.array([0.0, 0.5, 0.4]))
 
 
@@ -510,8 +537,9 @@ def test_maps_have_no_solver_step_and_stepped_maps_check_ts(getkey):
     esn = dx.models.ESN(1, 5, key=getkey())
     ts = jnp.arange(6.0)
     u = jnp.ones((6, 1))
-    with pytest.raises(
-        ValueError, match=r"dt: a map takes one application .* got 0.25"
+    with (
+        unchecked(),
+        pytest.raises(ValueError, match=r"dt: a map takes one application .* got 0.25"),
     ):
         dx.simulate(esn, esn.init_state(), ts, inputs=u, dt=0.25)
     same = dx.simulate(esn, esn.init_state(), ts, inputs=u, dt=1.0).ys
@@ -520,11 +548,15 @@ def test_maps_have_no_solver_step_and_stepped_maps_check_ts(getkey):
     )
     lif = dx.models.LIFReservoir(1, 4, key=getkey())  # dt = 1 ms
     assert isinstance(lif, dx.models.AbstractSteppedMap)
-    with pytest.raises(
-        ValueError, match=r"ts: LIFReservoir advances 1 per application"
+    with (
+        unchecked(),
+        pytest.raises(ValueError, match=r"ts: LIFReservoir advances 1 per application"),
     ):
         dx.simulate(lif, lif.init_state(), 0.5 * ts, inputs=u)
-    with pytest.raises(ValueError, match=r"dt: .* expected None or its time_step\(\)"):
+    with (
+        unchecked(),
+        pytest.raises(ValueError, match=r"dt: .* expected None or its time_step\(\)"),
+    ):
         dx.simulate(lif, lif.init_state(), ts, inputs=u, dt=0.5)
     half = dx.models.LIFReservoir(1, 4, dt=0.5, dtype=jnp.float32, key=getkey())
     t32 = 0.5 * jnp.arange(400.0, dtype=jnp.float32)

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
+from typecheck import unchecked
 
 from dynax.tasks import (
     AbstractTask,
@@ -358,11 +359,11 @@ def test_r_squared_scores(getkey):
 def test_score_rejects_wrong_shape(getkey):
     task = TASKS["flipflop"]
     batch = batch_of(task, getkey())
-    with pytest.raises(ValueError, match="outputs"):
+    with unchecked(), pytest.raises(ValueError, match="outputs"):
         task.score(batch.targets[..., :2], batch)
     hmm = TASKS["hmm"]
     batch = batch_of(hmm, getkey())
-    with pytest.raises(ValueError, match="outputs"):
+    with unchecked(), pytest.raises(ValueError, match="outputs"):
         hmm.score(batch.targets[0], batch)
 
 
@@ -487,7 +488,7 @@ def test_hmm_score(getkey):
     ],
 )
 def test_bad_arguments_raise(make, match):
-    with pytest.raises(ValueError, match=rf"^{match}: expected"):
+    with unchecked(), pytest.raises(ValueError, match=rf"^{match}: expected"):
         make()
 
 

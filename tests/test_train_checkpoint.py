@@ -8,6 +8,7 @@ import jax.random as jr
 import numpy as np
 import optax
 import pytest
+from typecheck import unchecked
 
 import dynax as dx
 
@@ -47,7 +48,7 @@ def test_resume_is_bitwise_equal_and_skips_partial_checkpoints(tmp_path):
             raise Stop
 
     folder = tmp_path / "ckpt"
-    with pytest.raises(Stop):
+    with unchecked(), pytest.raises(Stop):
         dx.train.fit(
             ens,
             task,
@@ -82,11 +83,11 @@ def test_resume_with_other_key_or_length_is_refused(tmp_path):
     ens, task, kw = _setup()
     kw.update(n_steps=3)
     dx.train.fit(ens, task, checkpoint_dir=tmp_path, **kw)
-    with pytest.raises(ValueError, match="key"):
+    with unchecked(), pytest.raises(ValueError, match="key"):
         dx.train.fit(
             ens, task, checkpoint_dir=tmp_path, **(kw | {"key": jr.PRNGKey(9)})
         )
-    with pytest.raises(ValueError, match="n_steps"):
+    with unchecked(), pytest.raises(ValueError, match="n_steps"):
         dx.train.fit(ens, task, checkpoint_dir=tmp_path, **(kw | {"n_steps": 6}))
 
 
@@ -102,9 +103,9 @@ def test_save_and_load_a_module(tmp_path, getkey):
     for a, b in zip(_leaves(restored), _leaves(net), strict=True):
         np.testing.assert_array_equal(a, b)
     wrong = eqx.filter(dx.models.CTRNN(2, 6, 1, key=getkey()), eqx.is_array)
-    with pytest.raises(ValueError, match="shape"):
+    with unchecked(), pytest.raises(ValueError, match="shape"):
         dx.train.load_checkpoint(tmp_path / "a", wrong)
-    with pytest.raises(FileNotFoundError):
+    with unchecked(), pytest.raises(FileNotFoundError):
         dx.train.load_checkpoint(tmp_path / "empty", like)
-    with pytest.raises(TypeError, match="checkpoint_dir"):
+    with unchecked(), pytest.raises(TypeError, match="checkpoint_dir"):
         dx.train.load_checkpoint(3, like)

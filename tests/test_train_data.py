@@ -6,6 +6,7 @@ import jax.random as jr
 import numpy as np
 import optax
 import pytest
+from typecheck import unchecked
 
 import dynax as dx
 from dynax.train._data import _minibatch_index
@@ -102,14 +103,17 @@ def test_bad_data_sets(kwargs, error, match):
         dict(ts=TASK.ts, inputs=jnp.zeros((3, 15, 2)), targets=jnp.zeros((3, 15, 2)))
         | kwargs
     )
-    with pytest.raises(error, match=match):
+    with unchecked(), pytest.raises(error, match=match):
         dx.train.Dataset(**kw)
 
 
 def test_batch_larger_than_the_data_set():
     trials = jax.vmap(TASK.sample)(jr.split(jr.PRNGKey(2), 3))
     data = dx.train.Dataset(TASK.ts, trials.inputs, trials.targets)
-    with pytest.raises(ValueError, match="batch_size: expected at most the data"):
+    with (
+        unchecked(),
+        pytest.raises(ValueError, match="batch_size: expected at most the data"),
+    ):
         dx.train.fit(
             _net(jr.PRNGKey(0)),
             data,

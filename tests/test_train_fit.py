@@ -9,6 +9,7 @@ import jax.random as jr
 import numpy as np
 import optax
 import pytest
+from typecheck import unchecked
 
 import dynax as dx
 
@@ -227,7 +228,7 @@ def test_regularizer_matches_hand_computation(getkey):
         + 0.3 * np.mean(np.tanh(np.asarray(ys)) ** 2)
     )
     np.testing.assert_allclose(float(reg(params, net, ys)), expected, rtol=1e-12)
-    with pytest.raises(ValueError, match="l2_rates"):
+    with unchecked(), pytest.raises(ValueError, match="l2_rates"):
         dx.train.Regularizer(l2_rates=-1.0)
 
 
@@ -249,17 +250,20 @@ def test_bad_input(kwargs, exc, match, getkey):
     if "hyperparams" in kwargs:
         kw["optimizer"] = optax.adam
     kw.update(kwargs)
-    with pytest.raises(exc, match=match):
+    with unchecked(), pytest.raises(exc, match=match):
         dx.train.fit(_net(getkey()), dx.tasks.FlipFlop(**TASK), **kw)
 
 
 def test_bad_task_and_empty_filter(getkey):
     kw = dict(optimizer=optax.adam(1e-2), n_steps=4, batch_size=2, key=getkey())
-    with pytest.raises(TypeError, match="task"):
+    with unchecked(), pytest.raises(TypeError, match="task"):
         dx.train.fit(_net(getkey()), object(), **kw)
-    with pytest.raises(ValueError, match="ensemble: expected False for one network"):
+    with (
+        unchecked(),
+        pytest.raises(ValueError, match="ensemble: expected False for one network"),
+    ):
         dx.train.fit(_net(getkey()), dx.tasks.FlipFlop(**TASK), ensemble=True, **kw)
-    with pytest.raises(ValueError, match="filter_spec"):
+    with unchecked(), pytest.raises(ValueError, match="filter_spec"):
         dx.train.fit(_net(getkey()), dx.tasks.FlipFlop(**TASK), filter_spec=False, **kw)
 
 

@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from typecheck import unchecked
 
 import dynax as dx
 from dynax.train._retention import bit_patterns
@@ -129,5 +130,5 @@ def test_bad_input(kwargs, error, match):
     model = Leaky(jnp.zeros(3), jnp.full(3, 10.0))
     kw = dict(task=TASK, hold_steps=(10,)) | kwargs
     task = kw.pop("task")
-    with pytest.raises(error, match=match):
+    with unchecked(), pytest.raises(error, match=match):
         dx.train.memory_retention(model, task, **kw)

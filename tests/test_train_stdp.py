@@ -9,6 +9,7 @@ import jax.random as jr
 import jax.tree_util as jtu
 import numpy as np
 import pytest
+from typecheck import unchecked
 
 import dynax as dx
 from dynax.models import LIFReservoir
@@ -145,17 +146,17 @@ def test_vmap_over_ensemble_equals_loop(getkey):
 
 def test_bad_arguments(getkey):
     model = random_net(getkey())
-    with pytest.raises(ValueError, match="inputs"):
+    with unchecked(), pytest.raises(ValueError, match="inputs"):
         stdp(model, jnp.zeros((5, 3)))
-    with pytest.raises(ValueError, match="inputs"):
+    with unchecked(), pytest.raises(ValueError, match="inputs"):
         stdp(model, jnp.zeros((8,)))
-    with pytest.raises(TypeError, match="model"):
+    with unchecked(), pytest.raises(TypeError, match="model"):
         stdp("not a network", jnp.zeros((5, 8)))  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="tau_plus"):
+    with unchecked(), pytest.raises(ValueError, match="tau_plus"):
         STDP(tau_plus=0.0)
-    with pytest.raises(ValueError, match="a_minus"):
+    with unchecked(), pytest.raises(ValueError, match="a_minus"):
         STDP(a_minus=-1.0)
-    with pytest.raises(ValueError, match="tau"):
+    with unchecked(), pytest.raises(ValueError, match="tau"):
         Astrocyte(tau=-1.0)
 
 

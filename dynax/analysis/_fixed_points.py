@@ -89,10 +89,10 @@ class FixedPoints(eqx.Module):
 
 def find_fixed_points(
     f: Callable,
-    candidates: Float[ArrayLike, "*ens m n"],
+    candidates: Float[ArrayLike, "*ens_c m n"],
     *,
     args: Args = None,
-    inputs: Float[ArrayLike, "*ens n_in"] | None = None,
+    inputs: Float[ArrayLike, "*ens_u n_in"] | None = None,
     kind: Kind | None = None,
     t: ScalarLike = 0.0,
     tol: float | None = None,

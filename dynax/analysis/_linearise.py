@@ -224,10 +224,10 @@ def linearise_matrix(a: Float[Array, "n n"], kind: Kind, dt) -> Linearisation:
 
 def linearise(
     f: Callable,
-    y: Float[ArrayLike, "*ens n"],
+    y: Float[ArrayLike, "*ens_y n"],
     *,
     args: Args = None,
-    inputs: Float[ArrayLike, "*ens n_in"] | None = None,
+    inputs: Float[ArrayLike, "*ens_u n_in"] | None = None,
     t: ScalarLike = 0.0,
     kind: Kind | None = None,
     dt: float = 1.0,

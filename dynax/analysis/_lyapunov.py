@@ -59,9 +59,9 @@ class LyapunovSpectrum(eqx.Module):
 
 def lyapunov_spectrum(
     f: Callable,
-    y0: Float[ArrayLike, "*ens n"],
+    y0: Float[ArrayLike, "*ens_y n"],
     *,
-    dt: Float[ArrayLike, "*ens"],
+    dt: Float[ArrayLike, "*ens_dt"],
     n_steps: int,
     n_exponents: int | None = None,
     inputs: Float[ArrayLike, "steps n_in"] | None = None,

@@ -95,7 +95,7 @@ class AbstractCoupling(eqx.Module):
         self,
         theta: Float[Array, " n"],
         source: Float[Array, " n"],
-        lag: Float[Array, ""],
+        lag: ScalarLike,
     ) -> Float[Array, " n"]:
         r"""Return $\sum_j C_{ij} \sin(\phi_j - \theta_i - \alpha)$ for sources $\phi$.
 

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 from jax.typing import DTypeLike
+from jaxtyping import Shaped
 
 from .._custom_types import Array, ArrayLike, Float, Int, PRNGKeyArray, ScalarLike
 from .._validate import (
@@ -31,7 +32,7 @@ def _dtype(dtype: DTypeLike | None):
     return jnp.dtype(jnp.result_type(float) if dtype is None else dtype)
 
 
-def _circulant(n: int, half_width: int, dtype) -> Float[Array, "n n"]:
+def _circulant(n: int, half_width: int, dtype) -> Shaped[Array, "n n"]:
     i = np.arange(n)
     dist = np.abs(i[:, None] - i[None, :])
     dist = np.minimum(dist, n - dist)

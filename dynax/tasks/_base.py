@@ -36,9 +36,9 @@ class TaskBatch(eqx.Module):
             are left out of losses and scores.
     """
 
-    inputs: Float[Array, "time n_in"]
-    targets: Float[Array, "time n_out"]
-    mask: Float[Array, "time n_out"]
+    inputs: Float[Array, "*batch time n_in"]
+    targets: Float[Array, "*batch time n_out"]
+    mask: Float[Array, "*batch time n_out"]
 
 
 class AbstractTask(eqx.Module):

@@ -18,9 +18,9 @@ def _masked_mean(values: Array, mask: Array) -> Array:
 
 
 def masked_mse(
-    outputs: Float[Array, "*batch time n_out"],
-    targets: Float[Array, "*batch time n_out"],
-    mask: Float[Array, "*batch time n_out"],
+    outputs: Float[Array, "*shape"],
+    targets: Float[Array, "*shape"],
+    mask: Float[Array, "*shape"],
 ) -> Float[Array, ""]:
     r"""Mean squared error over the entries where ``mask`` is nonzero.
 

@@ -15,14 +15,27 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import TextIO
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 INTERVAL = 10.0  # seconds between two progress lines off a terminal
 
 
-def progress_mode(progress: bool | None, stream: TextIO | None = None) -> str:
+@runtime_checkable
+class TextStream(Protocol):
+    """Where progress goes: anything with ``write(str)`` and ``flush()``."""
+
+    def write(self, s: str, /) -> Any:
+        """Write text."""
+        ...
+
+    def flush(self) -> Any:
+        """Flush buffered text."""
+        ...
+
+
+def progress_mode(progress: bool | None, stream: TextStream | None = None) -> str:
     """``"off"``, ``"bar"`` (a tqdm bar) or ``"lines"`` (a line every few seconds).
 
     Args:
@@ -53,7 +66,7 @@ class _Off:
 
 
 class _Bar:
-    def __init__(self, total: int, initial: int, stream: TextIO):
+    def __init__(self, total: int, initial: int, stream: TextStream):
         from tqdm.std import tqdm  # not tqdm.auto: it warns in notebooks
 
         self.step = initial
@@ -99,7 +112,7 @@ class Lines:
         total: int,
         initial: int,
         n_members: int,
-        stream: TextIO,
+        stream: TextStream,
         interval: float = INTERVAL,
         clock: Callable[[], float] = time.monotonic,
         first_chunk: int | None = None,
