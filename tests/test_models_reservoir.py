@@ -62,7 +62,9 @@ def test_esn_matches_numpy_loop(getkey):
     xs = [x0]
     for k in range(29):  # inputs[k] drives ys[k] -> ys[k+1]
         xs.append(np_step(m, xs[-1], u[k]))
-    np.testing.assert_allclose(np.asarray(traj.ys), np.array(xs), rtol=1e-12)
+    np.testing.assert_allclose(
+        np.asarray(traj.ys), np.array(xs), rtol=1e-12, atol=1e-14
+    )
 
 
 def test_feedback_matches_numpy_loop(getkey):
@@ -76,9 +78,12 @@ def test_feedback_matches_numpy_loop(getkey):
     for k in range(14):
         y = np.asarray(W_out) @ xs[-1] + np.asarray(b_out)
         xs.append(np_step(m, xs[-1], u[k], y))
-    np.testing.assert_allclose(np.asarray(traj.ys), np.array(xs), rtol=1e-12)
+    # states are O(1): an absolute floor of ~50 ulp for elements near zero
+    np.testing.assert_allclose(
+        np.asarray(traj.ys), np.array(xs), rtol=1e-12, atol=1e-14
+    )
     outs = np.array(xs) @ np.asarray(W_out).T + np.asarray(b_out)
-    np.testing.assert_allclose(np.asarray(traj.outputs), outs, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(traj.outputs), outs, rtol=1e-12, atol=1e-14)
 
 
 def test_generate_matches_numpy_closed_loop(getkey):
@@ -91,7 +96,7 @@ def test_generate_matches_numpy_closed_loop(getkey):
         y = np.asarray(m.W_out) @ x + np.asarray(m.b_out)
         ys.append(y)
         x = np_step(m, x, y, y)
-    np.testing.assert_allclose(np.asarray(preds), np.array(ys), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(preds), np.array(ys), rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(np.asarray(states[0]), np.asarray(x0))
 
 
@@ -134,7 +139,9 @@ def test_vmap_ensemble_equals_loop(getkey):
     ys = dx.simulate(ens, jnp.zeros(20), ts, inputs=u, ensemble=True).ys
     for i, k in enumerate(keys):
         ref = dx.simulate(make(k), jnp.zeros(20), ts, inputs=u).ys
-        np.testing.assert_allclose(np.asarray(ys[i]), np.asarray(ref), rtol=1e-12)
+        np.testing.assert_allclose(
+            np.asarray(ys[i]), np.asarray(ref), rtol=1e-12, atol=1e-14
+        )
     # a swept spectral radius is an array leaf: one vmap over radii
     sweep = jax.jit(jax.vmap(lambda r: ESN(2, 20, spectral_radius=r, key=keys[0]).W))
     Ws = sweep(jnp.array([0.5, 1.1]))
@@ -215,7 +222,9 @@ def test_teacher_force_matches_numpy_and_ridge_generates_sine(getkey):
     for k in range(29):
         x = np_step(m, x, np.asarray(u[k]), np.asarray(y[k]))
         ref.append(x)
-    np.testing.assert_allclose(np.asarray(states), np.array(ref), rtol=1e-12)
+    np.testing.assert_allclose(
+        np.asarray(states), np.array(ref), rtol=1e-12, atol=1e-14
+    )
 
     n, T, period = 200, 1500, 40
     gen = ESN(0, n, n_out=1, feedback=True, spectral_radius=0.8, leak=0.5,
