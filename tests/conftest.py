@@ -36,6 +36,24 @@ jax.config.update("jax_numpy_dtype_promotion", "strict")
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
 
+def pytest_collection_modifyitems(items):
+    """Run the long tests first (stable order otherwise).
+
+    Under pytest-xdist the suite's wall time is its longest worker's; a two-minute
+    test that starts last keeps one worker busy after the other has finished. Tests
+    marked ``slow`` (then ``training``) start first, so the short ones fill in.
+    """
+
+    def rank(item):
+        return (
+            0
+            if item.get_closest_marker("slow")
+            else (1 if item.get_closest_marker("training") else 2)
+        )
+
+    items.sort(key=rank)
+
+
 @pytest.fixture
 def getkey():
     """Return a function giving a fresh, deterministic PRNG key on every call."""

@@ -278,6 +278,7 @@ def small_ctrnn(key, n=6):
     return dx.models.CTRNN(2, n, 1, g=2.0, tau=0.5, key=key)
 
 
+@pytest.mark.slow  # six compiled variants
 def test_ensemble_equals_loop(getkey):
     keys = jr.split(getkey(), 3)
     ens = dx.make_ensemble(small_ctrnn, keys)

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -14,6 +15,7 @@ from analysis.ei_reservoir import main as figure_main  # noqa: E402
 from experiments.ei_reservoir import Config, main  # noqa: E402
 
 
+@pytest.mark.slow
 def test_experiment_writes_results_and_figure(tmp_path):
     cfg = Config.small()
     summary = main(cfg, tmp_path)

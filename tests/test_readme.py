@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 CHECKS = """
@@ -45,6 +47,7 @@ print("README OK")
 """
 
 
+@pytest.mark.slow  # 90-120 s: the whole tour in a fresh interpreter
 def test_readme_python_blocks_run(tmp_path):
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
     assert len(blocks) >= 2

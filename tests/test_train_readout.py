@@ -57,6 +57,7 @@ def test_ridge_blocked_cholesky_equals_lstsq(getkey, n):
     np.testing.assert_allclose(np.asarray(r.bias), c, rtol=1e-8, atol=1e-10)
 
 
+@pytest.mark.slow  # a subprocess that compiles several vmapped fits
 def test_two_vmapped_ridge_fits_in_one_program_finish(getkey):
     """Two ridge fits in one vmapped program (e.g. validation and test memory
     capacity) stalled forever with jaxlib's batched LAPACK Cholesky on a 2-thread
