@@ -13,9 +13,11 @@ units of seed 0 (memory-capacity task, heterogeneous targets) with their targets
 Run: ``python analysis/ei_reservoir.py RESULTS_DIR [--out FIGURE.png]``.
 """
 
-import argparse
-import json
+import sys
 from pathlib import Path
+
+if not __package__:  # run as a file: put the repository root (this checkout) first
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import matplotlib
 
@@ -24,6 +26,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+
+from analysis._common import figure_cli, read_record  # noqa: E402
 
 KINDS = {"adapted_homogeneous": "C1", "adapted_heterogeneous": "C2"}
 LABELS = {
@@ -34,7 +38,7 @@ LABELS = {
 
 def read_results(results_dir: str | Path) -> dict:
     """The record written by the experiment (config, rows, summary, extra)."""
-    return json.loads((Path(results_dir) / "ei_reservoir.json").read_text())
+    return read_record(results_dir, "ei_reservoir")
 
 
 def _scores(ax: Axes, rows: list[dict], task: str, n_seeds: int) -> None:
@@ -122,15 +126,7 @@ def make_figure(results_dir: str | Path) -> Figure:
 
 def main(argv: list[str] | None = None) -> Path:
     """Write the PNG (default ``RESULTS_DIR/ei_reservoir.png``); return its path."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("results_dir")
-    parser.add_argument("--out", default=None)
-    args = parser.parse_args(argv)
-    out = Path(args.out or Path(args.results_dir) / "ei_reservoir.png")
-    fig = make_figure(args.results_dir)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return figure_cli("ei_reservoir", make_figure, __doc__, argv, dpi=120)
 
 
 if __name__ == "__main__":

@@ -11,9 +11,11 @@ plasticity phase, the depression rate and the liquid's spike count per milliseco
 Run: ``python analysis/lsm_digits.py RESULTS_DIR [--out FIGURE.png]``.
 """
 
-import argparse
-import json
+import sys
 from pathlib import Path
+
+if not __package__:  # run as a file: put the repository root (this checkout) first
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import matplotlib
 
@@ -23,6 +25,8 @@ import numpy as np  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from analysis._common import figure_cli, read_record  # noqa: E402
+
 CONDITIONS = ("none", "stdp", "astro")
 COLOURS = {"none": "0.6", "stdp": "tab:blue", "astro": "tab:orange"}
 NAMES = {"none": "no plasticity", "stdp": "STDP", "astro": "astrocyte STDP"}
@@ -30,7 +34,7 @@ NAMES = {"none": "no plasticity", "stdp": "STDP", "astro": "astrocyte STDP"}
 
 def read_results(results_dir: str | Path) -> dict:
     """The record written by the experiment (config, rows, summary, extra)."""
-    return json.loads((Path(results_dir) / "lsm_digits.json").read_text())
+    return read_record(results_dir, "lsm_digits")
 
 
 def _bars(ax: Axes, conditions: dict, key: str) -> None:
@@ -97,15 +101,7 @@ def make_figure(results_dir: str | Path) -> Figure:
 
 def main(argv: list[str] | None = None) -> Path:
     """Write the PNG (default ``RESULTS_DIR/lsm_digits.png``); return its path."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("results_dir")
-    parser.add_argument("--out", default=None)
-    args = parser.parse_args(argv)
-    out = Path(args.out or Path(args.results_dir) / "lsm_digits.png")
-    fig = make_figure(args.results_dir)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return figure_cli("lsm_digits", make_figure, __doc__, argv, dpi=110)
 
 
 if __name__ == "__main__":

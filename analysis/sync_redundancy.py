@@ -11,10 +11,12 @@ small).
 Run: ``python analysis/sync_redundancy.py RESULTS_DIR [--out FIGURE.png]``.
 """
 
-import argparse
-import json
+import sys
 from collections import defaultdict
 from pathlib import Path
+
+if not __package__:  # run as a file: put the repository root (this checkout) first
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import matplotlib
 
@@ -23,6 +25,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
+
+from analysis._common import figure_cli, read_record  # noqa: E402
 
 COLOURS = {
     "ring": "tab:blue",
@@ -34,7 +38,7 @@ COLOURS = {
 
 def read_rows(results_dir: str | Path) -> list[dict]:
     """The rows (one per topology x coupling x sigma) of sync_redundancy.json."""
-    return json.loads((Path(results_dir) / "sync_redundancy.json").read_text())["rows"]
+    return read_record(results_dir, "sync_redundancy")["rows"]
 
 
 def make_figure(results_dir: str | Path) -> Figure:
@@ -83,15 +87,7 @@ def make_figure(results_dir: str | Path) -> Figure:
 
 def main(argv: list[str] | None = None) -> Path:
     """Write the PNG (default ``RESULTS_DIR/sync_redundancy.png``); return its path."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("results_dir")
-    parser.add_argument("--out", default=None)
-    args = parser.parse_args(argv)
-    out = Path(args.out or Path(args.results_dir) / "sync_redundancy.png")
-    fig = make_figure(args.results_dir)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return figure_cli("sync_redundancy", make_figure, __doc__, argv, dpi=120)
 
 
 if __name__ == "__main__":
