@@ -8,6 +8,20 @@ from ._candidates import (
     sample_candidates as sample_candidates,
     unique_fixed_points as unique_fixed_points,
 )
+from ._degeneracy import (
+    DegeneracyReport as DegeneracyReport,
+    degeneracy_report as degeneracy_report,
+)
+from ._dsa import (
+    DMD as DMD,
+    DSAMatrix as DSAMatrix,
+    DSAResult as DSAResult,
+    Procrustes as Procrustes,
+    dsa as dsa,
+    dsa_matrix as dsa_matrix,
+    hankel as hankel,
+    vector_field_procrustes as vector_field_procrustes,
+)
 from ._fixed_points import (
     FixedPoints as FixedPoints,
     find_fixed_points as find_fixed_points,
@@ -37,6 +51,12 @@ from ._reservoir import (
     memory_capacity as memory_capacity,
     nrmse as nrmse,
 )
+from ._similarity import (
+    linear_cka as linear_cka,
+    linear_cka_matrix as linear_cka_matrix,
+    procrustes_distance as procrustes_distance,
+    procrustes_matrix as procrustes_matrix,
+)
 from ._synchrony import (
     analytic_signal as analytic_signal,
     instantaneous_phase as instantaneous_phase,
@@ -45,4 +65,10 @@ from ._synchrony import (
     sync_error as sync_error,
     synchronization_matrix as synchronization_matrix,
     synchronization_series as synchronization_series,
+)
+from ._weights import (
+    PermutationDistance as PermutationDistance,
+    PermutationDistanceMatrix as PermutationDistanceMatrix,
+    permutation_distance as permutation_distance,
+    permutation_distance_matrix as permutation_distance_matrix,
 )
