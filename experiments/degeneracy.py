@@ -125,7 +125,7 @@ def run_cell(
     row = {
         "task": task_name,
         "family": "flipflop" if task_name.startswith("flipflop") else "path",
-        "complexity": int(task_name.lstrip("flipath")),
+        "complexity": int(task_name.removeprefix("flipflop").removeprefix("path")),
         "size": size,
         "l2": l2,
         "n_seeds": cfg.n_seeds,

@@ -11,6 +11,7 @@ from typing import Any
 
 import diffrax
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import jax.random as jr
 import jax.tree_util as jtu
@@ -40,6 +41,10 @@ LIF = M.LIFReservoir(1, 5, key=KEY)
 KUR = M.Kuramoto(jnp.zeros(5), jnp.ones((5, 5)))
 STATES, U = jnp.sin(jnp.arange(120.0)).reshape(40, 3), jnp.cos(jnp.arange(40.0))
 OMEGA, LAP, IN = jnp.zeros(5), jnp.eye(3) - 1 / 3, jnp.zeros((4, 1))
+TRAJ = jnp.sin(jnp.arange(60.0)).reshape(20, 3) + jnp.arange(3.0)[None]  # (time, n)
+OP = jnp.diag(jnp.array([0.9, 0.5, 0.1]))
+NET6 = M.CTRNN(2, 6, 2, key=KEY)
+RELU = M.CTRNN(2, 4, 2, activation=jax.nn.relu, key=KEY)
 _K = (2,)  # two slots of a 2-unit network
 FPS = A.FixedPoints(
     points=jnp.zeros((2, 2)), speed=jnp.zeros(_K), converged=jnp.ones(_K, bool),
@@ -741,6 +746,88 @@ CASES = [
         "labels",
     ),
     ("Regularizer", lambda: TR.Regularizer(l1_weights=-1.0), V, "l1_weights"),
+    # --- degeneracy: DSA, CKA, Procrustes, weight space, the report ---------------
+    ("dsa", lambda: A.dsa(TRAJ, TRAJ, rank=10), V, "rank"),
+    ("dsa", lambda: A.dsa(TRAJ, TRAJ, n_delays=20), V, "n_delays"),
+    ("dsa", lambda: A.dsa(TRAJ, TRAJ, n_delays=0), V, "n_delays"),
+    ("dsa", lambda: A.dsa(TRAJ, TRAJ, score="cosine"), V, "score"),
+    ("dsa", lambda: A.dsa(TRAJ, TRAJ, rank=2, rank_thresh=0.1), V, "rank_thresh"),
+    ("dsa", lambda: A.dsa(TRAJ, TRAJ, lamb=-1.0), V, "lamb"),
+    ("dsa", lambda: A.dsa(TRAJ[:, 0], TRAJ), V, "X"),
+    ("dsa", lambda: A.dsa(TRAJ, TRAJ.at[0, 0].set(jnp.nan)), V, "Y"),
+    ("dsa", lambda: A.dsa(TRAJ, "states"), X, "Y"),
+    ("dsa", lambda: A.dsa(TRAJ, TRAJ, n_starts=0), V, "n_starts"),
+    ("dsa", lambda: A.dsa(TRAJ, TRAJ, tol=0.0), V, "tol"),
+    ("dsa_matrix", lambda: A.dsa_matrix(TRAJ), V, "trajectories"),
+    ("dsa_matrix", lambda: A.dsa_matrix(TRAJ[None]), V, "trajectories"),
+    ("dsa_matrix", lambda: A.dsa_matrix(jnp.stack([TRAJ] * 2), rank=9), V, "rank"),
+    ("hankel", lambda: A.hankel(TRAJ, n_delays=30), V, "n_delays"),
+    ("hankel", lambda: A.hankel(TRAJ, delay_interval=0), V, "delay_interval"),
+    (
+        "vector_field_procrustes",
+        lambda: A.vector_field_procrustes(OP, OP[:2, :2]),
+        V,
+        "B",
+    ),  # fmt: skip
+    ("vector_field_procrustes", lambda: A.vector_field_procrustes(OP[:2], OP), V, "A"),
+    ("vector_field_procrustes", lambda: A.vector_field_procrustes(OP * 0, OP), V, "A"),
+    ("linear_cka", lambda: A.linear_cka(TRAJ, TRAJ[:10]), V, "Y"),
+    ("linear_cka", lambda: A.linear_cka(TRAJ[0, 0], TRAJ), V, "X"),
+    ("linear_cka_matrix", lambda: A.linear_cka_matrix(TRAJ[0]), V, "states"),
+    (
+        "procrustes_distance",
+        lambda: A.procrustes_distance(TRAJ, TRAJ, score="x"),
+        V,
+        "score",
+    ),  # fmt: skip
+    ("procrustes_distance", lambda: A.procrustes_distance(TRAJ, TRAJ[:3]), V, "Y"),
+    ("procrustes_matrix", lambda: A.procrustes_matrix(TRAJ[0]), V, "states"),
+    ("permutation_distance", lambda: A.permutation_distance(NET, NET6), V, "net_b"),
+    ("permutation_distance", lambda: A.permutation_distance(KUR, NET), X, "net_a"),
+    ("permutation_distance", lambda: A.permutation_distance(NET, ENS), V, "net_b"),
+    (
+        "permutation_distance",
+        lambda: A.permutation_distance(RELU, RELU, sign_flips=True),
+        V,
+        "sign_flips",
+    ),  # fmt: skip
+    (
+        "permutation_distance",
+        lambda: A.permutation_distance(NET, NET, max_iter=0),
+        V,
+        "max_iter",
+    ),  # fmt: skip
+    (
+        "permutation_distance_matrix",
+        lambda: A.permutation_distance_matrix(NET),
+        V,
+        "ensemble",
+    ),  # fmt: skip
+    (
+        "permutation_distance_matrix",
+        lambda: A.permutation_distance_matrix(ESN_ENS),
+        X,
+        "ensemble",
+    ),  # fmt: skip
+    (
+        "degeneracy_report",
+        lambda: A.degeneracy_report(ENS, T.FlipFlop(n_bits=3), key=KEY),
+        V,
+        "task",
+    ),  # fmt: skip
+    ("degeneracy_report", lambda: A.degeneracy_report(ENS, TASK, key=3), X, "key"),
+    (
+        "degeneracy_report",
+        lambda: A.degeneracy_report(ENS, TASK, key=KEY, n_trials=0),
+        V,
+        "n_trials",
+    ),  # fmt: skip
+    (
+        "degeneracy_report",
+        lambda: A.degeneracy_report(ENS, TASK, key=KEY, dsa_options={"rank": 3}),
+        V,
+        "dsa_options",
+    ),  # fmt: skip
     ("weight_penalty", lambda: TR.weight_penalty(NET, p=3), V, "p"),
 ]
 

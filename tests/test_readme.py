@@ -36,6 +36,9 @@ assert record.rates.shape == (8, 100) and bool(jnp.all(ei.g >= 0))
 err = jnp.abs(record.rates - 0.2).mean(axis=1)
 assert float(err[-1]) < 0.5 * float(err[0])
 assert counts.shape == (20, 200) and bool(jnp.isfinite(bf.value))
+summary = report.summary()
+assert report.dsa.scores.shape == (8, 8) and report.ood_error.shape == (8,)
+assert all(bool(jnp.isfinite(v)) for v in summary.values()), summary
 # the printed science, against references
 l1 = float(lyap.exponents[0])
 assert abs(l1 - 0.9056) < 0.03 * 0.9056, l1  # Lorenz: Sprott (2003)

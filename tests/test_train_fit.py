@@ -232,6 +232,21 @@ def test_regularizer_matches_hand_computation(getkey):
         dx.train.Regularizer(l2_rates=-1.0)
 
 
+def test_regularizer_of_a_float32_model_under_x64_and_strict_promotion(getkey):
+    """The suite runs float64 with strict promotion: a float32 network's penalty
+    stays float32 (it was a float64 zero plus float32 terms, a promotion error)."""
+    net = dx.models.CTRNN(2, 6, 2, dtype=jnp.float32, key=getkey())
+    params = eqx.filter(net, dx.train.trainable(net))
+    ys = jr.normal(getkey(), (3, 5, 6), jnp.float32)
+    value = dx.train.Regularizer(l2_weights=0.2)(params, net, ys)
+    assert value.dtype == jnp.float32
+    want = 0.2 * sum(
+        (np.asarray(x, np.float64) ** 2).sum() for x in jax.tree.leaves(params)
+    )
+    np.testing.assert_allclose(float(value), want, rtol=1e-5)
+    assert dx.train.weight_penalty(params, p=1).dtype == jnp.float32
+
+
 @pytest.mark.parametrize(
     "kwargs, exc, match",
     [

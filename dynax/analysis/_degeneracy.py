@@ -78,8 +78,13 @@ class DegeneracyReport(eqx.Module):
         }
 
 
-def _trials(task, key, n_trials):
-    return jax.vmap(task.sample)(jr.split(key, n_trials))
+def _trials(task, key, n_trials, dtype):
+    """``n_trials`` trials, floats in the model's dtype (as ``dx.train.evaluate``)."""
+    batch = jax.vmap(task.sample)(jr.split(key, n_trials))
+    return jax.tree_util.tree_map(
+        lambda x: x.astype(dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x,
+        batch,
+    )
 
 
 @eqx.filter_jit
@@ -152,11 +157,11 @@ def degeneracy_report(
     k_ood, k_states = jr.split(key)
     ood = task.ood()
     y0 = one.init_state()
-    batch = _trials(ood, k_ood, n_ood_trials)
+    batch = _trials(ood, k_ood, n_ood_trials, y0.dtype)
     _, outputs = _run(ensemble, ood, batch, y0)
     ood_score = jax.vmap(lambda o: ood.score(o, batch))(outputs)
     error = 1.0 - ood_score
-    states, _ = _run(ensemble, task, _trials(task, k_states, n_trials), y0)
+    states, _ = _run(ensemble, task, _trials(task, k_states, n_trials, y0.dtype), y0)
     d = dsa_matrix(states, n_delays=n_delays, rank=rank, score=score, **options)
     w = permutation_distance_matrix(ensemble, sign_flips=sign_flips)
     off = ~np.eye(n, dtype=bool)

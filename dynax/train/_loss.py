@@ -99,7 +99,10 @@ def weight_penalty(
         fail("p", "1 or 2", repr(p))
     leaves = jtu.tree_leaves(eqx.filter(params, filter_spec))
     terms = [jnp.sum(jnp.abs(x) if p == 1 else x**2) for x in leaves]
-    return sum(terms, start=jnp.zeros(()))  # pyright: ignore[reportReturnType]
+    # the parameters' own float type (a float64 zero would not add to float32
+    # terms under strict dtype promotion)
+    dtype = jnp.result_type(*terms) if terms else jnp.result_type(float)
+    return sum(terms, start=jnp.zeros((), dtype))  # pyright: ignore[reportReturnType]
 
 
 class Regularizer(eqx.Module):

@@ -89,8 +89,8 @@ def main() -> None:
         "first_call_s": first,
         "run_s": run,
         "compile_s_estimate": first - run,
-        "lbfgs_iterations_max": int(np.asarray(res.n_iter)[iu].max()),
-        "lbfgs_iterations_median": float(np.median(np.asarray(res.n_iter)[iu])),
+        "iterations_max": int(np.asarray(res.n_iter)[iu].max()),
+        "iterations_median": float(np.median(np.asarray(res.n_iter)[iu])),
         "all_converged": bool(np.asarray(res.converged).all()),
         **groups(ours, gains),
     }
@@ -123,6 +123,7 @@ def main() -> None:
                 "max": float(diff.max()),
                 "mean": float(diff.mean()),
                 "min": float(diff.min()),
+                "fraction_dynax_lower_or_equal": float(np.mean(diff <= 1e-6)),
             }
             out["speedup_first_call"] = peer_s / first
             out["speedup_run"] = peer_s / run
