@@ -7,7 +7,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # import name -> distribution name, where they differ
-DISTRIBUTION = {"orbax": "orbax-checkpoint", "sklearn": "scikit-learn"}
+DISTRIBUTION = {
+    "orbax": "orbax-checkpoint",
+    "sklearn": "scikit-learn",
+    "DSA": "dsa-metric",
+}
 
 
 def third_party_imports(folder: Path) -> set[str]:
