@@ -24,7 +24,10 @@ def test_experiment_resumes_and_draws(tmp_path):
     with open(tmp_path / "degeneracy.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     saved = json.loads((tmp_path / "degeneracy.json").read_text())
-    assert [r["task"] for r in rows] == ["flipflop1", "flipflop2"]
+    assert [(r["task"], float(r["l2"])) for r in rows] == [
+        ("flipflop1", 0.0),
+        ("flipflop1", 1e-3),
+    ]
     for r in saved["rows"]:
         assert r["n_seeds"] == 3 and r["failed"] == 0
         for name in ("behaviour", "dynamics", "weights", "mean_ood_error"):
