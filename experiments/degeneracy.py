@@ -241,8 +241,6 @@ def main(cfg: Config, out_dir: Path | None = None) -> dict:
         "cells_resumed": resumed,
         **trends(rows),
     }
-    if out_dir is not None and resumed == len(cells):
-        pass  # nothing new: the files on disk are already complete
     return summary
 
 

@@ -30,6 +30,7 @@ from .._custom_types import Array, Float, PRNGKeyArray
 from .._ensemble import member
 from .._simulate import simulate
 from .._validate import check_int, check_key, fail
+from ..models._coupling import cast_floats
 from ._dsa import DSAMatrix, Score, dsa_matrix
 from ._similarity import linear_cka_matrix, procrustes_matrix
 from ._weights import (
@@ -80,11 +81,7 @@ class DegeneracyReport(eqx.Module):
 
 def _trials(task, key, n_trials, dtype):
     """``n_trials`` trials, floats in the model's dtype (as ``dx.train.evaluate``)."""
-    batch = jax.vmap(task.sample)(jr.split(key, n_trials))
-    return jax.tree_util.tree_map(
-        lambda x: x.astype(dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x,
-        batch,
-    )
+    return cast_floats(jax.vmap(task.sample)(jr.split(key, n_trials)), dtype)
 
 
 @eqx.filter_jit

@@ -48,7 +48,7 @@ landscape has many local minima a few percent apart: more starts (``n_starts``) 
 lower ones, and no method is the lowest on every pair.
 """
 
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import equinox as eqx
 import jax
@@ -133,16 +133,17 @@ def _svd(h: Array) -> tuple[Array, Array]:
     return s, vt.T  # V: (M, k), unit-norm columns
 
 
-def _dmd(h: Array, rank: int, lamb: float) -> Array:
+def _dmd(h: Array, rank: int, lamb: float) -> DMD:
     """Ridge regression of each HAVOK step on the previous one, inside each trial."""
-    _, v = _svd(h)
+    s, v = _svd(h)
     v = v[:, :rank].reshape(h.shape[:-1] + (rank,))  # (trials, rows, r)
     v_minus = v[:, :-1].reshape(-1, rank)
     v_plus = v[:, 1:].reshape(-1, rank)
     gram = v_minus.T @ v_minus + lamb * jnp.eye(rank, dtype=v.dtype)
     # the normal equations, as dsa-metric; the columns of V are orthonormal, so the
     # Gram matrix of V_- (V without each trial's last row) is well conditioned
-    return jnp.linalg.solve(gram, v_minus.T @ v_plus).T
+    a = jnp.linalg.solve(gram, v_minus.T @ v_plus).T
+    return DMD(A=a, singular_values=s, rank=rank)
 
 
 def _rank_from_values(s: np.ndarray, rank, rank_thresh, rank_explained_variance) -> int:
@@ -404,13 +405,11 @@ def vector_field_procrustes(
         fail("B", f"the shape of A {a.shape}", f"shape {b.shape}")
     n_starts, max_iter, tol = _check_solver(n_starts, max_iter, tol)
     check_key("key", key, optional=True)
-    k = jr.PRNGKey(0) if key is None else key
     with jax.enable_x64(True):
-        ops = jnp.stack([a, b]).astype(jnp.float64)
-        p = _procrustes_all(
-            ops, jnp.array([0]), jnp.array([1]), k, n_starts, max_iter, tol
-        )
-    return jax.tree_util.tree_map(lambda v: v[0], p)
+        ops = [a.astype(jnp.float64), b.astype(jnp.float64)]
+        pairs = _score_pairs(ops, "angular", key, n_starts, max_iter, tol)
+    assert pairs.procrustes is not None
+    return jax.tree_util.tree_map(lambda v: v[0], pairs.procrustes)
 
 
 # --- step 4': Wasserstein distance between eigenvalue clouds ------------------------
@@ -570,23 +569,24 @@ def _embedding(name: str, x: Array, n_delays: int, delay_interval: int) -> Array
     return h
 
 
-@jax.jit
-def _singular_values(h: Array) -> Array:
-    return _svd(h)[0]
-
-
 def _ranks(hs, rank, rank_thresh, rank_explained_variance) -> list[int]:
-    """Each system's rank by the rule; the largest possible for ``rank``."""
+    """Each system's rank by the rule (``rank`` itself when given).
+
+    A rank rule needs the singular values on the host before the fit, so their SVD
+    runs once for the rule and once more inside the fit (keeping every system's
+    right singular vectors between the two would cost more memory than the SVD).
+    """
     if rank is not None:
-        return [min(rank, min(h.shape[0] * h.shape[1], h.shape[2])) for h in hs]
-    out = []
-    for h in hs:
-        s = np.asarray(_singular_values(h))
-        out.append(_rank_from_values(s, None, rank_thresh, rank_explained_variance))
-    return out
+        return [rank] * len(hs)
+    return [
+        _rank_from_values(
+            np.asarray(_svd(h)[0]), None, rank_thresh, rank_explained_variance
+        )
+        for h in hs
+    ]
 
 
-def _check_rank(rank, ranks: list[int], hs, names) -> None:
+def _check_rank(rank, hs, names) -> None:
     if rank is not None:
         for h, name in zip(hs, names, strict=True):
             top = min(h.shape[0] * h.shape[1], h.shape[2])
@@ -599,10 +599,40 @@ def _check_rank(rank, ranks: list[int], hs, names) -> None:
                 )
 
 
-@eqx.filter_jit
-def _fit_dmd(h: Array, rank: int, lamb: float) -> DMD:
-    s, _ = _svd(h)
-    return DMD(A=_dmd(h, rank, lamb), singular_values=s, rank=rank)
+class _Pairs(NamedTuple):
+    """Scores of pairs of operators, and the Procrustes results behind them."""
+
+    scores: np.ndarray
+    n_iter: np.ndarray
+    converged: np.ndarray
+    procrustes: Procrustes | None
+
+
+def _score_pairs(ops, score, key, n_starts, max_iter, tol, i=(0,), j=(1,)) -> _Pairs:
+    """Score the pairs ``(ops[i], ops[j])`` (call inside ``enable_x64``).
+
+    ``ops`` is a list (operators may differ in size for the Wasserstein score) or
+    a stacked array; Wasserstein assignments run on the host, Procrustes problems
+    in one compiled program.
+    """
+    i, j = np.asarray(i), np.asarray(j)
+    if score == "wasserstein":
+        a = [np.asarray(op) for op in ops]
+        vals = [eigenvalue_wasserstein(a[p], a[q]) for p, q in zip(i, j, strict=True)]
+        n = len(i)
+        return _Pairs(np.asarray(vals), np.zeros(n, np.int32), np.ones(n, bool), None)
+    k = jr.PRNGKey(0) if key is None else key
+    p = _procrustes_all(
+        jnp.stack(list(ops)) if isinstance(ops, list) else ops,
+        jnp.asarray(i),
+        jnp.asarray(j),
+        k,
+        n_starts,
+        max_iter,
+        tol,
+    )
+    value = p.angular if score == "angular" else p.euclidean
+    return _Pairs(np.asarray(value), np.asarray(p.n_iter), np.asarray(p.converged), p)
 
 
 def dsa(
@@ -665,9 +695,9 @@ def dsa(
         _embedding(name, x, n_delays, delay_interval)
         for name, x in zip(("X", "Y"), xs, strict=True)
     ]
+    _check_rank(rank, hs, ("X", "Y"))
     with jax.enable_x64(True):
         ranks = _ranks(hs, rank, rank_thresh, rank_explained_variance)
-        _check_rank(rank, ranks, hs, ("X", "Y"))
         if score != "wasserstein":
             ranks = [max(ranks)] * 2
             for r, h, name in zip(ranks, hs, ("X", "Y"), strict=True):
@@ -680,29 +710,20 @@ def dsa(
                         f"ranks {ranks} from the rank rule",
                         hint="Pass rank= explicitly, or use score='wasserstein'.",
                     )
-        dx_, dy_ = (_fit_dmd(h, r, lamb) for h, r in zip(hs, ranks, strict=True))
-        if score == "wasserstein":
-            value = eigenvalue_wasserstein(np.asarray(dx_.A), np.asarray(dy_.A))
-            return DSAResult(
-                score=jnp.asarray(value),
-                method=score,
-                dmd_x=dx_,
-                dmd_y=dy_,
-                procrustes=None,
-            )
-        k = jr.PRNGKey(0) if key is None else key
-        ops = jnp.stack([dx_.A, dy_.A])
-        p = _procrustes_all(
-            ops, jnp.array([0]), jnp.array([1]), k, n_starts, max_iter, tol
-        )
-        p = jax.tree_util.tree_map(lambda v: v[0], p)
+        dmd_x, dmd_y = (_fit(h, r, lamb) for h, r in zip(hs, ranks, strict=True))
+        pairs = _score_pairs([dmd_x.A, dmd_y.A], score, key, n_starts, max_iter, tol)
+        value = jnp.asarray(pairs.scores[0])  # float64, as the operators
+    p = pairs.procrustes
     return DSAResult(
-        score=p.angular if score == "angular" else p.euclidean,
+        score=value,
         method=score,
-        dmd_x=dx_,
-        dmd_y=dy_,
-        procrustes=p,
+        dmd_x=dmd_x,
+        dmd_y=dmd_y,
+        procrustes=None if p is None else jax.tree_util.tree_map(lambda v: v[0], p),
     )
+
+
+_fit = eqx.filter_jit(_dmd)
 
 
 def dsa_matrix(
@@ -760,49 +781,25 @@ def dsa_matrix(
     h = _embedding("each system", x[0], n_delays, delay_interval)
     hs = jax.vmap(lambda xi: _hankel(xi, n_delays, delay_interval))(x)
     top = min(h.shape[0] * h.shape[1], h.shape[2])
+    _check_rank(rank, [h], ("each system",))
     with jax.enable_x64(True):
-        if rank is not None:
-            _check_rank(rank, [rank], [h], ("each system",))
-            r = rank
-        else:
-            s = np.asarray(
-                jax.jit(lambda h: jax.lax.map(lambda hi: _svd(hi)[0], h))(hs)
-            )
-            r = max(
-                _rank_from_values(si, None, rank_thresh, rank_explained_variance)
-                for si in s
-            )
-            r = min(r, top)
+        r = min(max(_ranks(list(hs), rank, rank_thresh, rank_explained_variance)), top)
         # one system at a time inside one program: LAPACK calls stay unbatched
-        dmds = jax.jit(
-            lambda h: jax.lax.map(lambda hi: DMD(_dmd(hi, r, lamb), _svd(hi)[0], r), h)
-        )(hs)
+        dmds = jax.jit(lambda h: jax.lax.map(lambda hi: _dmd(hi, r, lamb), h))(hs)
         n = x.shape[0]
-        scores = np.zeros((n, n))
-        n_iter = np.zeros((n, n), np.int32)
-        converged = np.ones((n, n), bool)
         i, j = np.triu_indices(n, 1)
-        a_np = np.asarray(dmds.A)
-        if score == "wasserstein":
-            vals = [
-                eigenvalue_wasserstein(a_np[p], a_np[q])
-                for p, q in zip(i, j, strict=True)
-            ]
-            scores[i, j] = vals
-        else:
-            k = jr.PRNGKey(0) if key is None else key
-            p = _procrustes_all(
-                dmds.A, jnp.asarray(i), jnp.asarray(j), k, n_starts, max_iter, tol
-            )
-            scores[i, j] = np.asarray(p.angular if score == "angular" else p.euclidean)
-            n_iter[i, j] = np.asarray(p.n_iter)
-            converged[i, j] = np.asarray(p.converged)
-    scores = scores + scores.T
+        pairs = _score_pairs(dmds.A, score, key, n_starts, max_iter, tol, i, j)
+    scores = np.zeros((n, n))
+    n_iter = np.zeros((n, n), np.int32)
+    converged = np.ones((n, n), bool)
+    scores[i, j] = scores[j, i] = pairs.scores
+    n_iter[i, j] = n_iter[j, i] = pairs.n_iter
+    converged[i, j] = converged[j, i] = pairs.converged
     return DSAMatrix(
         scores=jnp.asarray(scores),
         method=score,
         A=dmds.A,
         rank=r,
-        n_iter=jnp.asarray(n_iter + n_iter.T),
-        converged=jnp.asarray(converged & converged.T),
+        n_iter=jnp.asarray(n_iter),
+        converged=jnp.asarray(converged),
     )

@@ -40,13 +40,18 @@ dynax's (Huang et al. 2025 do not publish theirs).
 """
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .._custom_types import Array, Bool, Float, Int
-from .._ensemble import ensemble_size, member
-from .._validate import check_bool, check_int, fail
+from .._ensemble import member
+from .._validate import (
+    _member_count as member_count,
+    check_bool,
+    check_ensemble,
+    check_int,
+    fail,
+)
 
 N_RANDOM = 2  # random starting matchings per direction (fixed seed)
 
@@ -77,25 +82,12 @@ class _Units:
     """A network's hidden-unit weights as float64 NumPy arrays."""
 
     def __init__(self, net, name: str):
-        from ..models._rnn import AbstractRateRNN
-
-        if not isinstance(net, AbstractRateRNN):
-            fail(
-                name,
-                "a rate RNN (dx.models.CTRNN, LowRankRNN or EIRNN)",
-                f"a {type(net).__name__}",
-                error=TypeError,
-            )
+        _check_rate_rnn(name, net, "a rate RNN (dx.models.CTRNN, LowRankRNN or EIRNN)")
+        check_ensemble(net, False, name=name, flag=None)  # one network
         j = getattr(net, "W", None)
         j = getattr(net, "J", None) if j is None else j
         j = j() if callable(j) else j
         self.J = np.asarray(j, np.float64)
-        if self.J.ndim != 2:
-            fail(
-                name,
-                "one network (not a stacked ensemble)",
-                f"J of shape {self.J.shape}",
-            )
         self.W_in = np.asarray(net.W_in, np.float64)
         self.b = np.asarray(net.b, np.float64)
         self.W_out = np.asarray(net.W_out, np.float64)
@@ -329,22 +321,23 @@ def permutation_distance_matrix(
 
 
 def _ensemble_members(name: str, ensemble) -> int:
-    from ..models._rnn import AbstractRateRNN
-
-    if not isinstance(ensemble, AbstractRateRNN):
-        fail(
-            name,
-            "a stacked ensemble of rate RNNs (dx.make_ensemble of CTRNN, LowRankRNN "
-            "or EIRNN)",
-            f"a {type(ensemble).__name__}",
-            error=TypeError,
-        )
-    w = ensemble.W_in
-    if jax.numpy.ndim(w) != 3:
-        fail(
-            name, "a stacked ensemble (W_in with a leading member axis)", "one network"
-        )
-    n = ensemble_size(ensemble)
+    """The member count of a stacked ensemble of rate RNNs (checked)."""
+    _check_rate_rnn(
+        name,
+        ensemble,
+        "a stacked ensemble of rate RNNs (dx.make_ensemble of CTRNN, LowRankRNN or "
+        "EIRNN)",
+    )
+    n = member_count(ensemble, name)
+    if n is None:
+        fail(name, "a stacked ensemble (dx.make_ensemble)", "one network")
     if n < 2:
         fail(name, "at least 2 members", f"{n}")
     return n
+
+
+def _check_rate_rnn(name: str, net, what: str) -> None:
+    from ..models._rnn import AbstractRateRNN
+
+    if not isinstance(net, AbstractRateRNN):
+        fail(name, what, f"a {type(net).__name__}", error=TypeError)
