@@ -16,11 +16,9 @@ from ._dsa import (
     DMD as DMD,
     DSAMatrix as DSAMatrix,
     DSAResult as DSAResult,
-    Procrustes as Procrustes,
     dsa as dsa,
     dsa_matrix as dsa_matrix,
     hankel as hankel,
-    vector_field_procrustes as vector_field_procrustes,
 )
 from ._fixed_points import (
     FixedPoints as FixedPoints,
@@ -42,6 +40,10 @@ from ._linearise import (
 from ._lyapunov import (
     LyapunovSpectrum as LyapunovSpectrum,
     lyapunov_spectrum as lyapunov_spectrum,
+)
+from ._procrustes import (
+    Procrustes as Procrustes,
+    vector_field_procrustes as vector_field_procrustes,
 )
 from ._reservoir import (
     EchoStateCheck as EchoStateCheck,
