@@ -73,6 +73,35 @@ def test_ensemble_equals_loop_over_members():
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("chunk_size", [None, 2])
+def test_member_keys_make_each_member_equal_its_own_run(chunk_size):
+    # One key per member: member i's run (trials and private noise) is the run of
+    # fit(member i, key=keys[i]), whichever members it is packed with.
+    task = dx.tasks.FlipFlop(**TASK)
+    ens = _ensemble(3, sigma_rec=0.3)
+    keys = jr.split(jr.PRNGKey(5), 3)
+    kw = dict(optimizer=optax.adam(1e-2), n_steps=6, batch_size=4, log_every=3)
+    trained, hist = dx.train.fit(
+        ens, task, ensemble=True, key=keys, chunk_size=chunk_size, **kw
+    )
+    for i in range(3):
+        one, one_hist = dx.train.fit(dx.member(ens, i), task, key=keys[i], **kw)
+        np.testing.assert_allclose(one_hist.loss, hist.loss[:, i], rtol=1e-12)
+        for a, b in zip(_leaves(one), _leaves(dx.member(trained, i)), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    # a different partner does not change member 0; its own key does
+    pair = dx.make_ensemble(lambda k: _net(k, sigma_rec=0.3), jr.split(jr.PRNGKey(0), 3))
+    _, other = dx.train.fit(
+        pair, task, ensemble=True, key=jnp.stack([keys[0], keys[2], keys[1]]), **kw
+    )
+    np.testing.assert_allclose(other.loss[:, 0], hist.loss[:, 0], rtol=1e-12)
+    assert not np.allclose(other.loss[:, 1], hist.loss[:, 1])
+    with unchecked(), pytest.raises(ValueError, match="key: expected one key, or one"):
+        dx.train.fit(ens, task, ensemble=True, key=keys[:2], **kw)
+    with unchecked(), pytest.raises(ValueError, match="key: expected one PRNG key"):
+        dx.train.fit(dx.member(ens, 0), task, key=keys, **kw)
+
+
 def test_failed_member_is_frozen_and_others_unaffected():
     """An infinite learning rate makes member 1's parameters non-finite at step 0."""
     task = dx.tasks.FlipFlop(**TASK)

@@ -12,6 +12,7 @@ import jax.random as jr
 import jax.tree_util as jtu
 import numpy as np
 import optax
+from jaxtyping import Key, UInt32
 
 from .._custom_types import Array, Bool, Float, Int, PRNGKeyArray
 from .._ensemble import plan, run
@@ -75,11 +76,26 @@ def trainable(model) -> Any:
     return spec
 
 
-def _check_optimizer(optimizer, hyperparams, n_steps, batch_size, key, keep) -> None:
+def member_keys(key, ensemble: bool) -> bool:
+    """Whether ``key`` is one key per member (``ensemble=True`` only), else one key.
+
+    Raises like ``check_key`` for anything that is neither.
+    """
+    shape, dtype = getattr(key, "shape", None), getattr(key, "dtype", None)
+    if ensemble and shape is not None and dtype is not None:
+        typed = jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
+        if (typed and len(shape) == 1) or (
+            not typed and dtype == jnp.uint32 and len(shape) == 2
+        ):
+            return True
+    check_key("key", key)
+    return False
+
+
+def _check_optimizer(optimizer, hyperparams, n_steps, batch_size, keep) -> None:
     """The optimiser and the arguments that size the run."""
     check_int("n_steps", n_steps, 1)
     check_int("batch_size", batch_size, 1)
-    check_key("key", key)
     check_int("max_to_keep", keep, 1)
     if hyperparams is None:
         if not isinstance(optimizer, optax.GradientTransformation):
@@ -297,7 +313,7 @@ def fit(
     optimizer,
     n_steps: int,
     batch_size: int,
-    key: PRNGKeyArray,
+    key: PRNGKeyArray | Key[Array, " members"] | UInt32[Array, "members 2"],
     filter_spec=None,
     ensemble: bool = False,
     hyperparams: dict | None = None,
@@ -347,7 +363,12 @@ def fit(
             member as ``optimizer(**hyperparams_of_member)``.
         n_steps: number of optimiser steps.
         batch_size: trials per step (per member).
-        key: PRNG key for trials and noise.
+        key: PRNG key for trials and noise. With ``ensemble=True`` it may also be
+            one key per member (e.g. ``jr.split(key, n)``, or raw keys of shape
+            ``(n, 2)``): member ``i`` then draws its trials and noise from
+            ``key[i]`` exactly as ``fit(dx.member(model, i), ..., key=key[i])``
+            would, so its run does not depend on which members it was trained
+            with (sweeps pack members into groups this way).
         filter_spec: which leaves to train (a PyTree of bools or a callable, as in
             ``eqx.partition``); default :func:`trainable`.
         ensemble: whether ``model`` is a stacked ensemble.
@@ -390,7 +411,8 @@ def fit(
         ``(model, history)``: the trained network(s) and a :class:`History`.
     """
     check_source(task, batch_size)
-    _check_optimizer(optimizer, hyperparams, n_steps, batch_size, key, max_to_keep)
+    per_member_keys = member_keys(key, ensemble)
+    _check_optimizer(optimizer, hyperparams, n_steps, batch_size, max_to_keep)
     _check_options(regularizer, callback, noise, progress, independent_batches)
     log_every = min(n_steps, 100) if log_every is None else log_every
     check_int("log_every", log_every, 1)
@@ -400,6 +422,8 @@ def fit(
         what = f"a multiple of log_every={log_every}"
         fail("checkpoint_every", what, f"{checkpoint_every}")
     how = plan(model, ensemble, chunk_size=chunk_size)
+    if per_member_keys and len(key) != how.n:
+        fail("key", f"one key, or one key per member ({how.n})", f"{len(key)} keys")
     check_model_io(how.one(model), task)
     options = check_options(options)
     params, frozen = _partition(model, filter_spec)
@@ -412,6 +436,7 @@ def fit(
         batch_size=batch_size,
         noise=_wants_noise(model, noise),
         independent_batches=independent_batches and how.ensemble,
+        member_keys=per_member_keys,
         how=how,
     )
 

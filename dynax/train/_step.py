@@ -40,6 +40,7 @@ class StepSpec(eqx.Module):
     batch_size: int = eqx.field(static=True)
     noise: bool = eqx.field(static=True)
     independent_batches: bool = eqx.field(static=True)
+    member_keys: bool = eqx.field(static=True)
     how: Plan = eqx.field(static=True)
 
 
@@ -143,6 +144,19 @@ def run_chunk(
         ``(carry, losses)`` with ``losses`` of shape ``(n_steps, *members)``.
     """
     ts = source.ts
+    if spec.member_keys:  # every member's trials and noise from its own key
+        how_keys = spec.how.with_axes(eqx.if_array(0), eqx.if_array(0), 0)
+
+        def body_keys(c, step):
+            def one(c1, h, f, k, _):
+                batch = step_batch(source, k, step, spec.batch_size)
+                k_noise = jr.split(jr.fold_in(k, step))[1] if spec.noise else None
+                return member_step(c1, h, f, batch, ts, k_noise, step, spec)
+
+            return run(one, c, (hp, frozen, key), how_keys)
+
+        steps = start + jnp.arange(n_steps, dtype=start.dtype)
+        return jax.lax.scan(body_keys, carry, steps)
     independent = spec.how.n if spec.independent_batches else None
     # every member's training state, parameters and frozen part are its own; the
     # batch is shared unless each member draws its own
