@@ -4,6 +4,7 @@ from . import (
     analysis as analysis,
     data as data,
     models as models,
+    sweep as sweep,
     tasks as tasks,
     train as train,
 )
@@ -21,5 +22,7 @@ from ._simulate import (
     Trajectory as Trajectory,
     simulate as simulate,
 )
+
+from .sweep import load_sweep as load_sweep
 
 __version__ = "0.1.0"
