@@ -22,7 +22,6 @@ from ._simulate import (
     Trajectory as Trajectory,
     simulate as simulate,
 )
-
 from .sweep import load_sweep as load_sweep
 
 __version__ = "0.1.0"

@@ -85,7 +85,7 @@ def parse_bytes(name: str, value: Any) -> int:
     raise AssertionError
 
 
-def resolve(kind: str, name: Any) -> type:
+def resolve(kind: str, name: Any) -> Any:
     """A class from ``dx.tasks``/``dx.models`` by name, or ``"module:Name"``."""
     if not isinstance(name, str) or not name:
         _fail(kind, f"a dx.{kind}s class name or 'package.module:Name'", name)

@@ -32,6 +32,7 @@ import functools
 import inspect
 import json
 import math
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -128,13 +129,14 @@ def signature(cfg: SweepConfig, m: Member) -> tuple:
 
 def optimizer_slots(name: str) -> int:
     """Optimiser state arrays per parameter (``jax.eval_shape`` of its init)."""
-    make = getattr(optax, name, None)
+    make: Any = getattr(optax, name, None)
     if not callable(make):
         raise ValueError(
             f"train.optimizer: expected an optax optimiser name, got {name!r}."
         )
     params = jax.ShapeDtypeStruct((1000,), jnp.float32)
-    state = jax.eval_shape(make(1e-3).init, params)
+    opt: Any = make(1e-3)
+    state = jax.eval_shape(opt.init, params)
     return round(sum(x.size for x in jtu.tree_leaves(state) if x.size >= 1000) / 1000)
 
 

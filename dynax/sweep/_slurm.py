@@ -12,6 +12,7 @@ group resumes from its last training checkpoint.
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import submitit
 from submitit.core.utils import FailedJobError, UncompletedJobError
@@ -48,8 +49,8 @@ def submit_and_wait(
     except (TypeError, ValueError) as error:
         raise ValueError(f"slurm: bad submitit parameters ({error}).") from None
     task = GroupTask()
-    jobs = executor.map_array(task, [str(out)] * len(pending), pending)
-    left = dict(zip(pending, jobs, strict=True))
+    jobs: list[Any] = list(executor.map_array(task, [str(out)] * len(pending), pending))
+    left: dict[str, Any] = dict(zip(pending, jobs, strict=True))
 
     while left:
         for gid, job in list(left.items()):
