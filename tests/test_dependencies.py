@@ -1,6 +1,7 @@
 """Declared dependencies match what dynax imports (and nothing is left undeclared)."""
 
 import ast
+import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -35,8 +36,17 @@ def declared(group: str | None = None) -> set[str]:
     return {d.split(">")[0].split("=")[0].split("[")[0].strip() for d in deps}
 
 
+# imported only when used (inside a function, or by a module imported so):
+# distribution -> the extra that declares it
+OPTIONAL = {"submitit": "sweep", "pyyaml": "sweep", "pandas": "sweep"}
+DISTRIBUTION["yaml"] = "pyyaml"
+
+
 def test_every_import_of_the_library_is_a_declared_dependency():
     imports = {DISTRIBUTION.get(n, n) for n in third_party_imports(ROOT / "dynax")}
+    for name, extra in OPTIONAL.items():
+        assert name in imports and name in declared(extra), (name, extra)
+    imports -= set(OPTIONAL)
     runtime = declared()
     assert imports <= runtime, f"undeclared: {sorted(imports - runtime)}"
     # jaxlib comes with jax; everything declared is used
@@ -51,3 +61,14 @@ def test_experiments_and_figures_need_only_declared_extras():
     available = declared() | declared("dev")
     assert used <= available, f"undeclared: {sorted(used - available)}"
     assert "matplotlib" in declared("plot")
+
+
+def test_optional_dependencies_are_imported_lazily():
+    code = (
+        "import sys, dynax, dynax.sweep; "
+        "print(sorted(m for m in ('submitit', 'yaml', 'pandas', 'matplotlib') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300, check=True)  # fmt: skip
+    assert out.stdout.strip() == "[]", out.stdout

@@ -195,7 +195,8 @@ def _run_slurm(out: Path, pending: list[str], cfg: SweepConfig, bar, cluster) ->
         bar.update(1)
 
     errors: dict[str, str] = {}
-    submit_and_wait(out, pending, cfg.slurm, done, cluster=cluster)
+    name = f"dynax-{cfg.name}"
+    submit_and_wait(out, pending, cfg.slurm, done, name=name, cluster=cluster)
     return errors
 
 

@@ -35,17 +35,22 @@ def submit_and_wait(
     parameters: dict,
     done: Callable[[str, BaseException | None], None],
     *,
+    name: str = "dynax-sweep",
     cluster: str | None = None,
     poll_s: float = 1.0,
 ) -> list:
-    """Submit ``pending`` groups as one array; call ``done(group, error)`` per task."""
+    """Submit ``pending`` groups as one array; call ``done(group, error)`` per task.
+
+    The jobs are named ``name`` (``squeue`` shows it) unless ``parameters`` names
+    them.
+    """
     if not pending:
         return []
     executor = submitit.AutoExecutor(
         folder=out / "slurm" / "%j", cluster=cluster or "slurm"
     )
     try:
-        executor.update_parameters(**(DEFAULTS | parameters))
+        executor.update_parameters(**(DEFAULTS | {"name": name} | parameters))
     except (TypeError, ValueError) as error:
         raise ValueError(f"slurm: bad submitit parameters ({error}).") from None
     task = GroupTask()
