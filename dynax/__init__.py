@@ -4,6 +4,7 @@ from . import (
     analysis as analysis,
     data as data,
     models as models,
+    plot as plot,
     sweep as sweep,
     tasks as tasks,
     train as train,

@@ -314,6 +314,13 @@ CASES = [
     ("lyapunov_spectrum", lyap(f=ENS), V, "ensemble"),
     ("lyapunov_spectrum", lyap(ensemble=True), V, "ensemble"),
     ("lyapunov_spectrum", lyap(f=ENS, y0=jnp.zeros((2, 4)), ensemble=True), V, "y0"),
+    # --- PCA ------------------------------------------------------------------------
+    ("pca", lambda: A.pca(jnp.zeros(5)), V, "x"),
+    ("pca", lambda: A.pca(jnp.zeros((1, 5))), V, "x"),
+    ("pca", lambda: A.pca(jnp.full((4, 3), jnp.nan)), V, "x"),
+    ("pca", lambda: A.pca(TRAJ, 4), V, "n_components"),
+    ("pca", lambda: A.pca(TRAJ, 0), V, "n_components"),
+    ("pca", lambda: A.pca(TRAJ, 1.5), X, "n_components"),
     # --- synchrony, graphs, reservoir metrics, branching ----------------------------
     ("order_parameter", lambda: A.order_parameter(1.0), V, "theta"),
     ("phase_locking_value", lambda: A.phase_locking_value(jnp.zeros(3)), V, "theta"),

@@ -38,7 +38,12 @@ def declared(group: str | None = None) -> set[str]:
 
 # imported only when used (inside a function, or by a module imported so):
 # distribution -> the extra that declares it
-OPTIONAL = {"submitit": "sweep", "pyyaml": "sweep", "pandas": "sweep"}
+OPTIONAL = {
+    "submitit": "sweep",
+    "pyyaml": "sweep",
+    "pandas": "sweep",
+    "matplotlib": "plot",
+}
 DISTRIBUTION["yaml"] = "pyyaml"
 
 

@@ -159,6 +159,11 @@ def test_rows_carry_config_metrics_and_provenance(small_sweep):
     assert len(table.group.unique()) == 1  # one shared program for the 8 members
     # untrained networks score about chance; every member's row is its own
     assert table.eval_loss.nunique() == 8
+    losses = load_sweep(small_sweep).losses()
+    assert list(losses) == list(table.member)
+    assert all(c.shape == (8,) and np.isfinite(c).all() for c in losses.values())
+    for (_, row), curve in zip(table.iterrows(), losses.values(), strict=True):
+        assert row.final_loss == float(np.mean(curve[-1:]))  # the row's tail mean
 
 
 def test_rerun_skips_finished_groups_and_checks_the_config(small_sweep):

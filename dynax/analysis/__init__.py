@@ -41,6 +41,7 @@ from ._lyapunov import (
     LyapunovSpectrum as LyapunovSpectrum,
     lyapunov_spectrum as lyapunov_spectrum,
 )
+from ._pca import PCA as PCA, pca as pca
 from ._procrustes import (
     Procrustes as Procrustes,
     vector_field_procrustes as vector_field_procrustes,

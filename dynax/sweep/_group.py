@@ -6,7 +6,8 @@ A group's work, in order, each step atomic:
    checkpoints in ``groups/<id>/train`` (an interrupted group resumes from its
    last checkpoint, with the numbers of an uninterrupted run);
 2. ``dx.train.evaluate`` on the sweep's shared held-out trials;
-3. the trained members through orbax into ``groups/<id>/model``;
+3. the trained members through orbax into ``groups/<id>/model``, and the
+   training loss of every member and step into ``groups/<id>/loss.npy``;
 4. one row per member into ``rows/<id>.csv`` (written to a temporary file and
    renamed): the group is finished exactly when this file exists.
 """
@@ -29,7 +30,7 @@ import optax
 from .. import train as dx_train
 from ._config import Member, SweepConfig
 from ._pack import Group, build_model, build_task, eval_key, member_keys, model_kwargs
-from ._table import provenance, write_rows
+from ._table import provenance, save_array, write_rows
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,6 +157,8 @@ def run_group(cfg: SweepConfig, all_members: list[Member], group: Group, out: Pa
         eqx.filter(trained, eqx.is_array),
         {"members": [m.id for m in members]},
     )
+    losses = np.asarray(history.loss, dtype=np.float64).T  # (members, steps)
+    save_array(directory / "loss.npy", losses)
     seconds = time.perf_counter() - start
     common = provenance() | {
         "group": group.id,

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import jax
+import numpy as np
 
 from ._config import Member, SweepConfig
 from ._group import load_group_model
@@ -87,6 +88,17 @@ class Sweep:
             if path.stem in self.pending:
                 out[path.stem] = json.loads(path.read_text())
         return out
+
+    def losses(self) -> dict[str, np.ndarray]:
+        """Every finished member's training loss per step: ``{member id: (steps,)}``."""
+        out = {}
+        for g in self.groups:
+            path = self.path / "groups" / g.id / "loss.npy"
+            if g.id in self.finished and path.exists():
+                curves = np.load(path)
+                for i, curve in zip(g.members, curves, strict=True):
+                    out[self.members[i].id] = curve
+        return dict(sorted(out.items()))
 
     def group_of(self, member_id: str) -> Group:
         index = int(member_id.removeprefix("m"))
