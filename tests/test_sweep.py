@@ -341,3 +341,17 @@ def test_sigkill_three_times_then_resume_equals_an_uninterrupted_run(tmp_path):
     assert not list(out.rglob("*.tmp")) and not list(
         out.rglob("*orbax-checkpoint-tmp*")
     )
+
+
+def test_figure_script_draws_every_figure(small_sweep, tmp_path):
+    sys.path.insert(0, str(ROOT))
+    from analysis import sweep as figures
+
+    paths = figures.main(
+        [str(small_sweep), "--out", str(tmp_path), "--members", "m00002"]
+    )
+    names = sorted(p.name for p in paths)
+    stems = ("loss_curves", "metrics", "failures", "fixed_points_m00002")
+    assert names == sorted(f"{n}.{e}" for n in stems for e in ("png", "pdf"))
+    for p in paths:
+        assert p.stat().st_size > 5_000, p

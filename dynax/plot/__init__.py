@@ -127,6 +127,8 @@ def loss_curves(
         title: the axes' title.
     """
     if isinstance(losses, dict):
+        if not losses:
+            raise ValueError("losses: expected at least one member's curve, got {}.")
         labels = list(losses) if labels is None else labels
         curves = np.stack([np.asarray(v) for v in losses.values()], axis=1)
     else:
@@ -271,7 +273,7 @@ def metric_by(
     dict of columns.
     """
     cols = {k: np.asarray(table[k]) for k in (x, y) + ((hue,) if hue else ())}
-    xs, ys = cols[x], cols[y].astype(float)
+    xs, ys = cols[x].astype(float), cols[y].astype(float)
     groups = [None] if hue is None else list(dict.fromkeys(cols[hue].tolist()))
     fig, ax = _axes(ax)
     for g in groups:
@@ -284,11 +286,14 @@ def metric_by(
         ax.scatter(xs[sel], ys[sel], s=10, alpha=0.4, color=line[0].get_color())
     ax.set_xlabel(x)
     ax.set_ylabel(y)
-    positive = np.all(np.asarray(xs, float) > 0)
-    if logx or (
-        logx is None and positive and np.ptp(np.log10(np.asarray(xs, float))) >= 2
-    ):
+    values = np.asarray(xs, float)
+    positive = bool(np.all(values > 0))
+    if logx or (logx is None and positive and values.max() / values.min() >= 3):
         ax.set_xscale("log")
+    levels = np.unique(values)
+    if len(levels) <= 8:
+        ax.set_xticks(levels, [f"{v:g}" for v in levels])
+        ax.minorticks_off()
     if hue is not None:
         ax.legend(loc="best", fontsize="small")
     if title:

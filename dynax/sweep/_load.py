@@ -123,6 +123,13 @@ class Sweep:
         with jax.enable_x64(self.config.x64):
             return load_group_model(self.config, self.members, group, self.path)
 
+    def task(self, member_id: str):
+        """The task a member was trained on (its ``task_args``)."""
+        from ._pack import build_task
+
+        self.group_of(member_id)  # checks the id
+        return build_task(self.config, self.members[int(member_id[1:])])
+
     def load_member(self, member_id: str):
         """One trained network by member id (e.g. ``"m00007"``)."""
         from .._ensemble import member
