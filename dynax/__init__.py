@@ -14,6 +14,11 @@ from ._ensemble import (
     make_ensemble as make_ensemble,
     member as member,
 )
+from ._hosts import (
+    gather_ensemble as gather_ensemble,
+    member_mesh as member_mesh,
+    shard_ensemble as shard_ensemble,
+)
 from ._inputs import (
     ConstantInput as ConstantInput,
     PiecewiseConstantInput as PiecewiseConstantInput,

@@ -16,6 +16,7 @@ from jaxtyping import Key, UInt32
 
 from .._custom_types import Array, Bool, Float, Int, PRNGKeyArray
 from .._ensemble import plan, run
+from .._hosts import local, to_host
 from .._simulate import SimulateOptions
 from .._validate import (
     check_bool,
@@ -172,7 +173,7 @@ def _wants_noise(model, noise) -> bool:
     if not isinstance(model, AbstractStochasticDynamics):
         return False
     sigma = getattr(model, "sigma_rec", None)
-    return sigma is None or bool(np.any(np.asarray(sigma) != 0))
+    return sigma is None or bool(np.any(to_host(sigma) != 0))
 
 
 def _key_data(key) -> np.ndarray:
@@ -267,11 +268,11 @@ class _Run:
                         n,
                         self.spec,
                     )
-                    losses[step : step + n] = np.asarray(chunk).reshape(n, -1)
+                    losses[step : step + n] = to_host(chunk).reshape(n, -1)
                     if math.isnan(first):
                         first = time.perf_counter() - t0
                     step = self.step = step + n
-                    n_failed = int(np.sum(np.asarray(carry.failed)))
+                    n_failed = int(np.sum(to_host(carry.failed)))
                     bar.update(step, losses[step - 1], n_failed)
                     save = step % self.checkpoint_every == 0 or step == self.n_steps
                     if manager is not None and save:
@@ -297,8 +298,8 @@ class _Run:
         loss = jnp.asarray(losses.reshape(losses.shape[:1] + self.spec.how.shape))
         return History(
             loss=loss,
-            failed=carry.failed,
-            failed_step=carry.failed_step,
+            failed=local(carry.failed),
+            failed_step=local(carry.failed_step),
             steps_done=self.step,
             resumed_from=resumed,
             seconds=float(seconds),
