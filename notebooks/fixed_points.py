@@ -131,31 +131,39 @@ for i, u in enumerate(per_member):
     print(f"member {i}: {len(patterns)} distinct memories among the stable points")
 
 # %% [markdown]
-# ## The fixed points in PCA space
-# Trajectories in grey; stable points filled, saddles open, coloured by the number
-# of unstable modes.
+# ## The fixed points in PCA space (Sussillo & Barak's picture)
+# Firing rates `tanh(x)` on held-out trials, projected onto their top three principal
+# components: the stable points (filled) sit at the corners of a cube, one per
+# memory, with the saddles (open) between neighbouring corners. Beside it, the memory
+# test: how many of the 8 patterns each member holds with the input at zero.
 
 # %%
-n_cols = min(n_members, 4)
-n_rows = -(-n_members // n_cols)
-fig = plt.figure(figsize=(4 * n_cols, 4 * n_rows))
-for i, u in enumerate(per_member):
-    ys = np.asarray(states[i]).reshape(-1, states.shape[-1])
-    mean = ys.mean(axis=0)
-    _, _, vt = np.linalg.svd(ys - mean, full_matrices=False)
-    axes = vt[:3].T
-    ax = fig.add_subplot(n_rows, n_cols, i + 1, projection="3d")
-    for trial in np.asarray(states[i])[:8]:
-        p = (trial - mean) @ axes
-        ax.plot(p[:, 0], p[:, 1], p[:, 2], color="0.7", lw=0.5)
-    p = (u.points - mean) @ axes
-    colours = np.array(["tab:blue", "tab:orange", "tab:red", "tab:purple"])
-    c = colours[np.minimum(u.n_unstable, 3)]
-    stable = np.asarray(u.stable)
-    ax.scatter(*p[stable].T, c=c[stable], s=40, label="stable")
-    ax.scatter(*p[~stable].T, facecolors="none", edgecolors=c[~stable], s=40)
-    ax.set_title(f"member {i}: {stable.sum()} stable, {(~stable).sum()} unstable")
-fig.tight_layout()
+best = int(np.argmax(np.asarray(retention.n_held)))
+u = per_member[best]
+fig = plt.figure(figsize=(12, 5), layout="constrained")
+ax3 = fig.add_subplot(1, 2, 1, projection="3d")
+dx.plot.trajectories_pca(
+    np.tanh(np.asarray(states[best])[:24]),
+    np.tanh(np.asarray(u.points)),
+    stable=np.asarray(u.stable),
+    n_components=3,
+    ax=ax3,
+    title=f"member {best}: firing rates and fixed points",
+)
+ax = fig.add_subplot(1, 2, 2)
+holds = np.asarray(retention.held).sum(axis=1)  # (members, hold lengths)
+width = 0.38
+for j, (label, hold) in enumerate(zip(("1 trial", "16 trials"), holds.T, strict=True)):
+    ax.bar(np.arange(n_members) + (j - 0.5) * width, hold, width, label=f"held {label}")
+ax.axhline(8, color="k", ls=":", lw=0.8)
+ax.set_xlabel("member")
+ax.set_ylabel("patterns held (of 8)")
+ax.set_xticks(np.arange(n_members))
+ax.set_ylim(0, 8.5)
+ax.set_title("memory test at zero input")
+ax.legend(loc="lower right", fontsize="small")
+fig.savefig("fixed_points.png", dpi=120)
+plt.show()
 
 # %% [markdown]
 # ## Linearisation and Lyapunov spectra

@@ -64,7 +64,8 @@ def rows(out: Path) -> dict[tuple, dict]:
     for f in (out / "rows").glob("*.csv"):
         with f.open(newline="") as fh:
             for r in csv.DictReader(fh):
-                found[(r["train.learning_rate"], r["seed"])] = r
+                lr = r.get("train.learning_rate") or r["learning_rate"]
+                found[(lr, r["seed"])] = r
     return found
 
 
