@@ -169,7 +169,7 @@ def run_group_job(out: str, group_id: str) -> str:
 
 
 def _progress(total: int, progress: bool | None):
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     quiet = not sys.stderr.isatty() if progress is None else not progress
     return tqdm(total=total, desc="groups", unit="group", disable=quiet)
