@@ -9,6 +9,7 @@ from . import (
     tasks as tasks,
     train as train,
 )
+from ._cache import enable_compilation_cache as enable_compilation_cache
 from ._ensemble import (
     ensemble_size as ensemble_size,
     make_ensemble as make_ensemble,

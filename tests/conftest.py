@@ -13,6 +13,18 @@ if os.environ.get("DYNAX_TEST_OPT", "0") != "1":
     if "xla_backend_optimization_level" not in _flags:
         os.environ["XLA_FLAGS"] = f"{_flags} --xla_backend_optimization_level=0".strip()
 
+# JAX's persistent compilation cache, shared by the test workers and every
+# subprocess they start (README, notebooks, sweeps, distributed workers): a program
+# compiled once is loaded by the others. DYNAX_TEST_CACHE=0 switches it off.
+if os.environ.get("DYNAX_TEST_CACHE", "1") != "0":
+    import tempfile
+
+    os.environ.setdefault(
+        "JAX_COMPILATION_CACHE_DIR",
+        os.path.join(tempfile.gettempdir(), f"dynax-test-jax-cache-{os.getuid()}"),
+    )
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
+
 import jax
 import jax.random as jr
 import pytest

@@ -18,6 +18,8 @@ from dynax.sweep import SweepError, load_sweep, plan_sweep, run_sweep
 from dynax.sweep._group import Optimizer
 from dynax.sweep._pack import eval_key, member_keys
 
+# in-process sweeps keep this process on the tests' shared cache (conftest.py)
+CACHE = os.environ.get("JAX_COMPILATION_CACHE_DIR") or False
 ROOT = Path(__file__).resolve().parents[1]
 
 SMALL = {
@@ -114,7 +116,7 @@ def test_member_bytes_follows_the_documented_rule():
 @pytest.fixture(scope="module")
 def small_sweep(tmp_path_factory):
     out = tmp_path_factory.mktemp("sweep") / "run"
-    run_sweep(_config(), out)
+    run_sweep(_config(), out, compilation_cache=CACHE)
     return out
 
 
@@ -168,12 +170,12 @@ def test_rows_carry_config_metrics_and_provenance(small_sweep):
 
 def test_rerun_skips_finished_groups_and_checks_the_config(small_sweep):
     before = (small_sweep / "rows" / "g0000.csv").stat().st_mtime_ns
-    run_sweep(_config(), small_sweep)
+    run_sweep(_config(), small_sweep, compilation_cache=CACHE)
     assert (small_sweep / "rows" / "g0000.csv").stat().st_mtime_ns == before
     with pytest.raises(
         ValueError, match="out: .* holds a sweep with a different config"
     ):
-        run_sweep(_config(seeds=3), small_sweep)
+        run_sweep(_config(seeds=3), small_sweep, compilation_cache=CACHE)
 
 
 # ------------------------------------------------------------------------ failures
@@ -202,13 +204,13 @@ def test_failed_group_is_recorded_and_rerun(tmp_path, monkeypatch):
     cfg = _config(model="flaky_models:FlakyCTRNN", seeds=1,
                   grid={"model_args.n_hidden": [4, 6]})  # fmt: skip
     with pytest.raises(SweepError, match="g0001: RuntimeError: injected failure"):
-        run_sweep(cfg, tmp_path / "run")
+        run_sweep(cfg, tmp_path / "run", compilation_cache=CACHE)
     sweep = load_sweep(tmp_path / "run")
     assert sweep.finished == ["g0000"] and sweep.pending == ["g0001"]
     assert "injected failure" in sweep.errors["g0001"]["traceback"]
     assert len(sweep.table) == 1
     flag.unlink()
-    run_sweep(cfg, tmp_path / "run")
+    run_sweep(cfg, tmp_path / "run", compilation_cache=CACHE)
     sweep = load_sweep(tmp_path / "run")
     assert sweep.pending == [] and sweep.errors == {} and len(sweep.table) == 2
 
@@ -290,9 +292,11 @@ def _rows(path: Path) -> list[dict]:
 KILL = {
     **SMALL,
     "name": "kill",
-    "grid": {"model_args.n_hidden": [4, 5, 6]},
+    # 6 members of one signature in 3 groups of 2: one compiled program per process
+    "grid": {"train.learning_rate": [3e-3, 1e-2, 3e-2]},
     "seeds": 2,
-    "train": {"n_steps": 240, "batch_size": 4, "log_every": 10, "checkpoint_every": 20},
+    "max_group_size": 2,
+    "train": {"n_steps": 160, "batch_size": 4, "log_every": 10, "checkpoint_every": 20},
 }
 
 
@@ -310,7 +314,9 @@ def _mid_group(out: Path) -> bool:
 def test_sigkill_three_times_then_resume_equals_an_uninterrupted_run(tmp_path):
     config = tmp_path / "kill.json"
     config.write_text(json.dumps(KILL))
-    run_sweep(KILL, tmp_path / "ref")  # uninterrupted, in this process
+    run_sweep(
+        KILL, tmp_path / "ref", compilation_cache=CACHE
+    )  # uninterrupted, in this process
     env = dict(os.environ, TQDM_DISABLE="1")
     rng = np.random.default_rng(0)
     out, killed = tmp_path / "killed", 0

@@ -4,6 +4,7 @@ These tests submit through submitit and ``sbatch``; they skip, saying why, where
 cluster answers. ``.ci/run`` starts the cluster when it runs as root with apt.
 """
 
+import os
 import re
 import shutil
 import subprocess
@@ -15,6 +16,8 @@ import pytest
 from dynax.sweep import SweepError, load_sweep, run_sweep
 
 pytestmark = pytest.mark.slurm
+# the jobs share the tests' compilation cache (conftest.py)
+CACHE = os.environ.get("JAX_COMPILATION_CACHE_DIR") or False
 
 BASE = {
     "name": "slurm",
@@ -86,8 +89,8 @@ def troubled(tmp_path, monkeypatch):
 
 
 def test_slurm_job_array_equals_the_local_run(tmp_path):
-    run_sweep(BASE, tmp_path / "slurm", backend="slurm")
-    run_sweep(BASE, tmp_path / "local")
+    run_sweep(BASE, tmp_path / "slurm", backend="slurm", compilation_cache=CACHE)
+    run_sweep(BASE, tmp_path / "local", compilation_cache=CACHE)
     got, want = load_sweep(tmp_path / "slurm"), load_sweep(tmp_path / "local")
     assert got.pending == [] and len(got.table) == 4
     for key in METRICS:
@@ -104,13 +107,13 @@ def test_failed_job_reaches_the_caller_and_reruns(tmp_path, troubled):
     troubled.write_text("fail")
     cfg = {**BASE, "model": "troubled_models:Troubled"}
     with pytest.raises(SweepError, match="g0001: FailedJobError") as info:
-        run_sweep(cfg, tmp_path / "run", backend="slurm")
+        run_sweep(cfg, tmp_path / "run", backend="slurm", compilation_cache=CACHE)
     assert list(info.value.errors) == ["g0001"]
     sweep = load_sweep(tmp_path / "run")
     assert sweep.finished == ["g0000"]
     assert "injected failure" in sweep.errors["g0001"]["traceback"]
     troubled.unlink()
-    run_sweep(cfg, tmp_path / "run", backend="slurm")
+    run_sweep(cfg, tmp_path / "run", backend="slurm", compilation_cache=CACHE)
     sweep = load_sweep(tmp_path / "run")
     assert sweep.pending == [] and sweep.errors == {} and len(sweep.table) == 4
 
@@ -136,7 +139,7 @@ def test_cancelled_job_reaches_the_caller_and_reruns(tmp_path, troubled):
 
     def sweep():
         try:
-            run_sweep(cfg, tmp_path / "run", backend="slurm")
+            run_sweep(cfg, tmp_path / "run", backend="slurm", compilation_cache=CACHE)
         except SweepError as error:
             caught.append(error)
 
@@ -157,5 +160,5 @@ def test_cancelled_job_reaches_the_caller_and_reruns(tmp_path, troubled):
     assert "CANCELLED" in state
     assert load_sweep(tmp_path / "run").pending == ["g0000"]
     troubled.unlink()
-    run_sweep(cfg, tmp_path / "run", backend="slurm")
+    run_sweep(cfg, tmp_path / "run", backend="slurm", compilation_cache=CACHE)
     assert load_sweep(tmp_path / "run").pending == []

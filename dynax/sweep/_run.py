@@ -22,6 +22,7 @@ from typing import Any
 
 import jax
 
+from .._cache import enable_compilation_cache
 from ._config import SweepConfig, expand, load_config
 from ._group import run_group
 from ._pack import Group, pack
@@ -157,8 +158,14 @@ def _record_error(out: Path, group_id: str, error: BaseException) -> str:
     return summary
 
 
-def run_group_job(out: str, group_id: str) -> str:
-    """Run one group of the sweep in ``out`` (what a SLURM array task calls)."""
+def run_group_job(out: str, group_id: str, cache: str | None = None) -> str:
+    """Run one group of the sweep in ``out`` (what a SLURM array task calls).
+
+    ``cache``: a folder for JAX's persistent compilation cache, shared by the
+    sweep's processes (the groups of one signature compile once).
+    """
+    if cache is not None:
+        enable_compilation_cache(cache)
     out_path = Path(out)
     cfg, members, groups = _read_plan(out_path)
     group = next(g for g in groups if g.id == group_id)
@@ -175,18 +182,18 @@ def _progress(total: int, progress: bool | None):
     return tqdm(total=total, desc="groups", unit="group", disable=quiet)
 
 
-def _run_local(out: Path, pending: list[str], bar) -> dict[str, str]:
+def _run_local(out: Path, pending: list[str], bar, cache) -> dict[str, str]:
     errors = {}
     for gid in pending:
         try:
-            run_group_job(str(out), gid)
+            run_group_job(str(out), gid, cache)
         except Exception as error:  # recorded, the other groups go on
             errors[gid] = _record_error(out, gid, error)
         bar.update(1)
     return errors
 
 
-def _run_slurm(out: Path, pending: list[str], cfg: SweepConfig, bar, cluster) -> dict:
+def _run_slurm(out: Path, pending: list[str], cfg: SweepConfig, bar, cluster, cache):
     from ._slurm import submit_and_wait
 
     def done(gid: str, error: BaseException | None) -> None:
@@ -196,7 +203,9 @@ def _run_slurm(out: Path, pending: list[str], cfg: SweepConfig, bar, cluster) ->
 
     errors: dict[str, str] = {}
     name = f"dynax-{cfg.name}"
-    submit_and_wait(out, pending, cfg.slurm, done, name=name, cluster=cluster)
+    submit_and_wait(
+        out, pending, cfg.slurm, done, name=name, cluster=cluster, cache=cache
+    )
     return errors
 
 
@@ -207,6 +216,7 @@ def run_sweep(
     backend: str = "local",
     progress: bool | None = None,
     cluster: str | None = None,
+    compilation_cache: str | Path | bool = True,
 ) -> Path:
     """Run every unfinished group of a sweep and write its results to ``out``.
 
@@ -220,6 +230,11 @@ def run_sweep(
         progress: a bar over groups on stderr (default: on a terminal only).
         cluster: submitit's cluster for ``"slurm"`` (default ``"slurm"``;
             ``"local"`` runs the same jobs as subprocesses without SLURM).
+        compilation_cache: a folder for JAX's persistent compilation cache used
+            by every group's process (``True``: ``out/jax_cache``; ``False``: leave
+            JAX's setting alone). A rerun or a SLURM task then loads the programs
+            an earlier one compiled. With the local backend it is switched on in
+            this process (``dx.enable_compilation_cache``).
 
     Returns:
         ``out`` as a path (read it with :func:`load_sweep`).
@@ -238,12 +253,18 @@ def run_sweep(
     _write_plan(out, p)
     done = finished(out, p.groups)
     pending = [g.id for g in p.groups if g.id not in done]
+    if compilation_cache is True:
+        cache = str(out / "jax_cache")
+    elif compilation_cache is False:
+        cache = None
+    else:
+        cache = str(Path(compilation_cache).expanduser().resolve())
     with contextlib.closing(_progress(len(p.groups), progress)) as bar:
         bar.update(len(done))
         if backend == "local":
-            errors = _run_local(out, pending, bar)
+            errors = _run_local(out, pending, bar, cache)
         else:
-            errors = _run_slurm(out, pending, p.config, bar, cluster)
+            errors = _run_slurm(out, pending, p.config, bar, cluster, cache)
     if errors:
         raise SweepError(errors)
     return out

@@ -23,10 +23,10 @@ DEFAULTS = {"timeout_min": 60, "slurm_array_parallelism": 256}
 class GroupTask(submitit.helpers.Checkpointable):
     """A picklable job: run one group of the sweep in ``out``."""
 
-    def __call__(self, out: str, group_id: str) -> str:
+    def __call__(self, out: str, group_id: str, cache: str | None = None) -> str:
         from ._run import run_group_job
 
-        return run_group_job(out, group_id)
+        return run_group_job(out, group_id, cache)
 
 
 def submit_and_wait(
@@ -37,6 +37,7 @@ def submit_and_wait(
     *,
     name: str = "dynax-sweep",
     cluster: str | None = None,
+    cache: str | None = None,
     poll_s: float = 1.0,
 ) -> list:
     """Submit ``pending`` groups as one array; call ``done(group, error)`` per task.
@@ -54,7 +55,10 @@ def submit_and_wait(
     except (TypeError, ValueError) as error:
         raise ValueError(f"slurm: bad submitit parameters ({error}).") from None
     task = GroupTask()
-    jobs: list[Any] = list(executor.map_array(task, [str(out)] * len(pending), pending))
+    n = len(pending)
+    jobs: list[Any] = list(
+        executor.map_array(task, [str(out)] * n, pending, [cache] * n)
+    )
     left: dict[str, Any] = dict(zip(pending, jobs, strict=True))
 
     while left:
