@@ -37,8 +37,8 @@ import dynax as dx
 
 SMALL = os.environ.get("DYNAX_SMALL", "0") == "1"
 n_members = 2 if SMALL else 8
-n_steps = 300 if SMALL else 500
-n_candidates = 256 if SMALL else 1024
+n_steps = 150 if SMALL else 500
+n_candidates = 128 if SMALL else 1024
 
 # %% [markdown]
 # ## Train the ensemble
@@ -170,9 +170,16 @@ plt.show()
 # The slowest mode of a memory sets how long it lasts without input; the saddles'
 # single unstable mode is what a pulse kicks the state along.
 
+
 # %%
+def a_memory(u):
+    """A stable point (or, for a member that has none, its slowest point)."""
+    stable = np.flatnonzero(u.stable)
+    return u.points[stable[0] if len(stable) else 0]
+
+
 u = per_member[0]
-memory = u.points[np.flatnonzero(u.stable)[0]]
+memory = a_memory(u)
 lin = dx.analysis.linearise(dx.member(ensemble, 0), memory, inputs=jnp.zeros(3))
 print("slowest time constants at a memory:", np.round(lin.time_constants[:3], 3))
 saddle_index = np.flatnonzero(u.n_unstable == 1)
@@ -184,8 +191,8 @@ if len(saddle_index):
 
 # From a memory (nudged off it) the autonomous network's Lyapunov exponents are the
 # real parts of the Jacobian's leading eigenvalues there: one call for all members.
-memories = jnp.stack([u.points[np.flatnonzero(u.stable)[0]] for u in per_member])
-n_lyap = 400 if SMALL else 2000
+memories = jnp.stack([a_memory(u) for u in per_member])
+n_lyap = 200 if SMALL else 2000
 spectrum = dx.analysis.lyapunov_spectrum(
     ensemble,
     memories + 1e-3,

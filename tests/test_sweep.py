@@ -296,7 +296,7 @@ KILL = {
     "grid": {"train.learning_rate": [3e-3, 1e-2, 3e-2]},
     "seeds": 2,
     "max_group_size": 2,
-    "train": {"n_steps": 160, "batch_size": 4, "log_every": 10, "checkpoint_every": 20},
+    "train": {"n_steps": 120, "batch_size": 4, "log_every": 10, "checkpoint_every": 20},
 }
 
 
