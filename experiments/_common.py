@@ -12,14 +12,11 @@ becomes a flag. Figures are drawn by ``analysis/<name>.py`` from the results fol
 import argparse
 import csv
 import dataclasses
-import importlib.metadata
 import io
 import json
 import math
 import os
 import platform
-import sys
-import tempfile
 import types
 import typing
 from collections.abc import Callable
@@ -28,7 +25,8 @@ from typing import Any
 
 import jax
 
-PACKAGES = ("jax", "jaxlib", "equinox", "diffrax", "optax", "numpy", "dynax")
+from dynax.sweep._table import atomic_write, versions
+
 _SCALARS = (int, float, str)
 
 
@@ -130,17 +128,6 @@ def run_cli(main: Callable, config_cls: type, doc: str | None) -> dict:
 # ------------------------------------------------------------------------- results
 
 
-def versions() -> dict[str, str | None]:
-    """Installed versions of Python and the packages an experiment's numbers need."""
-    found: dict[str, str | None] = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            found[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            found[name] = getattr(sys.modules.get(name), "__version__", None)
-    return found
-
-
 def machine() -> dict:
     """Operating system, JAX backend, device and whether x64 was on."""
     device = jax.devices()[0]
@@ -171,20 +158,6 @@ def _cell(value: Any) -> Any:
     if isinstance(value, list | dict | tuple):
         return json.dumps(value, default=_jsonable)
     return "" if value is None else value
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    """Write a temporary file next to ``path``, then rename it onto ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _check_record(name, config, rows, seed, wall_seconds) -> None:
@@ -250,7 +223,7 @@ def write_results(
         writer = csv.DictWriter(buffer, fieldnames=columns, restval="")
         writer.writeheader()
         writer.writerows({k: _cell(v) for k, v in r.items()} for r in rows)
-        _atomic_write(out / f"{name}.csv", buffer.getvalue())
+        atomic_write(out / f"{name}.csv", buffer.getvalue())
     path = out / f"{name}.json"
-    _atomic_write(path, text)
+    atomic_write(path, text)
     return path

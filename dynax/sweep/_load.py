@@ -83,9 +83,9 @@ class Sweep:
     @property
     def errors(self) -> dict[str, dict]:
         """The recorded failures of groups that have not finished since."""
-        out = {}
+        out, pending = {}, set(self.pending)
         for path in sorted((self.path / "errors").glob("*.json")):
-            if path.stem in self.pending:
+            if path.stem in pending:
                 out[path.stem] = json.loads(path.read_text())
         return out
 

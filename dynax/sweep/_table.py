@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -22,13 +23,14 @@ import numpy as np
 PACKAGES = ("jax", "jaxlib", "equinox", "diffrax", "optax", "numpy", "dynax")
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, fsync, rename onto it."""
+def atomic_write(path: Path, data: str | bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, fsync, rename onto it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            fh.write(text)
+        raw = data.encode() if isinstance(data, str) else data
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -38,18 +40,10 @@ def atomic_write(path: Path, text: str) -> None:
 
 
 def save_array(path: Path, array: np.ndarray) -> None:
-    """``np.save`` to a temporary file beside ``path``, then rename onto it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, array)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """``np.save`` through :func:`atomic_write`."""
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    atomic_write(path, buffer.getvalue())
 
 
 def _cell(value: Any) -> Any:
@@ -83,13 +77,20 @@ def git_commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-@functools.cache
-def provenance() -> dict:
-    """Versions of Python and the numerical packages, and the git commit."""
-    found: dict = {"python": platform.python_version()}
+def versions() -> dict[str, str | None]:
+    """Installed versions of Python and the packages the numbers depend on."""
+    found: dict[str, str | None] = {"python": platform.python_version()}
     for name in PACKAGES:
         try:
             found[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            found[name] = None
-    return {f"version_{k}": v for k, v in found.items()} | {"git_commit": git_commit()}
+        except importlib.metadata.PackageNotFoundError:  # e.g. run from a checkout
+            found[name] = getattr(sys.modules.get(name), "__version__", None)
+    return found
+
+
+@functools.cache
+def provenance() -> dict:
+    """:func:`versions` as ``version_<name>`` columns, and the git commit."""
+    return {f"version_{k}": v for k, v in versions().items()} | {
+        "git_commit": git_commit()
+    }
