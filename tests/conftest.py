@@ -3,15 +3,16 @@
 import itertools
 import os
 
-# The suite compiles far more programs than it runs for long: LLVM's optimisation
-# level 0 cuts its wall time by about 15% on 2 CPU cores. Results do not depend on
-# it beyond rounding (the training tests pass with margin under any reduction
-# order, tests/README.md). Subprocess tests (README, notebooks) inherit it.
-# DYNAX_TEST_OPT=1 keeps XLA's default.
+# The suite compiles far more programs than it runs for long: JAX's
+# `jax_disable_most_optimizations` (LLVM optimisation level 0, no expensive passes)
+# cuts its wall time on 2 CPU cores. Results do not depend on it beyond rounding
+# (the training tests pass with margin under any reduction order, tests/README.md).
+# Subprocess tests (README, notebooks) inherit it through the environment. A test
+# whose run time outweighs its compile time takes the `optimized` fixture (full
+# optimisation while it runs; the trained flip-flop test: 150 s -> 42 s alone).
+# DYNAX_TEST_OPT=1 keeps XLA's default everywhere.
 if os.environ.get("DYNAX_TEST_OPT", "0") != "1":
-    _flags = os.environ.get("XLA_FLAGS", "")
-    if "xla_backend_optimization_level" not in _flags:
-        os.environ["XLA_FLAGS"] = f"{_flags} --xla_backend_optimization_level=0".strip()
+    os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
 
 # JAX's persistent compilation cache, shared by the test workers and every
 # subprocess they start (README, notebooks, sweeps, distributed workers): a program
@@ -64,6 +65,20 @@ def pytest_collection_modifyitems(items):
         )
 
     items.sort(key=rank)
+
+
+@pytest.fixture
+def optimized():
+    """Compile with XLA's full optimisation while the test runs (then restore).
+
+    For tests that run one long program (training), where the run time saved is
+    worth more than the compile time spent. Programs already compiled are reused
+    as they are (the flag is not part of JAX's cache key).
+    """
+    before = jax.config.values["jax_disable_most_optimizations"]
+    jax.config.update("jax_disable_most_optimizations", False)
+    yield
+    jax.config.update("jax_disable_most_optimizations", before)
 
 
 @pytest.fixture

@@ -233,6 +233,7 @@ def test_gradient_equals_finite_differences(getkey):
     np.testing.assert_allclose(jax.grad(stable_point)(1.0), fd, rtol=1e-6)
 
 
+@pytest.mark.usefixtures("optimized")  # run time > compile time
 def test_gradient_on_a_line_attractor_is_the_minimum_norm_one():
     """A line of fixed points (dx/dt = -(x0 - th, 0): J singular). The linear solve
     of the implicit function theorem gave NaN, and the NaN reached the gradient of

@@ -26,6 +26,7 @@ def measure_quickstart(seed: int) -> dict:
     }
 
 
+@pytest.mark.usefixtures("optimized")  # run time > compile time
 @pytest.mark.training
 def test_quickstart_trains_every_member(tmp_path):
     out = run_small(0, tmp_path)

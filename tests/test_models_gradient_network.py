@@ -26,6 +26,7 @@ class Quadratic(eqx.Module):
         )
 
 
+@pytest.mark.usefixtures("optimized")  # run time > compile time
 def test_stationary_dispersion_and_center_error_match_closed_form(getkey):
     """n = 10 copies on a ring, lam = 1, sigma = 0.5, k in {0, 1, 10}.
 

@@ -485,6 +485,7 @@ def test_traced_ts_checked_inside_jit():
         run(jnp.array([0.0, 0.5, 0.4]))
 
 
+@pytest.mark.usefixtures("optimized")  # run time > compile time
 def test_adaptive_sde_path_stationary_variance(getkey):
     # Additive noise: Heun (Stratonovich) solves the same SDE as Ito here. 1,000 keys
     # x 4 coordinates = 4,000 samples at t = 5 (equilibrated to within exp(-10));

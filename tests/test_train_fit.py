@@ -99,6 +99,7 @@ def test_member_keys_make_each_member_equal_its_own_run():
         dx.train.fit(dx.member(ens, 0), task, key=keys, **kw)
 
 
+@pytest.mark.usefixtures("optimized")  # run time > compile time
 def test_failed_member_is_frozen_and_others_unaffected():
     """An infinite learning rate makes member 1's parameters non-finite at step 0."""
     task = dx.tasks.FlipFlop(**TASK)

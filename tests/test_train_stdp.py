@@ -231,6 +231,7 @@ def astrocyte_margins(m: dict) -> dict:
     }  # fmt: skip
 
 
+@pytest.mark.usefixtures("optimized")  # run time > compile time
 @pytest.mark.training
 def test_astrocyte_moves_branching_factor_towards_one():
     """The NALSM validation: astrocyte STDP drives the branching factor towards 1.

@@ -122,7 +122,7 @@ def margins() -> dict:
     }
 
 
-def test_every_seed_learns_eight_memories_with_saddles_between():
+def test_every_seed_learns_eight_memories_with_saddles_between(optimized):
     """One test (one training run per xdist worker): every seed scores, holds all
     eight memories for 16 trial lengths, and has one stable point per memory and
     the saddles between them."""
