@@ -105,9 +105,47 @@ def test_member_bytes_follows_the_documented_rule():
         if hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.inexact)
     )  # fmt: skip
     assert params <= floats
-    # float64 (x64 config), Adam's two moments, 3 x (state + outputs) per step
-    want = 8 * (floats * (2 + 2) + b * t * (3 * (n + 2) + 2 + 2 * 2))
+    # float64 (x64 config); parameters and Adam's two moments read and written,
+    # gradient and update; 6 x (state + outputs) per step and trial
+    want = 8 * (floats * (2 * (1 + 2) + 2) + b * t * (6 * (n + 2) + 2 + 2 * 2))
     assert dx.sweep.member_bytes(p.config, m) == want
+
+
+@pytest.mark.parametrize("shape", [(48, 24, 80), (160, 8, 30)])
+def test_member_bytes_bounds_what_xla_allocates(shape, tmp_path, monkeypatch):
+    """The rule against XLA's own accounting of the group's compiled training
+    program (arguments + outputs + temporaries, from ``memory_analysis()``): an
+    upper bound, and not a loose one. Shapes outside the calibration set."""
+    import dynax.train._fit as fit_module
+
+    n_hidden, batch, n_steps = shape
+    cfg = _config(
+        task_args={"n_bits": 2, "n_steps": n_steps},
+        model_args={"n_hidden": n_hidden},
+        train={"n_steps": 2, "batch_size": batch, "log_every": 2},
+        evaluate={"n_trials": 4},
+        grid={"train.learning_rate": [1e-3, 1e-2]},
+        seeds=[0, 1],
+    )
+    plan = plan_sweep(cfg)
+    assert len(plan.groups) == 1 and len(plan.groups[0].members) == 4
+    stats = []
+    run_chunk = fit_module.run_chunk
+
+    def spy(*args):  # compile the group's program, measure it, stop the group
+        stats.append(run_chunk.lower(*args).compile().compiled.memory_analysis())
+        raise RuntimeError("measured")
+
+    monkeypatch.setattr(fit_module, "run_chunk", spy)
+    with pytest.raises(SweepError, match="g0000"):
+        run_sweep(cfg, tmp_path / "s", progress=False, compilation_cache=False)
+    ma = stats[0]
+    xla = (
+        ma.argument_size_in_bytes + ma.output_size_in_bytes + ma.temp_size_in_bytes
+        - ma.alias_size_in_bytes
+    )  # fmt: skip
+    estimate = plan.groups[0].bytes
+    assert xla <= estimate <= 1.5 * xla, (xla, estimate)
 
 
 # --------------------------------------------------------------- running the groups

@@ -12,17 +12,26 @@ change array values (a gain, a time constant) vary inside a group.
 
 .. math::
 
-    b = s \big[P (2 + O) + B\,T\,(c\,(S + Y) + U + 2Y)\big]
+    b = s \big[P\,(2\,(1 + O) + 2) + B\,T\,(c\,(S + Y) + U + 2Y)\big]
 
 with ``s`` the bytes per number (the model's dtype), ``P`` the number of parameters
 (the model's floating array leaves), ``O`` the optimiser's state per parameter (from
-``jax.eval_shape`` of the optimiser's ``init``: 2 for Adam), the 2 for the
-parameters and their gradient, ``B`` the batch size, ``T`` the saved time points
+``jax.eval_shape`` of the optimiser's ``init``: 2 for Adam), counted twice (the
+parameters and optimiser state a step reads and the ones it writes) plus 2 for the
+gradient and the update, ``B`` the batch size, ``T`` the saved time points
 (``len(task.ts)``; ``simulate`` saves every one while training), ``S`` the state
 size (``model.init_state()``), ``Y`` and ``U`` the output and input channels, and
-``c = 3`` for what the backward pass keeps per saved step (the state, the
-pre-activation and its cotangent); the last terms are the batch's inputs, targets
-and mask. A group holds ``min(max_group_size, budget // b)`` members (at least 1);
+``c = 6`` for what the forward and backward passes keep per saved step and trial;
+the last terms are the batch's inputs, targets and mask.
+
+``c`` and the parameter terms are calibrated against XLA's own accounting: the
+argument, output and temporary bytes of ``fit``'s compiled training program
+(``memory_analysis()``, CPU, jax 0.10) for ensembles of 8 float32 CTRNNs of 16-256
+units, batches of 16-128 and 50-400 steps are 0.79-0.96 of ``b`` (``b`` over-states
+them by 4-26%); tests/test_sweep.py checks two other shapes in float64. The rule
+bounds what XLA allocates for the program; it does not count JAX's own buffers
+between steps or the evaluation after training (smaller: no backward pass).
+A group holds ``min(max_group_size, budget // b)`` members (at least 1);
 a signature's members are split into that many groups of nearly equal size, so
 the groups of one signature share a compiled program.
 """
@@ -44,7 +53,7 @@ import optax
 
 from ._config import Member, SweepConfig, parse_bytes, resolve
 
-BACKWARD_FACTOR = 3  # c above
+BACKWARD_FACTOR = 6  # c above
 
 
 def build_task(cfg: SweepConfig, m: Member):
@@ -147,7 +156,9 @@ def member_bytes(cfg: SweepConfig, m: Member) -> int:
     steps, n_in, n_out = len(task.ts), int(task.n_in), int(task.n_out)
     per_trial = steps * (BACKWARD_FACTOR * (n_state + n_out) + n_in + 2 * n_out)
     slots = optimizer_slots(m.train["optimizer"])
-    return itemsize * (n_params * (2 + slots) + m.train["batch_size"] * per_trial)
+    return itemsize * (
+        n_params * (2 * (1 + slots) + 2) + m.train["batch_size"] * per_trial
+    )
 
 
 @dataclasses.dataclass(frozen=True)
