@@ -63,6 +63,20 @@ def test_loss_curves_per_member_and_from_a_sweep_dict(tmp_path):
         "m00000", "m00001", "median"]  # fmt: skip
 
 
+def test_loss_curves_only_failed_members_are_red(tmp_path):
+    """With up to 8 members each has its own colour, never the failures' red
+    (the default cycle's fourth colour is tab:red)."""
+    from matplotlib.colors import to_rgb
+
+    losses = np.exp(-np.linspace(0, 3, 20))[:, None] * np.arange(1, 9)
+    failed = np.arange(8) == 7
+    ax = _saved(dx.plot.loss_curves(losses, failed=failed), tmp_path, "red")
+    colours = [to_rgb(line.get_color()) for line in ax.lines[:8]]
+    red = to_rgb("tab:red")
+    assert [c == red for c in colours] == failed.tolist()
+    assert len(set(colours[:7])) == 7
+
+
 def test_raster_order_parameter_lyapunov_and_eigenvalues(tmp_path):
     spikes = np.random.default_rng(1).random((200, 30)) < 0.05
     ax = _saved(dx.plot.raster(spikes, dt=0.001), tmp_path, "raster")

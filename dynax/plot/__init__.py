@@ -139,9 +139,16 @@ def loss_curves(
     fig, ax = _axes(ax)
     steps = np.arange(1, len(curves) + 1)
     few = n <= 8
+    # Healthy members never take red, the colour that marks a failed one.
+    from matplotlib import colormaps
+    from matplotlib.colors import to_rgb
+
+    red = to_rgb("tab:red")
+    palette = [c for c in colormaps["tab10"].colors if to_rgb(c) != red]
     for i in range(n):
         name = labels[i] if labels is not None and few else None
-        color = "tab:red" if bad[i] else (None if few else "tab:blue")
+        healthy = palette[i % len(palette)] if few else "tab:blue"
+        color = "tab:red" if bad[i] else healthy
         ax.plot(steps, curves[:, i], lw=1.0 if few else 0.6, alpha=1.0 if few else 0.3,
                 color=color, label=name)  # fmt: skip
     if n > 1:
