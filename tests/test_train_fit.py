@@ -399,3 +399,30 @@ def test_per_member_init_gain_and_weight_decay(getkey):
     )
     # AdamW with decay 50 and lr 1e-2 multiplies W by (1 - 0.5) per step.
     assert shrink[2] < 0.1 < 0.9 < shrink[0]
+
+
+def test_default_chunks_share_one_program(monkeypatch):
+    """150 steps: two chunks of 75 (one compiled program), not 100 + 50 (two);
+    the run equals one cut into chunks of 50."""
+    import dynax.train._fit as fit_module
+    from dynax.train._fit import default_log_every
+
+    assert [default_log_every(n) for n in (7, 100, 150, 250, 1000, 101)] == [
+        7, 100, 75, 50, 100, 100,
+    ]  # fmt: skip
+    sizes = []
+    run_chunk = fit_module.run_chunk
+
+    def spy(*args):
+        sizes.append(args[6])  # n_steps of the chunk (static)
+        return run_chunk(*args)
+
+    monkeypatch.setattr(fit_module, "run_chunk", spy)
+    task = dx.tasks.FlipFlop(n_bits=1, n_steps=6, dt=0.2)
+    net = dx.models.CTRNN(1, 4, 1, key=jr.PRNGKey(0))
+    kw = dict(optimizer=optax.sgd(1e-2), n_steps=150, batch_size=2, key=jr.PRNGKey(1))
+    a, hist = dx.train.fit(net, task, progress=False, **kw)
+    assert sizes == [75, 75]
+    b, other = dx.train.fit(net, task, progress=False, log_every=50, **kw)
+    np.testing.assert_array_equal(np.asarray(hist.loss), np.asarray(other.loss))
+    np.testing.assert_array_equal(np.asarray(a.W), np.asarray(b.W))

@@ -181,6 +181,16 @@ def _key_data(key) -> np.ndarray:
     return np.asarray(jr.key_data(key) if typed else key)
 
 
+def default_log_every(n_steps: int) -> int:
+    """Steps per chunk: all chunks the same length where possible (one program)."""
+    if n_steps <= 100:
+        return n_steps
+    for d in range(100, 24, -1):
+        if n_steps % d == 0:
+            return d
+    return 100
+
+
 class _Run:
     """The host loop of :func:`fit`: chunks, progress, checkpoints, callback."""
 
@@ -391,8 +401,10 @@ def fit(
             one batch per step.
         chunk_size: train the members in groups of this size inside each step
             (bounds memory; same numbers).
-        log_every: steps per compiled chunk, loss report and callback (default
-            ``min(n_steps, 100)``).
+        log_every: steps per compiled chunk, loss report and callback (default:
+            ``n_steps`` up to 100, else the largest divisor of ``n_steps`` from 25
+            to 100, else 100; a divisor makes every chunk one compiled program,
+            where a shorter last chunk would compile a second one).
         checkpoint_dir: folder for orbax checkpoints; resumes from it if it holds
             one.
         checkpoint_every: steps between checkpoints, a multiple of ``log_every``
@@ -415,7 +427,7 @@ def fit(
     per_member_keys = member_keys(key, ensemble)
     _check_optimizer(optimizer, hyperparams, n_steps, batch_size, max_to_keep)
     _check_options(regularizer, callback, noise, progress, independent_batches)
-    log_every = min(n_steps, 100) if log_every is None else log_every
+    log_every = default_log_every(n_steps) if log_every is None else log_every
     check_int("log_every", log_every, 1)
     checkpoint_every = 10 * log_every if checkpoint_every is None else checkpoint_every
     check_int("checkpoint_every", checkpoint_every, 1)
