@@ -137,6 +137,7 @@ def run_cell(
         "final_loss_median": float(np.median(final_loss)),
         "behaviour": s["behaviour"],
         "mean_ood_error": s["mean_ood_error"],
+        "diverged": s["n_diverged"],
         "dynamics": s["dynamics"],
         "weights": s["weights"],
         "cka": s["cka"],

@@ -446,6 +446,24 @@ def test_degeneracy_report_matches_its_parts():
     np.testing.assert_allclose(float(rep.weights), np.asarray(w.distance)[off].mean())
     summary = rep.summary()
     assert set(summary) >= {"behaviour", "dynamics", "weights", "cka", "procrustes"}
+    np.testing.assert_array_equal(np.asarray(rep.ok), True)
+    assert summary["n_diverged"] == 0
+
+
+def test_degeneracy_report_flags_a_diverging_member():
+    """A member whose states overflow is flagged (frozen by simulate), not hidden
+    in the matrices; the others are unaffected."""
+    task = dx.tasks.FlipFlop(n_bits=1, n_steps=20)
+    ens = dx.make_ensemble(
+        lambda k: dx.models.CTRNN(1, 6, 1, key=k), jr.split(jr.PRNGKey(0), 3)
+    )
+    # tau far below dt: each Euler step multiplies the state by about -dt/tau
+    bad = eqx.tree_at(lambda m: m.log_tau, ens, ens.log_tau.at[1].set(-46.0))
+    rep = A.degeneracy_report(
+        bad, task, key=jr.PRNGKey(1), n_trials=2, n_ood_trials=2, n_delays=2, rank=4
+    )
+    np.testing.assert_array_equal(np.asarray(rep.ok), [True, False, True])
+    assert rep.summary()["n_diverged"] == 1
 
 
 # --- bad input ------------------------------------------------------------------------

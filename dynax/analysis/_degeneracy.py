@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from .._custom_types import Array, Float, PRNGKeyArray
+from .._custom_types import Array, Bool, Float, PRNGKeyArray
 from .._ensemble import member
 from .._simulate import simulate
 from .._validate import check_int, check_key, fail
@@ -53,6 +53,10 @@ class DegeneracyReport(eqx.Module):
         cka: ``(n, n)`` linear CKA of the members' states (similarity).
         procrustes: ``(n, n)`` angular Procrustes distance of the same states.
         states: the hidden states compared, ``(members, trials, time, n_hidden)``.
+        ok: per member, whether every trial of both simulations (OOD and shared)
+            stayed finite. A member with ``ok`` False diverged and was frozen at its
+            last finite state (``dx.simulate``); its numbers in every matrix are
+            not meaningful, and ``summary()`` counts it.
     """
 
     behaviour: Float[Array, ""]
@@ -64,6 +68,7 @@ class DegeneracyReport(eqx.Module):
     cka: Float[Array, "n n"]
     procrustes: Float[Array, "n n"]
     states: Float[Array, "n trials time n_hidden"]
+    ok: Bool[Array, " n"]
 
     def summary(self) -> dict[str, float]:
         """The three summary numbers, plus the mean CKA and Procrustes distance."""
@@ -76,6 +81,7 @@ class DegeneracyReport(eqx.Module):
             "mean_ood_error": float(np.mean(np.asarray(self.ood_error))),
             "cka": float(np.asarray(self.cka)[off].mean()),
             "procrustes": float(np.asarray(self.procrustes)[off].mean()),
+            "n_diverged": int(np.sum(~np.asarray(self.ok))),
         }
 
 
@@ -94,7 +100,8 @@ def _run(ensemble, task, batch, y0):
         ensemble=True,
         trials=True,
     )
-    return traj.ys, traj.outputs
+    ok = jnp.reshape(traj.ok, (traj.ok.shape[0], -1)).all(axis=1)  # per member
+    return traj.ys, traj.outputs, ok
 
 
 def _check_task(task, n_out: int, n_in: int) -> None:
@@ -155,10 +162,11 @@ def degeneracy_report(
     ood = task.ood()
     y0 = one.init_state()
     batch = _trials(ood, k_ood, n_ood_trials, y0.dtype)
-    _, outputs = _run(ensemble, ood, batch, y0)
+    _, outputs, ok_ood = _run(ensemble, ood, batch, y0)
     ood_score = jax.vmap(lambda o: ood.score(o, batch))(outputs)
     error = 1.0 - ood_score
-    states, _ = _run(ensemble, task, _trials(task, k_states, n_trials, y0.dtype), y0)
+    shared = _trials(task, k_states, n_trials, y0.dtype)
+    states, _, ok_states = _run(ensemble, task, shared, y0)
     d = dsa_matrix(states, n_delays=n_delays, rank=rank, score=score, **options)
     w = permutation_distance_matrix(ensemble, sign_flips=sign_flips)
     off = ~np.eye(n, dtype=bool)
@@ -172,4 +180,5 @@ def degeneracy_report(
         cka=linear_cka_matrix(states),
         procrustes=procrustes_matrix(states),
         states=states,
+        ok=ok_ood & ok_states,
     )
