@@ -22,6 +22,20 @@ __all__ = [
 ]
 
 
+# tab10 without red (the colour of a failed member)
+HEALTHY = (
+    "blue",
+    "orange",
+    "green",
+    "purple",
+    "brown",
+    "pink",
+    "gray",
+    "olive",
+    "cyan",
+)
+
+
 def _pyplot():
     try:
         import matplotlib.pyplot as plt
@@ -140,11 +154,7 @@ def loss_curves(
     steps = np.arange(1, len(curves) + 1)
     few = n <= 8
     # Healthy members never take red, the colour that marks a failed one.
-    from matplotlib import colormaps
-    from matplotlib.colors import to_rgb
-
-    red = to_rgb("tab:red")
-    palette = [c for c in colormaps["tab10"].colors if to_rgb(c) != red]
+    palette = [f"tab:{c}" for c in HEALTHY]
     for i in range(n):
         name = labels[i] if labels is not None and few else None
         healthy = palette[i % len(palette)] if few else "tab:blue"
