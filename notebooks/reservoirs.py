@@ -50,6 +50,15 @@ n_mc = 30 if SMALL else 50  # units of each ESN of the memory-capacity ensemble
 n_ei = 60 if SMALL else 100  # units of each E/I reservoir
 n_lif = 60 if SMALL else 300  # neurons of the liquid
 
+# Weights come from JAX keys; input signals are plain NumPy arrays (any array works).
+rng = np.random.default_rng(0)
+
+
+def uniform_input(n_steps):
+    """i.i.d. U(-1, 1) input, shape (n_steps, 1)."""
+    return rng.uniform(-1.0, 1.0, (n_steps, 1)).astype(np.float32)
+
+
 # %% [markdown]
 # ## 1. Echo-state networks
 #
@@ -103,7 +112,7 @@ def make_esn(radius, scaling, key):
     )
 
 
-keys = jr.split(jr.PRNGKey(1), n_seeds)[seed]
+keys = np.asarray(jr.split(jr.PRNGKey(1), n_seeds))[seed]
 ensemble = eqx.filter_jit(eqx.filter_vmap(make_esn))(radius, scaling, keys)
 
 
@@ -119,8 +128,8 @@ def forgets(ensemble, drive):
 
 n_esp = 300
 drives = {
-    "no input": jnp.zeros((n_esp, 1)),
-    "i.i.d. input U(-1, 1)": jr.uniform(jr.PRNGKey(3), (n_esp, 1), minval=-1.0),
+    "no input": np.zeros((n_esp, 1), np.float32),
+    "i.i.d. input U(-1, 1)": uniform_input(n_esp),
 }
 checks = {name: forgets(ensemble, u) for name, u in drives.items()}
 for name, check in checks.items():
@@ -160,18 +169,17 @@ plt.show()
 # %%
 n_wash, n_train, n_test = 100, (1000 if SMALL else 3000), (400 if SMALL else 1000)
 n_total = n_wash + n_train + n_test
-s = dx.data.mackey_glass(n_total, washout=500)
-ys = dx.simulate(
-    esn, esn.init_state(), jnp.arange(float(n_total)), inputs=s[:, None]
-).ys
+s = np.asarray(dx.data.mackey_glass(n_total, washout=500))
+ts = np.arange(n_total, dtype=np.float32)  # one step per sample
+ys = np.asarray(dx.simulate(esn, esn.init_state(), ts, inputs=s[:, None]).ys)
 split = n_wash + n_train
-alphas = jnp.logspace(-10, -2, 5)
+alphas = np.logspace(-10, -2, 5, dtype=np.float32)
 readouts = dx.train.ridge_readout(ys[:split], s[:split], alpha=alphas, washout=n_wash)
 preds = jax.vmap(lambda r: r.predict(ys[split:])[:, 0])(readouts)
 errors = jax.vmap(lambda p: dx.analysis.nrmse(p, s[split:]))(preds)
 for a, e in zip(alphas, errors, strict=True):
     print(f"alpha = {float(a):.0e}: test NRMSE {float(e):.2e}")
-best = int(jnp.argmin(errors))
+best = int(np.argmin(errors))
 
 # %% [markdown]
 # NRMSE is the RMS error over the target's standard deviation (1 = predicting the
@@ -188,19 +196,18 @@ best = int(jnp.argmin(errors))
 
 # %%
 horizon = 300
-starts = jnp.arange(split, n_total - horizon + 1, 10)
+starts = np.arange(split, n_total - horizon + 1, 10)
 
 
 def closed_loop(readout):
+    """Free runs from the state at every start, with this readout fed back."""
     net = esn.with_readout(readout.weights, readout.bias)
-    return jax.vmap(lambda k: net.generate(ys[k], horizon)[0][:, 0])(starts)
+    return jax.vmap(lambda x0: net.generate(x0, horizon)[0][:, 0])(ys[starts])
 
 
-free = jax.vmap(closed_loop)(readouts)  # (alphas, starts, steps ahead)
-truth = s[starts[:, None] + jnp.arange(horizon)[None, :]]  # what free[:, i] forecasts
-nrmse_ahead = np.asarray(
-    jnp.sqrt(jnp.mean((free - truth) ** 2, axis=1)) / jnp.std(s)
-)  # (alphas, steps ahead)
+free = np.asarray(jax.vmap(closed_loop)(readouts))  # (alphas, starts, steps ahead)
+truth = s[starts[:, None] + np.arange(horizon)[None, :]]  # what free[:, i] forecasts
+nrmse_ahead = np.sqrt(np.mean((free - truth) ** 2, axis=1)) / np.std(s)
 for a, e, e84 in zip(alphas, errors, nrmse_ahead[:, 83], strict=True):
     print(f"alpha = {float(a):.0e}: one-step NRMSE {float(e):.2e}, NRMSE84 {e84:.2e}")
 loop_best = int(np.argmin(nrmse_ahead[:, 83]))
@@ -237,11 +244,12 @@ plt.show()
 # %% [markdown]
 # The ridge value for the closed loop is chosen on the loop's own error: a small
 # one-step error does not guarantee a stable loop (with 50 units, as under
-# `DYNAX_SMALL=1`, the best one-step ridge value makes the loop diverge). For
-# scale: Jaeger & Haas reported NRMSE84 of about $10^{-4.2}$ with 1000 units and a
-# carefully tuned setup; plain ESNs of 500-1000 units typically reach $10^{-2}$ to
-# $10^{-4}$ (our notes, not a published figure). In closed loop the error grows
-# until the forecast has lost the chaotic series.
+# `DYNAX_SMALL=1`, the best one-step ridge value makes the loop diverge). In closed
+# loop the error grows until the forecast has lost the chaotic series. For scale:
+# Jaeger & Haas (2004) improved on earlier methods by a factor of 2400 on this
+# task. The figure usually quoted from them is NRMSE84 of about $10^{-4.2}$ with 1000
+# units and a carefully tuned setup, and plain ESNs of 500-1000 units typically
+# reach $10^{-2}$ to $10^{-4}$ (both from our notes, not checked against a paper).
 #
 # ### Memory capacity against spectral radius
 # Linear memory capacity (Jaeger 2001): a readout is trained to recall the i.i.d.
@@ -252,9 +260,9 @@ plt.show()
 
 # %%
 n_steps = 2000 if SMALL else 6000
-u = jr.uniform(jr.PRNGKey(4), (n_steps, 1), minval=-1.0)
+u = uniform_input(n_steps)
 states = dx.simulate(
-    ensemble, ensemble.init_state(), jnp.arange(float(n_steps)), inputs=u,
+    ensemble, ensemble.init_state(), np.arange(n_steps, dtype=np.float32), inputs=u,
     ensemble=True,
 ).ys  # fmt: skip
 mc = dx.analysis.memory_capacity(
@@ -316,12 +324,12 @@ plt.show()
 # variant). Every gain starts at 1.
 
 # %%
-k_net, k_rho, k_adapt, k_check = jr.split(jr.PRNGKey(5), 4)
 kinds = ("ρ = 0.2", "lognormal ρ")
+k_net, k_rho = jr.split(jr.PRNGKey(5))
 lognormal = jax.vmap(lambda k: dx.models.lognormal_rates(k, n_ei, sigma=0.3))
-targets = jnp.stack([jnp.full((2, n_ei), 0.2), lognormal(jr.split(k_rho, 2))], 1)
-targets = targets.reshape(4, n_ei)  # members: (seed 0, seed 1) x (kinds)
-net_keys = jnp.repeat(jr.split(k_net, 2), 2, axis=0)
+targets = np.stack([np.full((2, n_ei), 0.2), lognormal(jr.split(k_rho, 2))], 1)
+targets = targets.reshape(4, n_ei).astype(np.float32)  # (seed 0, 1) x (kinds)
+net_keys = np.repeat(np.asarray(jr.split(k_net, 2)), 2, axis=0)
 
 
 def make_ei(key, target):
@@ -333,7 +341,7 @@ def make_ei(key, target):
 
 reservoirs = eqx.filter_jit(eqx.filter_vmap(make_ei))(net_keys, targets)
 n_adapt = 10000 if SMALL else 20000
-u_adapt = jr.uniform(k_adapt, (n_adapt, 1), minval=-1.0)
+u_adapt = uniform_input(n_adapt)
 
 
 def adapt(model):
@@ -347,14 +355,14 @@ adapted, record = eqx.filter_vmap(adapt)(reservoirs)
 # Check with the gains frozen, on input the adaptation never saw: each unit's
 # time-averaged rate, before and after (every member in one simulate call).
 n_check = 3000
-u_check = jr.uniform(k_check, (n_check, 1), minval=-1.0)
-ts_check = jnp.arange(float(n_check))
+u_check = uniform_input(n_check)
+ts_check = np.arange(n_check, dtype=np.float32)
 rates = {
     name: np.asarray(
-        dx.simulate(model, y0, ts_check, inputs=u_check, ensemble=True).ys[:, 200:]
-    ).mean(1)
+        dx.simulate(model, y0, ts_check, inputs=u_check, ensemble=True).ys
+    )[:, 200:].mean(1)
     for name, model, y0 in (
-        ("before", reservoirs, jnp.zeros_like(record.state)),
+        ("before", reservoirs, np.zeros(record.state.shape, np.float32)),
         ("after", adapted, record.state),
     )
 }
@@ -398,7 +406,7 @@ plt.show()
 # The rule uses only each unit's own rate, yet the mean distance to the targets
 # falls from about 0.3 to below 0.01 (printed above), measured with the gains
 # frozen on input the adaptation never saw; targets that differ from unit to unit
-# are reached as well as a common one. (A unit below its target with $g_i = 0$
+# are reached too. (A unit below its target with $g_i = 0$
 # could not be helped; the printed gain ranges show that none is at 0.)
 #
 # The paper's claim is that adapted reservoirs beat globally tuned ones (one scalar
@@ -422,9 +430,9 @@ order = np.random.default_rng(0).permutation(len(labels))
 pixels, labels = pixels[order].astype(np.float32), labels[order]
 n_train, n_test = (300, 200) if SMALL else (1200, 597)
 n_ms = 100 if SMALL else 150  # presentation time of a digit (one step per ms)
-p_spike = jnp.asarray(pixels[: n_train + n_test] / 16 * 0.1)  # per ms
-trains = jr.bernoulli(jr.PRNGKey(6), p_spike[:, None, :], (len(p_spike), n_ms, 64))
-trains = trains.astype(jnp.float32)  # (digits, ms, 64 channels)
+p_spike = pixels[: n_train + n_test, None, :] / 16 * 0.1  # per ms
+trains = rng.random((n_train + n_test, n_ms, 64)) < p_spike  # Poisson (Bernoulli)
+trains = jnp.asarray(trains, jnp.float32)  # (digits, ms, 64 channels)
 y_train, y_test = labels[:n_train], labels[n_train : n_train + n_test]
 
 liquid = dx.models.LIFReservoir(
@@ -459,9 +467,8 @@ trained, history = dx.train.stdp(
     rule=dx.train.STDP(a_plus=0.015),
     astrocyte=dx.train.Astrocyte(tau=100.0, weight=0.003, bias=0.018, initial=0.015),
 )
-liquids = jax.tree.map(
-    lambda a, b: jnp.stack([a, b]) if eqx.is_array(a) else a, liquid, trained
-)
+stack = eqx.filter_jit(lambda *ms: jax.tree.map(lambda *x: jnp.stack(x), *ms))
+liquids = stack(liquid, trained)  # a 2-member ensemble: same wiring, before/after
 n_bf = 20 if SMALL else 50  # test digits for the branching factor
 
 
