@@ -3,19 +3,16 @@
 import itertools
 import os
 
-# The suite compiles far more programs than it runs for long: LLVM's optimisation
-# level 0 cuts its wall time on 2 CPU cores. Results do not depend on it beyond
-# rounding (the training tests pass with margin under any reduction order,
-# tests/README.md). Subprocess tests (README, notebooks) inherit it. A test whose
-# run time outweighs its compile time takes the `optimized` fixture (XLA's default
-# level while it runs; the trained flip-flop test: 150 s -> 42 s alone).
-# (`JAX_DISABLE_MOST_OPTIMIZATIONS=1` is not used: it also disables LLVM's
-# expensive passes, and its programs run about 1.8x slower than level 0's.)
+# The suite compiles far more programs than it runs for long: JAX's
+# `jax_disable_most_optimizations` (LLVM optimisation level 0, no expensive passes)
+# cuts its wall time on 2 CPU cores. Results do not depend on it beyond rounding
+# (the training tests pass with margin under any reduction order, tests/README.md).
+# Subprocess tests (README, notebooks) inherit it through the environment. A test
+# whose run time outweighs its compile time takes the `optimized` fixture (full
+# optimisation while it runs; the trained flip-flop test: 150 s -> 42 s alone).
 # DYNAX_TEST_OPT=1 keeps XLA's default everywhere.
 if os.environ.get("DYNAX_TEST_OPT", "0") != "1":
-    _flags = os.environ.get("XLA_FLAGS", "")
-    if "xla_backend_optimization_level" not in _flags:
-        os.environ["XLA_FLAGS"] = f"{_flags} --xla_backend_optimization_level=0".strip()
+    os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
 
 # JAX's persistent compilation cache, shared by the test workers and every
 # subprocess they start (README, notebooks, sweeps, distributed workers): a program
@@ -70,42 +67,18 @@ def pytest_collection_modifyitems(items):
     items.sort(key=rank)
 
 
-# The optimisation level of one compilation: JAX offers no public per-compile
-# setting for it (`jax_optimization_level` is not honoured on CPU and
-# `jax_disable_most_optimizations` can only lower it), so the `optimized` fixture
-# sets it on the compile options JAX builds for every program. Test-only use of a
-# private function: where it is missing, the fixture does nothing (slower, same
-# results).
-_OPT_LEVEL: list[int | None] = [None]
-try:
-    from jax._src import compiler as _compiler
-
-    _get_compile_options = _compiler.get_compile_options
-
-    def _compile_options(*args, **kwargs):
-        options = _get_compile_options(*args, **kwargs)
-        if _OPT_LEVEL[0] is not None:
-            debug = options.executable_build_options.debug_options
-            debug.xla_backend_optimization_level = _OPT_LEVEL[0]
-        return options
-
-    _compiler.get_compile_options = _compile_options
-except (ImportError, AttributeError):  # pragma: no cover
-    pass
-
-
 @pytest.fixture
 def optimized():
-    """Compile at XLA's default optimisation level (3) while the test runs.
+    """Compile with XLA's full optimisation while the test runs (then restore).
 
     For tests that run one long program (training), where the run time saved is
-    worth more than the compile time spent. Programs compiled earlier at level 0
-    are reused as they are (the level is not part of JAX's in-memory cache key).
+    worth more than the compile time spent. Programs already compiled are reused
+    as they are (the flag is not part of JAX's cache key).
     """
-    before = _OPT_LEVEL[0]
-    _OPT_LEVEL[0] = 3
+    before = jax.config.values["jax_disable_most_optimizations"]
+    jax.config.update("jax_disable_most_optimizations", False)
     yield
-    _OPT_LEVEL[0] = before
+    jax.config.update("jax_disable_most_optimizations", before)
 
 
 @pytest.fixture
