@@ -22,17 +22,17 @@ __all__ = [
 ]
 
 
-# tab10 without red (the colour of a failed member)
-HEALTHY = (
-    "blue",
-    "orange",
-    "green",
-    "purple",
-    "brown",
-    "pink",
-    "gray",
-    "olive",
-    "cyan",
+# tab10 without red: healthy members never take the colour of a failed one
+_HEALTHY = (
+    "tab:blue",
+    "tab:orange",
+    "tab:green",
+    "tab:purple",
+    "tab:brown",
+    "tab:pink",
+    "tab:gray",
+    "tab:olive",
+    "tab:cyan",
 )
 
 
@@ -153,11 +153,9 @@ def loss_curves(
     fig, ax = _axes(ax)
     steps = np.arange(1, len(curves) + 1)
     few = n <= 8
-    # Healthy members never take red, the colour that marks a failed one.
-    palette = [f"tab:{c}" for c in HEALTHY]
     for i in range(n):
         name = labels[i] if labels is not None and few else None
-        healthy = palette[i % len(palette)] if few else "tab:blue"
+        healthy = _HEALTHY[i % len(_HEALTHY)] if few else "tab:blue"
         color = "tab:red" if bad[i] else healthy
         ax.plot(steps, curves[:, i], lw=1.0 if few else 0.6, alpha=1.0 if few else 0.3,
                 color=color, label=name)  # fmt: skip
