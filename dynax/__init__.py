@@ -24,6 +24,7 @@ from ._inputs import (
     ConstantInput as ConstantInput,
     PiecewiseConstantInput as PiecewiseConstantInput,
 )
+from ._save import Save as Save
 from ._simulate import (
     SimulateOptions as SimulateOptions,
     Trajectory as Trajectory,

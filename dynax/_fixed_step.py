@@ -19,6 +19,7 @@ import jax.tree_util as jtu
 
 from ._custom_types import State
 from ._fusion import expensive_tail
+from ._save import Save
 from ._terms import StepIncrement, make_terms
 
 
@@ -166,36 +167,37 @@ def scan_intervals(
     unroll: int,
     readout: Callable | None = None,
     remat: bool = False,
-) -> tuple[State, Any, jax.Array]:
+    save: Save | None = None,
+) -> tuple[jax.Array, Any, Any, jax.Array]:
     """Scan ``one_step`` over the intervals of ``ts`` (``n_sub`` steps each).
 
     ``one_step(y, state, t, h, item, j)`` advances one step; ``item`` is this
     interval's slice of ``per_interval``. A trajectory that becomes non-finite is
-    held at its last finite save and flagged. The readout is applied after the scan,
-    to the held states at once (an unused readout is removed by dead-code
-    elimination). Inside the scan it would be one small matrix product per step plus
-    its share of the backward pass: measured 5-10% slower in total on CPU at
-    8 networks x 64 trials x 128 units.
+    held at its last finite save and flagged. ``save`` says what is kept
+    (:class:`dynax.Save`; ``None``: every state and its readout).
+
+    When every state is kept, the readout is applied after the scan, to the held
+    states at once (an unused readout is removed by dead-code elimination). Inside
+    the scan it would be one small matrix product per step plus its share of the
+    backward pass: measured 5-10% slower in total on CPU at 8 networks x 64 trials x
+    128 units. Otherwise (:func:`_scan_kept`) what is kept is computed inside the
+    scan, so the states are never written out.
 
     Returns:
-        ``(ys, outputs, ok)``: states at every time of ``ts`` (``ys[0] = y0``), the
-        readout of each (``None`` without a readout) and whether the whole solve
-        stayed finite.
+        ``(ts_kept, ys, outputs, ok)``: the kept times, the kept states (``None``
+        when not kept), the readout of each (``None`` without a readout or when not
+        kept) and whether the whole solve stayed finite.
     """
+    save = Save() if save is None else save
+    if not save.default:
+        return _scan_kept(
+            one_step, y0, state0, ts, per_interval, n_sub, unroll, readout, remat, save
+        )
+    advance = _interval_advance(one_step, n_sub)
 
     def interval(carry, xs):
-        y, state = carry
-        t0, h, item = xs
-        if n_sub == 1:
-            y_new, state = one_step(y, state, t0, h, item, 0)
-        else:
-
-            def sub(c, j):
-                t = t0 + j.astype(h.dtype) * h
-                return one_step(c[0], c[1], t, h, item, j), None
-
-            (y_new, state), _ = jax.lax.scan(sub, (y, state), jnp.arange(n_sub))
-        return (y_new, state), (y_new, _is_finite(y_new))
+        carry = advance(carry, xs)
+        return carry, (carry[0], _is_finite(carry[0]))
 
     # Step sizes are computed once, outside the loop: on CPU every extra operation in
     # the loop body is a separate kernel launch per step, which is visible for small
@@ -206,7 +208,84 @@ def scan_intervals(
     ys = jtu.tree_map(lambda a, b: jnp.concatenate([a[None], b]), y0, ys)
     finite = jnp.concatenate([_is_finite(y0)[None], finite])
     ys, ok = _freeze_after_divergence(ys, finite)
-    return ys, None if readout is None else jax.vmap(readout)(ys), ok
+    if readout is None or not save.outputs:
+        return ts, ys, None, ok
+    return ts, ys, jax.vmap(readout)(ys), ok
+
+
+def _interval_advance(one_step: Callable, n_sub: int) -> Callable:
+    """``advance((y, state), (t0, h, item))``: the ``n_sub`` steps of one interval."""
+
+    def advance(carry, xs):
+        y, state = carry
+        t0, h, item = xs
+        if n_sub == 1:
+            return one_step(y, state, t0, h, item, 0)
+
+        def sub(c, j):
+            t = t0 + j.astype(h.dtype) * h
+            return one_step(c[0], c[1], t, h, item, j), None
+
+        return jax.lax.scan(sub, (y, state), jnp.arange(n_sub))[0]
+
+    return advance
+
+
+def _scan_kept(one_step, y0, state0, ts, per_interval, n_sub, unroll, readout, remat,
+               save: Save):  # fmt: skip
+    """:func:`scan_intervals` keeping only what ``save`` asks for.
+
+    The scan runs over the kept times; each of its steps takes ``every`` intervals
+    (an inner scan) and records the kept quantities of the state it reaches. Steps
+    after the last kept time are not taken.
+    """
+    n_int = ts.shape[0] - 1
+    every = n_int if save.final else save.every
+    n_kept = n_int // every
+    used = n_kept * every
+
+    def blocks(x):
+        return x[:used].reshape((n_kept, every) + x.shape[1:])
+
+    xs = jtu.tree_map(blocks, (ts[:-1], jnp.diff(ts) / n_sub, per_interval))
+    ts_kept = ts[: used + 1 : every]
+    out_fn = readout if save.outputs else None
+
+    def record(t, y):
+        kept = {}
+        if save.states:
+            kept["ys"] = y if save.fn is None else save.fn(t, y)
+        if out_fn is not None:
+            kept["outputs"] = out_fn(y)
+        return kept, _is_finite(y)
+
+    advance = _interval_advance(one_step, n_sub)
+    interval = jax.checkpoint(advance) if remat else advance
+
+    def block(carry, x):
+        t_end, block_xs = x
+        if every == 1:
+            carry = interval(carry, jtu.tree_map(lambda a: a[0], block_xs))
+        else:
+
+            def step(c, xi):
+                return interval(c, xi), None
+
+            carry = jax.lax.scan(step, carry, block_xs, unroll=unroll)[0]
+        return carry, record(t_end, carry[0])
+
+    outer_unroll = unroll if every == 1 else 1
+    _, (kept, finite) = jax.lax.scan(
+        block, (y0, state0), (ts_kept[1:], xs), unroll=outer_unroll
+    )
+    kept0, finite0 = record(ts[0], y0)
+    kept = jtu.tree_map(lambda a, b: jnp.concatenate([a[None], b]), kept0, kept)
+    finite = jnp.concatenate([finite0[None], finite])
+    kept, ok = _freeze_after_divergence(kept, finite)
+    if save.final:
+        kept = jtu.tree_map(lambda a: a[-1:], kept)
+        ts_kept = ts_kept[-1:]
+    return ts_kept, kept.get("ys"), kept.get("outputs"), ok
 
 
 def flow_stepper(model, solver, tab: Tableau | None, noisy: bool, make_args: Callable):

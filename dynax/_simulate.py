@@ -4,7 +4,6 @@ from typing import Any
 
 import diffrax
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import jax.random as jr
 import jax.tree_util as jtu
@@ -24,6 +23,7 @@ from ._custom_types import StateLike
 from ._ensemble import plan, run
 from ._fixed_step import explicit_tableau, flow_stepper, scan_intervals
 from ._inputs import ConstantInput, PiecewiseConstantInput
+from ._save import Save
 from ._terms import brownian_increments, is_stochastic, make_terms, virtual_brownian
 from ._validate import (
     as_array,
@@ -51,10 +51,11 @@ class Trajectory(eqx.Module):
     ensemble, how many members ended with each result).
 
     Attributes:
-        ts: the save times, shape ``(time,)``.
-        ys: the states at ``ts`` (leading time axis; ``ys[0] = y0``).
+        ts: the save times, shape ``(time,)`` (the kept times with ``save=``).
+        ys: the states at ``ts`` (leading time axis; ``ys[0] = y0``), ``fn(t, y)``
+            with ``save=dx.Save(fn=...)``, or ``None`` when states are not kept.
         outputs: ``model.readout`` applied to every state, or ``None`` for models
-            without a readout.
+            without a readout (and when outputs are not kept).
         result: a ``diffrax.RESULTS`` item; ``RESULTS.successful`` unless the solve
             failed (``RESULTS.nonfinite``: the state became NaN/inf and was frozen at
             its last finite value; ``RESULTS.max_steps_reached``: an adaptive solve
@@ -174,6 +175,7 @@ def simulate(
     unroll: int = 1,
     remat: bool = False,
     brownian_tol: float | None = None,
+    save: Save | None = None,
 ) -> Trajectory:
     r"""Integrate a model over the times ``ts`` and return its trajectory.
 
@@ -252,6 +254,12 @@ def simulate(
             within run-to-run noise).
         brownian_tol: tolerance of the ``VirtualBrownianTree`` on the adaptive SDE
             path; default ``(ts[-1] - ts[0]) / 2**14``.
+        save: what to keep, a :class:`dynax.Save` (default ``None``: every state
+            and its readout at every time of ``ts``). E.g. ``dx.Save(states=False)``
+            keeps the outputs only, ``dx.Save(every=10)`` every tenth time,
+            ``dx.Save(final=True)`` the last state, ``dx.Save(fn=f)`` ``f(t, y)``.
+            What is not kept is never stored; ``Trajectory.ts`` holds the kept
+            times and a field not kept is ``None``.
 
     Returns:
         A :class:`Trajectory`; with ``ensemble`` and ``trials`` every array carries
@@ -281,6 +289,9 @@ def simulate(
     else:
         n_sub, dt0 = substeps(ts, dt), None
     _check_options(adjoint, throw, unroll, remat, brownian_tol)
+    check_instance("save", save, Save, "None or a dx.Save", optional=True)
+    if save is not None:
+        save.check_times(ts.shape[0])
     inputs, y0, how, y0_trial = _batching(
         model, inputs, y0, ts, ensemble, trials, chunk_size
     )
@@ -305,6 +316,7 @@ def simulate(
         unroll=unroll,
         remat=remat,
         check_ts=not is_concrete(ts),
+        save=save,
     )
 
 
@@ -461,16 +473,16 @@ def _describe(x) -> str:
 def _solve(model, y0, ts, inputs, key, solver, controller, adjoint, dt0, tol, **kw):
     readout = getattr(model, "readout", None)
     if isinstance(model, AbstractMap):
-        ys, outputs, result, stats = _run_map(model, y0, ts, inputs, readout, **kw)
+        ts, ys, outputs, result, stats = _run_map(model, y0, ts, inputs, readout, **kw)
     elif controller is None:
-        ys, outputs, result, stats = _run_fixed(
+        ts, ys, outputs, result, stats = _run_fixed(
             model, y0, ts, inputs, key, solver, readout, **kw
         )
     else:
-        ys, result, stats = _run_adaptive(
-            model, y0, ts, inputs, key, solver, controller, adjoint, dt0, tol, **kw
-        )
-        outputs = None if readout is None else jax.vmap(readout)(ys)
+        ts, ys, outputs, result, stats = _run_adaptive(
+            model, y0, ts, inputs, key, solver, controller, adjoint, dt0, tol,
+            readout, **kw
+        )  # fmt: skip
     return Trajectory(ts, ys, outputs, result, stats)
 
 
@@ -491,17 +503,18 @@ def _flag(ok):
     )
 
 
-def _run_map(model, y0, ts, inputs, readout, *, n_sub, max_steps, unroll, remat):
+def _run_map(model, y0, ts, inputs, readout, *, n_sub, max_steps, unroll, remat, save):
     del n_sub, max_steps
     items, make_args = _interval_inputs(inputs)
 
     def one_step(y, state, t, h, item, j):
         return model(t, y, make_args(item[0])), state
 
-    ys, outs, ok = scan_intervals(
-        one_step, y0, None, ts, (items, None), 1, unroll, readout, remat
+    n_steps = jnp.asarray(ts.shape[0] - 1)
+    ts, ys, outs, ok = scan_intervals(
+        one_step, y0, None, ts, (items, None), 1, unroll, readout, remat, save
     )
-    return ys, outs, _flag(ok), {"num_steps": jnp.asarray(ts.shape[0] - 1)}
+    return ts, ys, outs, _flag(ok), {"num_steps": n_steps}
 
 
 def _run_fixed(model, y0, ts, inputs, key, solver, readout, **kw):
@@ -517,15 +530,16 @@ def _run_fixed(model, y0, ts, inputs, key, solver, readout, **kw):
     )
     first = jtu.tree_map(lambda x: x[0], (items, dws))
     state0 = init(y0, ts[0], (ts[1] - ts[0]) / n_sub, first)
-    ys, outs, ok = scan_intervals(
-        one_step, y0, state0, ts, (items, dws), n_sub, unroll, readout, kw["remat"]
-    )
     n_steps = jnp.asarray((ts.shape[0] - 1) * n_sub)
-    return ys, outs, _flag(ok), {"num_steps": n_steps}
+    ts, ys, outs, ok = scan_intervals(
+        one_step, y0, state0, ts, (items, dws), n_sub, unroll, readout, kw["remat"],
+        kw["save"],
+    )  # fmt: skip
+    return ts, ys, outs, _flag(ok), {"num_steps": n_steps}
 
 
 def _run_adaptive(
-    model, y0, ts, inputs, key, solver, controller, adjoint, dt0, tol, **kw
+    model, y0, ts, inputs, key, solver, controller, adjoint, dt0, tol, readout, **kw
 ):
     if is_stochastic(model) and key is not None:
         tol = (ts[-1] - ts[0]) / 2**14 if tol is None else tol
@@ -539,6 +553,20 @@ def _run_adaptive(
             controller, diffrax.ClipStepSizeController
         ):
             controller = diffrax.ClipStepSizeController(controller, jump_ts=ts[1:-1])
+    save = Save() if kw["save"] is None else kw["save"]
+    out_fn = readout if save.outputs else None
+    t_kept = ts[-1:] if save.final else ts[:: save.every]
+
+    def record(t, y, args):
+        del args
+        kept = {}
+        if save.states:
+            kept["ys"] = y if save.fn is None else save.fn(t, y)
+        if out_fn is not None:
+            kept["outputs"] = out_fn(y)
+        return kept
+
+    saveat = diffrax.SaveAt(ts=t_kept, fn=record)
     sol = diffrax.diffeqsolve(
         terms,
         solver,
@@ -547,7 +575,7 @@ def _run_adaptive(
         ts[1] - ts[0] if dt0 is None else dt0,
         y0,
         args,
-        saveat=diffrax.SaveAt(ts=ts),
+        saveat=saveat,
         stepsize_controller=controller,
         adjoint=diffrax.RecursiveCheckpointAdjoint() if adjoint is None else adjoint,
         max_steps=kw["max_steps"],
@@ -557,4 +585,5 @@ def _run_adaptive(
         k: jnp.asarray(sol.stats[k])
         for k in ("num_steps", "num_accepted_steps", "num_rejected_steps")
     }
-    return sol.ys, sol.result, stats
+    kept: Any = sol.ys
+    return t_kept, kept.get("ys"), kept.get("outputs"), sol.result, stats
