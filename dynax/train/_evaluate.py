@@ -6,6 +6,7 @@ import equinox as eqx
 
 from .._custom_types import Array, Float, PRNGKeyArray
 from .._ensemble import plan, run
+from .._save import Save
 from .._simulate import SimulateOptions, simulate
 from .._validate import check_int, check_key
 from ._data import check_source, eval_batch
@@ -40,6 +41,7 @@ def _evaluate(model, task, key, n_trials, how, loss, options):
             inputs=b.inputs,
             throw=False,
             trials=True,
+            save=Save(states=False),
             **options.kwargs(),
         ).outputs
         return loss(outputs, b.targets, b.mask), task.score(outputs, b)

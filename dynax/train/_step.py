@@ -16,6 +16,7 @@ import jax.random as jr
 import jax.tree_util as jtu
 
 from .._ensemble import Plan, run
+from .._save import Save
 from .._simulate import SimulateOptions, simulate
 from .._validate import ArgumentTypeError
 from ._data import step_batch
@@ -91,6 +92,8 @@ def member_loss(params, frozen, batch, ts, key, spec: StepSpec):
     """
     model = eqx.combine(params, frozen)
     batch = cast_floats(batch, model.init_state())
+    # The loss reads the outputs only; the states are kept for a regulariser.
+    save = Save(states=False) if spec.regularizer is None else None
     traj = simulate(
         model,
         model.init_state(),
@@ -99,6 +102,7 @@ def member_loss(params, frozen, batch, ts, key, spec: StepSpec):
         key=key,
         throw=False,
         trials=True,
+        save=save,
         **spec.options.kwargs(),
     )
     outputs, ys, ok = traj.outputs, traj.ys, traj.ok
