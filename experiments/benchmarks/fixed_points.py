@@ -12,6 +12,15 @@ per network, and the input is held at zero. In one process:
   or eigenvalues); converged means q <= tol as for dynax;
 - ``scipy_root``: ``scipy.optimize.root(F, x0, jac=J, method="hybr")`` per candidate,
   a faster root finder that cannot report slow points;
+- ``torch_fpf``: a FixedPointFinder-style PyTorch search (Golub & Sussillo 2018;
+  not on PyPI, so written here from ``FixedPointFinderTorch.py``'s defaults): Adam
+  on all candidates jointly, minimising the mean of the same speed ``q`` (float32,
+  initial learning rate 1.0, ``ReduceLROnPlateau(factor=0.95, patience=2)`` on the
+  mean ``q``; stop when every candidate has ``q < tol_q = 1e-12`` or
+  ``|dq| < tol_dq * lr``, ``tol_dq = 1e-20``, or after ``max_iters = 5000``), then
+  de-duplication (``tol_unique = 1e-3``, lowest ``q`` kept), distance-outlier
+  exclusion (scale 10), Jacobians (its batched ``torch.autograd`` trick) and
+  eigenvalues (``np.linalg.eig``); skipped when torch is not installed;
 - ``ensemble``: one ``find_fixed_points(..., ensemble=True)`` call on every member
   vs a Python loop of single-network calls (compiled once, reused).
 
@@ -19,11 +28,13 @@ Compile times (first call minus a timed call) are reported apart from run times.
 Both finders' unique fixed points are de-duplicated with the same tolerance and
 compared. One JSON object is printed.
 
-Usage: ``python experiments/benchmarks/fixed_points.py [--n-members 64]``.
+Usage: ``python experiments/benchmarks/fixed_points.py [--n-members 64] [--cache f]``;
+``--small`` trains a small ensemble briefly (a smoke test; later flags override it).
 """
 
 import argparse
 import json
+import os
 import platform
 import time
 from dataclasses import asdict, dataclass
@@ -55,6 +66,21 @@ class Config:
     max_points: int = 64
     seed: int = 0
     cache: str = ""  # a file to keep the trained ensemble in between runs
+    fpf_max_iters: int = 5000
+    torch_threads: int = 0  # 0: the CPU count
+
+    @classmethod
+    def small(cls) -> "Config":
+        """A quick run (a minute): brief training, few candidates."""
+        return cls(
+            n_members=2,
+            n_hidden=16,
+            n_candidates=128,
+            train_steps=50,
+            scipy_candidates=16,
+            max_points=16,
+            fpf_max_iters=1000,
+        )
 
 
 def train(cfg: Config):
@@ -151,6 +177,87 @@ def scipy_loops(model, cands, cfg: Config) -> dict:
     return out
 
 
+def torch_fpf(model, cands, cfg: Config) -> dict:
+    """FixedPointFinder's PyTorch search and post-processing on one network."""
+    try:
+        import torch
+    except ImportError:
+        return {}
+    torch.set_num_threads(cfg.torch_threads or os.cpu_count() or 1)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    W, b, log_tau = (
+        torch.tensor(np.asarray(getattr(model, n)), device=device)
+        for n in ("W", "b", "log_tau")
+    )
+    tau = torch.exp(log_tau)
+
+    def F(x):  # dx/dt at zero input, one state per row
+        return (torch.tanh(x) @ W.T + b - x) / tau
+
+    x0 = np.asarray(cands, np.float32)
+
+    def search():
+        x = torch.tensor(x0, device=device, requires_grad=True)
+        opt = torch.optim.Adam([x], lr=1.0)
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            opt, mode="min", factor=0.95, patience=2, cooldown=0
+        )
+        q_prev = torch.full((len(x0),), float("nan"), device=device)
+        for it in range(1, cfg.fpf_max_iters + 1):
+            q = 0.5 * torch.sum(F(x) ** 2, dim=1)
+            opt.zero_grad()
+            q.mean().backward()
+            opt.step()
+            sched.step(q.mean().item())
+            lr = opt.param_groups[0]["lr"]
+            stop = ((q - q_prev).abs() < 1e-20 * lr) | (q < 1e-12)
+            if it > 1 and bool(torch.all(stop)):  # one host sync per step, as FPF
+                break
+            q_prev = q.detach()
+        x = x.detach()
+        q = 0.5 * torch.sum(F(x) ** 2, dim=1)
+        keep = _fpf_unique(x.cpu().numpy(), q.cpu().numpy())
+        centroid = x0.mean(axis=0)
+        scale = np.mean(np.linalg.norm(x0 - centroid, axis=1))
+        xs = x.cpu().numpy()[keep]
+        keep = keep[np.linalg.norm(xs - centroid, axis=1) / scale <= 10.0]
+        xs = x[keep]  # FPF's batched Jacobian: d(sum_b F(x)_b)/dx, then permute
+        J = torch.autograd.functional.jacobian(lambda y: F(y).sum(0), xs)
+        eig = np.linalg.eigvals(J.permute(1, 0, 2).cpu().numpy())
+        return it, xs.cpu().numpy(), q[keep].cpu().numpy(), eig
+
+    t = time.perf_counter()
+    search()
+    first = time.perf_counter() - t
+    t = time.perf_counter()
+    n_iters, xs, q, eig = search()
+    seconds = time.perf_counter() - t
+    return {
+        "first_call_s": round(first, 3),
+        "run_s": round(seconds, 3),
+        "n_iters": n_iters,
+        "torch_device": str(device),
+        "torch_num_threads": torch.get_num_threads(),
+        "unique_points": len(xs),  # FPF's output: unique minima, slow points too
+        "n_stable": int(np.sum(np.all(eig.real < 0, axis=1) & (q <= cfg.tol))),
+        "unique_fixed_points": xs[q <= cfg.tol],
+    }
+
+
+def _fpf_unique(x: np.ndarray, q: np.ndarray, tol: float = 1e-3) -> np.ndarray:
+    """FixedPoints.get_unique: of each group within ``tol``, the point of lowest q."""
+    d = np.linalg.norm(x[:, None] - x[None], axis=-1)
+    checked, keep = np.zeros(len(x), bool), []
+    for i in range(len(x)):
+        if checked[i]:
+            continue
+        match = np.flatnonzero(~checked & (d[i] <= tol))
+        keep.append(match[np.argmin(q[match])])
+        if len(match) > 1:
+            checked[match] = True
+    return np.array(keep, int)
+
+
 def _unique(points: np.ndarray, tol: float = 1e-3) -> np.ndarray:
     kept: list[np.ndarray] = []
     for p in points:
@@ -171,8 +278,12 @@ def main(cfg: Config) -> dict:
     first, run_s, fps = timed(find_one, one, cands[0])
     ours = dx.analysis.unique_fixed_points(fps)
     baselines = scipy_loops(one, cands[0], cfg)
+    fpf = torch_fpf(one, cands[0], cfg)
+    if fpf:
+        baselines["torch_fpf"] = fpf
     results = {
         "dynax": {
+            "first_call_s": round(first, 3),
             "compile_s": round(first - run_s, 3),
             "run_s": round(run_s, 3),
             "n_steps": int(fps.n_steps),
@@ -218,6 +329,12 @@ def main(cfg: Config) -> dict:
         "ratio_vs_scipy_root": round(
             baselines["scipy_root"]["run_s_per_1024"] / run_s, 1
         ),
+        "ratio_vs_torch_fpf": (
+            round(fpf["run_s"] / run_s, 1) if fpf else "skipped: torch not installed"
+        ),
+        "first_call_ratio_vs_torch_fpf": (
+            round(fpf["first_call_s"] / first, 2) if fpf else None
+        ),
         "ensemble": {
             "n_members": cfg.n_members,
             "one_call_compile_s": round(ens_first - ens_run, 3),
@@ -233,8 +350,10 @@ def main(cfg: Config) -> dict:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", action="store_true", help="quick smoke-test sizes")
     defaults = Config()
     for name, value in asdict(defaults).items():
         parser.add_argument("--" + name.replace("_", "-"), type=type(value))
     given = {k: v for k, v in vars(parser.parse_args()).items() if v is not None}
-    print(json.dumps(main(Config(**given)), indent=1))
+    cfg = Config.small() if given.pop("small") else defaults
+    print(json.dumps(main(Config(**{**asdict(cfg), **given})), indent=1))
