@@ -6,7 +6,10 @@ every member, trial and time are returned. In one process, on the same weights a
 inputs (dynax's parameters copied into torch tensors):
 
 - ``dynax``: ``dx.simulate(ens, ens.init_state(), ts, inputs=u, ensemble=True,
-  trials=True).outputs`` under ``jax.jit``;
+  trials=True, save=dx.Save(states=False)).outputs`` under ``jax.jit`` (the outputs
+  are all the caller wants, so only they are kept);
+- ``dynax_all_states``: the same call with the default ``save`` (every state kept,
+  the readout applied after the loop), to show what keeping the states costs;
 - ``scan``: a hand-written ``lax.scan`` carrying the ``(E, B, N)`` state, with
   ``einsum``, returning the outputs (the baseline a JAX user writes);
 - ``torch_batched``: PyTorch under ``torch.no_grad()``, the members stacked and
@@ -37,7 +40,11 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
-import torch
+
+try:
+    import torch
+except ImportError:  # the JAX methods still run (e.g. on a GPU image without torch)
+    torch = None
 
 import dynax as dx
 
@@ -79,13 +86,13 @@ def make_ensemble(cfg: Config, n_nets: int):
     return dx.make_ensemble(make, jr.split(jr.PRNGKey(0), n_nets))
 
 
-def dynax_forward(ts):
+def dynax_forward(ts, save):
     """Return the jitted dynax call: outputs of every member and trial."""
 
     @eqx.filter_jit
     def run(ens, u):
         return dx.simulate(
-            ens, ens.init_state(), ts, inputs=u, ensemble=True, trials=True
+            ens, ens.init_state(), ts, inputs=u, ensemble=True, trials=True, save=save
         ).outputs
 
     return run
@@ -162,7 +169,7 @@ def torch_loop(p: dict, u: torch.Tensor, dt: float) -> torch.Tensor:
 
 
 def _sync(device) -> None:
-    if device.type == "cuda":
+    if device is not None and device.type == "cuda":
         torch.cuda.synchronize()
 
 
@@ -173,15 +180,18 @@ def measure(cfg: Config, n_nets: int, device) -> dict:
     u = jr.normal(jr.PRNGKey(1), (cfg.n_trials, cfg.n_steps + 1, cfg.n_in))
     p_jax = {n: getattr(ens, n) for n in ("W", "W_in", "b", "W_out", "b_out")}
     p_jax["log_tau"] = ens.log_tau
-    p_torch = torch_params(ens, device)
-    u_torch = torch.tensor(np.asarray(u), device=device)
-    run_dynax, run_scan = dynax_forward(ts), scan_forward(cfg.dt)
+    run_dynax, run_scan = dynax_forward(ts, dx.Save(states=False)), scan_forward(cfg.dt)
+    run_all = dynax_forward(ts, None)
     calls = {
         "dynax": lambda: jax.block_until_ready(run_dynax(ens, u)),
+        "dynax_all_states": lambda: jax.block_until_ready(run_all(ens, u)),
         "scan": lambda: jax.block_until_ready(run_scan(p_jax, u)),
-        "torch_batched": lambda: torch_batched(p_torch, u_torch, cfg.dt),
-        "torch_loop": lambda: torch_loop(p_torch, u_torch, cfg.dt),
     }
+    if torch is not None:
+        p_torch = torch_params(ens, device)
+        u_torch = torch.tensor(np.asarray(u), device=device)
+        calls["torch_batched"] = lambda: torch_batched(p_torch, u_torch, cfg.dt)
+        calls["torch_loop"] = lambda: torch_loop(p_torch, u_torch, cfg.dt)
     first, outs = {}, {}
     for name, call in calls.items():
         start = time.perf_counter()
@@ -192,7 +202,7 @@ def measure(cfg: Config, n_nets: int, device) -> dict:
     assert ref.shape == (n_nets, cfg.n_trials, cfg.n_steps + 1, cfg.n_out)
     max_abs_diff = {}
     for name, out in outs.items():
-        out = out.cpu().numpy() if isinstance(out, torch.Tensor) else np.asarray(out)
+        out = out.cpu().numpy() if hasattr(out, "cpu") else np.asarray(out)
         max_abs_diff[name] = float(np.max(np.abs(out - ref)))
         assert np.allclose(out, ref, rtol=cfg.rtol, atol=cfg.atol), (name, n_nets)
     times = {name: [] for name in calls}
@@ -208,7 +218,7 @@ def measure(cfg: Config, n_nets: int, device) -> dict:
     for name, samples in times.items():
         run = float(np.median(samples))
         rows[name] = {"first_call_s": round(first[name], 4), "run_s": round(run, 5)}
-        if name in ("dynax", "scan"):
+        if name in ("dynax", "dynax_all_states", "scan"):
             rows[name]["compile_s"] = round(max(first[name] - run, 0.0), 3)
     base = rows["dynax"]["run_s"]
     speedups = {n: round(r["run_s"] / base, 3) for n, r in rows.items() if n != "dynax"}
@@ -223,11 +233,11 @@ def measure(cfg: Config, n_nets: int, device) -> dict:
 
 def main(cfg: Config) -> dict:
     """Run every size; return the JSON-ready summary."""
-    torch.set_num_threads(cfg.torch_threads or os.cpu_count() or 1)
-    if cfg.device == "auto":
-        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    else:
-        device = torch.device(cfg.device)
+    device = None
+    if torch is not None:
+        torch.set_num_threads(cfg.torch_threads or os.cpu_count() or 1)
+        auto = "cuda" if torch.cuda.is_available() else "cpu"
+        device = torch.device(auto if cfg.device == "auto" else cfg.device)
     sizes = [measure(cfg, n, device) for n in cfg.sizes]
     return {
         "benchmark": "torch_forward",
@@ -235,13 +245,13 @@ def main(cfg: Config) -> dict:
         "jax_device": str(jax.devices()[0]),
         "jax_platform": jax.devices()[0].platform,
         "torch_device": str(device),
-        "torch_num_threads": torch.get_num_threads(),
+        "torch_num_threads": None if torch is None else torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
         "versions": {
             "jax": jax.__version__,
             "equinox": eqx.__version__,
-            "torch": torch.__version__,
+            "torch": None if torch is None else torch.__version__,
             "dynax": dx.__version__,
         },
         "config": asdict(cfg),
