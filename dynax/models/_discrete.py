@@ -5,9 +5,11 @@ state given the input $u_k$ = ``args.evaluate(t)`` (zeros when ``args`` is ``Non
 or ``n_in == 0``), and :func:`dynax.simulate` iterates them with ``lax.scan``.
 """
 
+import functools
 from collections.abc import Callable
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import jax.random as jr
 from jax.typing import DTypeLike
@@ -22,6 +24,32 @@ from .._validate import (
 )
 from . import _init
 from ._base import AbstractMap, drive
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
+def _gru_params(key, n_in, n_hidden, n_out, dtype):
+    """``(cell, W_out, b_out)`` of a :class:`GRU`, built in one program."""
+    k_cell, k_out = jr.split(key)
+    cell = eqx.nn.GRUCell(n_in, n_hidden, dtype=dtype, key=k_cell)
+    (w_out,) = _init.normals([k_out], [(n_out, n_hidden)], dtype)
+    w_out = jnp.asarray(n_hidden**-0.5, dtype) * w_out
+    return cell, w_out, jnp.zeros((n_out,), dtype)
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3, 4))
+def _vanilla_params(key, g, n_in, n_hidden, n_out):
+    """``(W, W_in, b, W_out, b_out)`` of a :class:`VanillaRNN`, in one program."""
+    dtype = g.dtype
+    (keys,) = _init.split_chain(key, (3,))
+    shapes = [(n_hidden, n_hidden), (n_hidden, n_in), (n_out, n_hidden)]
+    w, w_in, w_out = _init.normals(list(keys), shapes, dtype)
+    return (
+        jnp.asarray(g / n_hidden**0.5, dtype) * w,
+        jnp.asarray(max(n_in, 1) ** -0.5, dtype) * w_in,
+        jnp.zeros((n_hidden,), dtype),
+        jnp.asarray(n_hidden**-0.5, dtype) * w_out,
+        jnp.zeros((n_out,), dtype),
+    )
 
 
 class GRU(AbstractMap):
@@ -68,10 +96,9 @@ class GRU(AbstractMap):
         check_int("n_in", n_in, 0)
         check_int("n_out", n_out, 0)
         check_key("key", key)
-        k_cell, k_out = jr.split(key)
-        self.cell = eqx.nn.GRUCell(n_in, n_hidden, dtype=dtype, key=k_cell)
-        self.W_out = _init.gaussian(k_out, (n_out, n_hidden), n_hidden**-0.5, dtype)
-        self.b_out = jnp.zeros((n_out,), dtype)
+        self.cell, self.W_out, self.b_out = _gru_params(
+            key, n_in, n_hidden, n_out, dtype
+        )
         self.n_in, self.n_hidden, self.n_out = n_in, n_hidden, n_out
 
     def __call__(
@@ -137,12 +164,8 @@ class VanillaRNN(AbstractMap):
         check_callable("activation", activation, "a callable such as jnp.tanh")
         check_key("key", key)
         g = check_positive("g", g, dtype, strict=False)
-        k_rec, k_in, k_out = jr.split(key, 3)
-        self.W = _init.gaussian(k_rec, (n_hidden, n_hidden), g / n_hidden**0.5, dtype)
-        self.W_in = _init.gaussian(k_in, (n_hidden, n_in), max(n_in, 1) ** -0.5, dtype)
-        self.b = jnp.zeros((n_hidden,), dtype)
-        self.W_out = _init.gaussian(k_out, (n_out, n_hidden), n_hidden**-0.5, dtype)
-        self.b_out = jnp.zeros((n_out,), dtype)
+        p = _vanilla_params(key, g, n_in, n_hidden, n_out)
+        self.W, self.W_in, self.b, self.W_out, self.b_out = p
         self.activation = activation
         self.n_in, self.n_hidden, self.n_out = n_in, n_hidden, n_out
 

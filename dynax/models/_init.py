@@ -3,9 +3,22 @@
 These are pure functions of their arguments (and of an explicit ``key`` where random).
 They are private helpers of :mod:`dynax.models`, not re-exported; argument checks
 live in :mod:`dynax._validate`.
+
+**Compile cost.** A constructor checks its arguments on the host, then builds its
+arrays in one jitted initialiser (cached per static configuration), so a first
+construction compiles one small program instead of a dozen op-by-op ones. XLA's
+compile time grows with the number of Threefry hashes in a program, so the helpers
+below draw all of a model's keys with one hash (:func:`split_chain`) and all its
+normal (or uniform) arrays with another (:func:`normals`, :func:`uniforms`). Both give
+exactly the values of the plain ``jr.split`` / ``jr.normal`` calls they replace: with
+``jax_threefry_partitionable`` (JAX's default) the value of element ``i`` of a draw
+depends only on the key and ``i``, not on the size of the draw. With any other PRNG
+they fall back to the plain calls.
 """
 
+import functools
 import math
+from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -15,24 +28,85 @@ from .._custom_types import Array, ArrayLike, Float, PRNGKeyArray
 from .._validate import check_float, check_int, check_positive, check_unit_shape, fail
 
 
-def log_time_constant(
-    tau: ArrayLike, n_hidden: int, dtype
-) -> Float[Array, " n_hidden"]:
-    """Check ``tau`` (a scalar or one per unit) and return ``log(tau)`` per unit."""
+def _prefix_draws(key: PRNGKeyArray) -> bool:
+    """Whether a draw of ``key`` is a prefix of every longer draw of the same key."""
+    if not jax.config.values["jax_threefry_partitionable"]:
+        return False
+    if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        return str(jr.key_impl(key)) == "threefry2x32"
+    return jax.config.values["jax_default_prng_impl"] == "threefry2x32"
+
+
+def split_chain(key: PRNGKeyArray, counts: Sequence[int]) -> list[Array]:
+    """Return ``jr.split`` applied in a chain, with one Threefry hash (traced code).
+
+    Level 0 is ``jr.split(key, counts[0])``; level ``i`` splits the last key of
+    level ``i - 1`` into ``counts[i]``. Returns one stacked key array per level.
+    """
+    if len(counts) == 1 or not _prefix_draws(key):
+        levels = []
+        for n in counts:
+            levels.append(jr.split(key, n))
+            key = levels[-1][n - 1]
+        return levels
+    m = max(counts)
+
+    def level(k, n):
+        keys = jr.split(k, m)  # jr.split(k, n) == keys[:n]: draws are prefixes
+        return keys[n - 1], keys
+
+    _, keys = jax.lax.scan(level, key, jnp.asarray(counts))
+    return [keys[i, :n] for i, n in enumerate(counts)]
+
+
+def _draws(
+    draw: Callable, keys: Sequence[Array], shapes: Sequence[tuple[int, ...]]
+) -> list[Array]:
+    """``[draw(k, s) for k, s in zip(keys, shapes)]`` with one Threefry hash."""
+    if len(keys) == 1 or not _prefix_draws(keys[0]):
+        out = [draw(k, s) for k, s in zip(keys, shapes, strict=True)]
+    else:
+        sizes = [math.prod(s) for s in shapes]
+        flat = jax.vmap(lambda k: draw(k, (max(sizes),)))(jnp.stack(list(keys)))
+        out = [
+            flat[j, :n].reshape(s)
+            for j, (n, s) in enumerate(zip(sizes, shapes, strict=True))
+        ]
+    # Keep XLA from fusing later arithmetic into the draws (values stay bit-exact).
+    return jax.lax.optimization_barrier(out)
+
+
+def normals(
+    keys: Sequence[Array], shapes: Sequence[tuple[int, ...]], dtype
+) -> list[Array]:
+    """Return ``[jr.normal(k, s, dtype) for k, s in zip(keys, shapes)]`` (traced)."""
+    return _draws(lambda k, s: jr.normal(k, s, dtype), keys, shapes)
+
+
+def uniforms(
+    keys: Sequence[Array],
+    shapes: Sequence[tuple[int, ...]],
+    dtype,
+    minval: float,
+    maxval: float,
+) -> list[Array]:
+    """Return ``[jr.uniform(k, s, dtype, minval, maxval) ...]`` (traced)."""
+    return _draws(lambda k, s: jr.uniform(k, s, dtype, minval, maxval), keys, shapes)
+
+
+def check_time_constant(tau: ArrayLike, n_hidden: int, dtype) -> Array:
+    """Check ``tau`` (a scalar or one per unit) and return it as an array."""
     check_unit_shape("tau", tau, n_hidden)
-    tau = check_positive("tau", tau, dtype, strict=True)
+    return check_positive("tau", tau, dtype, strict=True)
+
+
+def log_time_constant(tau: Array, n_hidden: int) -> Float[Array, " n_hidden"]:
+    """Return ``log(tau)`` per unit for a checked ``tau`` (traced)."""
     return jnp.log(jnp.broadcast_to(tau, (n_hidden,)))
 
 
-def gaussian(
-    key: PRNGKeyArray, shape: tuple[int, ...], std: ArrayLike, dtype
-) -> Float[Array, "..."]:
-    r"""Return i.i.d. $\mathcal N(0, \text{std}^2)$ entries of the given shape."""
-    return jnp.asarray(std, dtype) * jr.normal(key, shape, dtype)
-
-
 def dale_magnitudes(
-    key: PRNGKeyArray, n_hidden: int, n_exc: int, g: ArrayLike, dtype
+    z: Float[Array, "n_hidden n_hidden"], n_exc: int, g: ArrayLike
 ) -> Float[Array, "n_hidden n_hidden"]:
     r"""Return non-negative, row-balanced weight magnitudes for an E/I network.
 
@@ -49,15 +123,14 @@ def dale_magnitudes(
     spectral radius is then about $1.1\,g$ for $N$ of a few hundred.
 
     Args:
-        key: PRNG key.
-        n_hidden: number of units $N$.
+        z: the standard normal draws $z_{ij}$, ``jr.normal(key, (N, N), dtype)``.
         n_exc: number of excitatory units $n_E$ (the first ``n_exc`` units).
         g: target spectral radius.
-        dtype: float dtype of the result.
 
     Returns:
         An ``(n_hidden, n_hidden)`` array of non-negative magnitudes.
     """
+    n_hidden, dtype = z.shape[0], z.dtype
     n_inh = n_hidden - n_exc
     ratio = n_exc / n_inh
     is_exc = jnp.arange(n_hidden) < n_exc
@@ -65,7 +138,7 @@ def dale_magnitudes(
     sign = jnp.where(is_exc, 1.0, -1.0).astype(dtype).reshape(1, n_hidden)
     off_diag = 1.0 - jnp.eye(n_hidden, dtype=dtype)
     scale = jnp.asarray(g, dtype) / math.sqrt((1 - 2 / math.pi) * n_exc * (1 + ratio))
-    mag = scale * jnp.abs(jr.normal(key, (n_hidden, n_hidden), dtype))
+    mag = scale * jnp.abs(z)
     mag = mag * col_scale * off_diag
     for _ in range(3):
         row_sum = jnp.sum(mag * sign, axis=1, keepdims=True)
@@ -88,31 +161,62 @@ def excitatory_count(frac_exc: float, n_hidden: int) -> int:
     return n_exc
 
 
-def rate_rnn_params(
+def check_rate_rnn(
     n_in: int,
     n_hidden: int,
     n_out: int,
     tau: ArrayLike,
     sigma_rec: ArrayLike,
     dtype,
-    key: PRNGKeyArray,
-) -> tuple[Array, Array, Array, Array, Array, Array]:
-    r"""Check the shared rate-RNN arguments and build the non-recurrent parameters.
-
-    Returns:
-        ``(log_tau, W_in, b, W_out, b_out, sigma_rec)`` with ``W_in`` drawn
-        $\mathcal N(0, 1/\max(n_\text{in}, 1))$, ``W_out`` $\mathcal N(0, 1/N)$
-        and zero biases.
-    """
+) -> tuple[Array, Array]:
+    """Check the shared rate-RNN arguments; return ``(tau, sigma_rec)`` as arrays."""
     check_int("n_hidden", n_hidden, 1)
     check_int("n_in", n_in, 0)
     check_int("n_out", n_out, 0)
-    k_in, k_out = jr.split(key)
+    tau = check_time_constant(tau, n_hidden, dtype)
+    return tau, check_positive("sigma_rec", sigma_rec, dtype, strict=False)
+
+
+@functools.partial(
+    jax.jit, static_argnames=("kind", "n_in", "n_hidden", "n_out", "size")
+)
+def rate_rnn_params(
+    key: PRNGKeyArray,
+    tau: Array,
+    g: Array,
+    *,
+    kind: str,
+    n_in: int,
+    n_hidden: int,
+    n_out: int,
+    size: int,
+) -> tuple[tuple[Array, ...], Array, Array, Array, Array, Array]:
+    r"""Build a rate RNN's arrays from checked arguments, in one program.
+
+    ``kind`` is ``"dense"`` (``W`` $\sim \mathcal N(0, g^2/N)$), ``"low_rank"``
+    (``m``, ``n`` $\sim \mathcal N(0, 1)$ of ``size`` columns) or ``"dale"``
+    (the standard normal ``z`` of :func:`dale_magnitudes`, which the caller runs op
+    by op: fused into one program its arithmetic rounds differently). The keys are
+    those of ``jr.split(key)`` (``jr.split(key, 3)`` for ``"low_rank"``), the last
+    of which is split again into the keys of ``W_in`` and ``W_out``.
+
+    Returns:
+        ``(recurrent, log_tau, W_in, b, W_out, b_out)`` with ``W_in`` drawn
+        $\mathcal N(0, 1/\max(n_\text{in}, 1))$, ``W_out`` $\mathcal N(0, 1/N)$
+        and zero biases; ``recurrent`` is ``(W,)``, ``(m, n)`` or ``(z,)``.
+    """
+    dtype = tau.dtype
+    first, last = split_chain(key, (3 if kind == "low_rank" else 2, 2))
+    rec_shapes = [(n_hidden, size)] * 2 if kind == "low_rank" else [(n_hidden,) * 2]
+    shapes = [*rec_shapes, (n_hidden, n_in), (n_out, n_hidden)]
+    *rec, w_in, w_out = normals([*first[:-1], *last], shapes, dtype)
+    if kind == "dense":
+        rec = [jnp.asarray(g / n_hidden**0.5, dtype) * rec[0]]
     return (
-        log_time_constant(tau, n_hidden, dtype),
-        gaussian(k_in, (n_hidden, n_in), 1.0 / max(n_in, 1) ** 0.5, dtype),
+        tuple(rec),
+        log_time_constant(tau, n_hidden),
+        jnp.asarray(1.0 / max(n_in, 1) ** 0.5, dtype) * w_in,
         jnp.zeros((n_hidden,), dtype),
-        gaussian(k_out, (n_out, n_hidden), 1.0 / n_hidden**0.5, dtype),
+        jnp.asarray(1.0 / n_hidden**0.5, dtype) * w_out,
         jnp.zeros((n_out,), dtype),
-        check_positive("sigma_rec", sigma_rec, dtype, strict=False),
     )

@@ -1,6 +1,9 @@
 r"""Echo-state networks: a fixed random reservoir read out by a trained linear map."""
 
+import functools
+
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import jax.random as jr
 from jax.typing import DTypeLike
@@ -18,13 +21,42 @@ from .._validate import (
     fail,
 )
 from ._base import AbstractFeedbackReservoir, drive
+from ._init import normals, split_chain, uniforms
 from ._online import run_online
-from ._reservoir_init import scale_to_spectral_radius, sparse_matrix
+from ._reservoir_init import scale_to_spectral_radius
 
 
 def _check_leak(leak: ArrayLike, dtype) -> Array:
     bad = lambda a: ~((a > 0) & (a <= 1))  # noqa: E731
     return check_elements("leak", leak, dtype, bad, "in (0, 1]")
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3, 4, 5, 6))
+def _esn_params(key, scales, n_in, n_hidden, n_out, n_fb, density):
+    """``(W, W_in, b, W_fb, W_out, b_out)`` of an :class:`ESN`, in one program.
+
+    The values are those of :func:`sparse_matrix` with the keys of
+    ``jr.split(key, 4)``: normal ``W`` (of density ``density``) rescaled to
+    spectral radius ``scales[0]``, uniform ``W_in``, ``b``, ``W_fb``.
+    """
+    radius, s_in, s_b, s_fb = scales
+    dtype = radius.dtype
+    (keys,) = split_chain(key, (4,))
+    k_val, k_mask = jax.vmap(jr.split, out_axes=1)(keys)  # sparse_matrix's keys
+    (W,) = normals([k_val[0]], [(n_hidden, n_hidden)], dtype)
+    if density != 1.0:
+        mask = jr.bernoulli(k_mask[0], density, (n_hidden, n_hidden))
+        W = jnp.where(mask, W, jnp.zeros((), dtype))
+    shapes = [(n_hidden, n_in), (n_hidden, 1), (n_hidden, n_fb)]
+    w_in, b, w_fb = uniforms(list(k_val[1:]), shapes, dtype, -1.0, 1.0)
+    return (
+        W,
+        s_in * w_in,
+        s_b * b.reshape(n_hidden),
+        s_fb * w_fb,
+        jnp.zeros((n_out, n_hidden), dtype),
+        jnp.zeros((n_out,), dtype),
+    )
 
 
 class ESN(AbstractFeedbackReservoir):
@@ -112,21 +144,12 @@ class ESN(AbstractFeedbackReservoir):
         s_in = check_positive("input_scaling", input_scaling, dtype, strict=False)
         s_b = check_positive("bias_scaling", bias_scaling, dtype, strict=False)
         s_fb = check_positive("feedback_scaling", feedback_scaling, dtype, strict=False)
-        k_w, k_in, k_b, k_fb = jr.split(key, 4)
-        W = sparse_matrix(k_w, (n_hidden, n_hidden), density=density, dtype=dtype)
-        self.W = scale_to_spectral_radius(W, radius)
-        self.W_in = s_in * sparse_matrix(
-            k_in, (n_hidden, n_in), distribution="uniform", dtype=dtype
-        )
-        self.b = s_b * sparse_matrix(
-            k_b, (n_hidden, 1), distribution="uniform", dtype=dtype
-        ).reshape(n_hidden)
         n_fb = n_out if feedback else 0
-        self.W_fb = s_fb * sparse_matrix(
-            k_fb, (n_hidden, n_fb), distribution="uniform", dtype=dtype
-        )
-        self.W_out = jnp.zeros((n_out, n_hidden), dtype)
-        self.b_out = jnp.zeros((n_out,), dtype)
+        scales = (radius, s_in, s_b, s_fb)
+        p = _esn_params(key, scales, n_in, n_hidden, n_out, n_fb, float(density))
+        W, self.W_in, self.b, self.W_fb, self.W_out, self.b_out = p
+        # Rescaled outside: inside one vmapped program rho(W) rounds differently.
+        self.W = scale_to_spectral_radius(W, radius)
         self.n_in, self.n_hidden, self.feedback = n_in, n_hidden, feedback
 
     @property

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import jax.random as jr
+import numpy as np
 from jax.typing import DTypeLike
 
 from .._custom_types import Args, Array, ArrayLike, Float, PRNGKeyArray, ScalarLike
@@ -168,11 +168,12 @@ class CTRNN(AbstractRateRNN):
         key: PRNGKeyArray,
     ):
         dtype = _check_common(activation, learn_tau, dtype, key)
-        k_rec, k_rest = jr.split(key)
-        p = _init.rate_rnn_params(n_in, n_hidden, n_out, tau, sigma_rec, dtype, k_rest)
+        tau, sigma = _init.check_rate_rnn(n_in, n_hidden, n_out, tau, sigma_rec, dtype)
         g = check_positive("g", g, dtype, strict=False)
-        self.W = _init.gaussian(k_rec, (n_hidden, n_hidden), g / n_hidden**0.5, dtype)
-        self.log_tau, self.W_in, self.b, self.W_out, self.b_out, self.sigma_rec = p
+        sizes = dict(n_in=n_in, n_hidden=n_hidden, n_out=n_out, size=0)
+        p = _init.rate_rnn_params(key, tau, g, kind="dense", **sizes)
+        (self.W,), self.log_tau, self.W_in, self.b, self.W_out, self.b_out = p
+        self.sigma_rec = sigma
         self.activation, self.learn_tau = activation, learn_tau
         self.n_in, self.n_hidden, self.n_out = n_in, n_hidden, n_out
 
@@ -230,11 +231,12 @@ class LowRankRNN(AbstractRateRNN):
         dtype = _check_common(activation, learn_tau, dtype, key)
         check_int("n_hidden", n_hidden, 1)
         check_int("rank", rank, 1, n_hidden)
-        k_m, k_n, k_rest = jr.split(key, 3)
-        p = _init.rate_rnn_params(n_in, n_hidden, n_out, tau, sigma_rec, dtype, k_rest)
-        self.m = jr.normal(k_m, (n_hidden, rank), dtype)
-        self.n = jr.normal(k_n, (n_hidden, rank), dtype)
-        self.log_tau, self.W_in, self.b, self.W_out, self.b_out, self.sigma_rec = p
+        tau, sigma = _init.check_rate_rnn(n_in, n_hidden, n_out, tau, sigma_rec, dtype)
+        sizes = dict(n_in=n_in, n_hidden=n_hidden, n_out=n_out, size=rank)
+        g = np.zeros((), dtype)  # unused by the low-rank draw
+        p = _init.rate_rnn_params(key, tau, g, kind="low_rank", **sizes)
+        (self.m, self.n), self.log_tau, self.W_in, self.b, self.W_out, self.b_out = p
+        self.sigma_rec = sigma
         self.activation, self.learn_tau = activation, learn_tau
         self.n_in, self.n_hidden, self.n_out, self.rank = n_in, n_hidden, n_out, rank
 
@@ -302,11 +304,13 @@ class EIRNN(AbstractRateRNN):
         dtype = _check_common(activation, learn_tau, dtype, key)
         check_int("n_hidden", n_hidden, 1)
         n_exc = _init.excitatory_count(frac_exc, n_hidden)
-        k_rec, k_rest = jr.split(key)
-        p = _init.rate_rnn_params(n_in, n_hidden, n_out, tau, sigma_rec, dtype, k_rest)
+        tau, sigma = _init.check_rate_rnn(n_in, n_hidden, n_out, tau, sigma_rec, dtype)
         g = check_positive("g", g, dtype, strict=False)
-        self.W_mag = _init.dale_magnitudes(k_rec, n_hidden, n_exc, g, dtype)
-        self.log_tau, self.W_in, self.b, self.W_out, self.b_out, self.sigma_rec = p
+        sizes = dict(n_in=n_in, n_hidden=n_hidden, n_out=n_out, size=n_exc)
+        p = _init.rate_rnn_params(key, tau, g, kind="dale", **sizes)
+        (z,), self.log_tau, self.W_in, self.b, self.W_out, self.b_out = p
+        self.W_mag = _init.dale_magnitudes(z, n_exc, g)
+        self.sigma_rec = sigma
         self.activation, self.learn_tau = activation, learn_tau
         self.n_in, self.n_hidden, self.n_out = n_in, n_hidden, n_out
         self.n_exc = n_exc
