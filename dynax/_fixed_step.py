@@ -249,15 +249,9 @@ def _scan_kept(one_step, y0, state0, ts, per_interval, n_sub, unroll, readout, r
 
     xs = jtu.tree_map(blocks, (ts[:-1], jnp.diff(ts) / n_sub, per_interval))
     ts_kept = ts[: used + 1 : every]
-    out_fn = readout if save.outputs else None
 
     def record(t, y):
-        kept = {}
-        if save.states:
-            kept["ys"] = y if save.fn is None else save.fn(t, y)
-        if out_fn is not None:
-            kept["outputs"] = out_fn(y)
-        return kept, _is_finite(y)
+        return save.kept(t, y, readout), _is_finite(y)
 
     advance = _interval_advance(one_step, n_sub)
     interval = jax.checkpoint(advance) if remat else advance

@@ -74,6 +74,19 @@ class Save(eqx.Module):
         """Whether this keeps every state and output (the fast default path)."""
         return self.every == 1 and not self.final and self.fn is None and self.states
 
+    def kept(self, t, y, readout: Callable | None) -> dict[str, Any]:
+        """What is kept of the state ``y`` at time ``t``, as a dict.
+
+        Keys ``"ys"`` and ``"outputs"``, each only where it is kept (``readout``
+        ``None``: no outputs).
+        """
+        kept = {}
+        if self.states:
+            kept["ys"] = y if self.fn is None else self.fn(t, y)
+        if self.outputs and readout is not None:
+            kept["outputs"] = readout(y)
+        return kept
+
     def check_times(self, n_times: int) -> None:
         """Check ``every`` against ``len(ts)`` (host-side; ``n_times`` is static)."""
         if self.every > max(n_times - 1, 1):

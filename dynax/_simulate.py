@@ -554,19 +554,8 @@ def _run_adaptive(
         ):
             controller = diffrax.ClipStepSizeController(controller, jump_ts=ts[1:-1])
     save = Save() if kw["save"] is None else kw["save"]
-    out_fn = readout if save.outputs else None
     t_kept = ts[-1:] if save.final else ts[:: save.every]
-
-    def record(t, y, args):
-        del args
-        kept = {}
-        if save.states:
-            kept["ys"] = y if save.fn is None else save.fn(t, y)
-        if out_fn is not None:
-            kept["outputs"] = out_fn(y)
-        return kept
-
-    saveat = diffrax.SaveAt(ts=t_kept, fn=record)
+    saveat = diffrax.SaveAt(ts=t_kept, fn=lambda t, y, args: save.kept(t, y, readout))
     sol = diffrax.diffeqsolve(
         terms,
         solver,

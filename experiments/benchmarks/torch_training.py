@@ -70,8 +70,8 @@ class Config:
         )
 
 
-class TorchEnsemble(torch.nn.Module):
-    """E CTRNNs with parameters stacked over members; Euler steps with bmm."""
+class _Params(torch.nn.Module):
+    """Trainable copies of the given tensors (``self.p``) and the Euler step ``dt``."""
 
     def __init__(self, params: dict, dt: float):
         super().__init__()
@@ -79,6 +79,10 @@ class TorchEnsemble(torch.nn.Module):
             {n: torch.nn.Parameter(v.clone()) for n, v in params.items()}
         )
         self.dt = dt
+
+
+class TorchEnsemble(_Params):
+    """E CTRNNs with parameters stacked over members; Euler steps with bmm."""
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         """Outputs ``(E, B, time, n_out)`` for inputs ``(B, time, n_in)``."""
@@ -95,15 +99,8 @@ class TorchEnsemble(torch.nn.Module):
         return torch.stack(outs, dim=2)
 
 
-class TorchCTRNN(torch.nn.Module):
+class TorchCTRNN(_Params):
     """One CTRNN (how a PyTorch user writes it); Euler steps batched over trials."""
-
-    def __init__(self, params: dict, dt: float):
-        super().__init__()
-        self.p = torch.nn.ParameterDict(
-            {n: torch.nn.Parameter(v.clone()) for n, v in params.items()}
-        )
-        self.dt = dt
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         """Outputs ``(B, time, n_out)`` for inputs ``(B, time, n_in)``."""
