@@ -8,6 +8,7 @@ from ._candidates import (
     sample_candidates as sample_candidates,
     unique_fixed_points as unique_fixed_points,
 )
+from ._clamp import Clamp as Clamp, Patch as Patch
 from ._degeneracy import (
     DegeneracyReport as DegeneracyReport,
     degeneracy_report as degeneracy_report,
@@ -24,6 +25,15 @@ from ._fixed_points import (
     FixedPoints as FixedPoints,
     find_fixed_points as find_fixed_points,
 )
+from ._intervened import (
+    AbstractIntervened as AbstractIntervened,
+    intervene as intervene,
+)
+from ._interventions import (
+    Ablate as Ablate,
+    AbstractIntervention as AbstractIntervention,
+)
+from ._kick import AddNoise as AddNoise, Kick as Kick
 from ._laplacian import (
     ConsensusNoise as ConsensusNoise,
     algebraic_connectivity as algebraic_connectivity,
@@ -42,6 +52,10 @@ from ._lyapunov import (
     lyapunov_spectrum as lyapunov_spectrum,
 )
 from ._pca import PCA as PCA, pca as pca
+from ._perturb import (
+    PerturbResponse as PerturbResponse,
+    perturb_response as perturb_response,
+)
 from ._procrustes import (
     Procrustes as Procrustes,
     vector_field_procrustes as vector_field_procrustes,
