@@ -1,5 +1,9 @@
 """Analysis: pure, jit- and vmap-friendly functions of models and trajectories."""
 
+from ._autocorrelation import (
+    autocorrelation as autocorrelation,
+    expected_autocorrelation as expected_autocorrelation,
+)
 from ._branching import (
     BranchingFactor as BranchingFactor,
     branching_factor as branching_factor,
@@ -82,6 +86,12 @@ from ._synchrony import (
     sync_error as sync_error,
     synchronization_matrix as synchronization_matrix,
     synchronization_series as synchronization_series,
+)
+from ._timescales import (
+    NetworkTimescales as NetworkTimescales,
+    Timescale as Timescale,
+    autocorrelation_timescale as autocorrelation_timescale,
+    network_timescales as network_timescales,
 )
 from ._weights import (
     PermutationDistance as PermutationDistance,
