@@ -29,6 +29,13 @@ from ._fixed_points import (
     FixedPoints as FixedPoints,
     find_fixed_points as find_fixed_points,
 )
+from ._geometry import (
+    ClosedOrbit as ClosedOrbit,
+    SpeedSegments as SpeedSegments,
+    closed_orbit as closed_orbit,
+    speed as speed,
+    speed_segments as speed_segments,
+)
 from ._intervened import (
     AbstractIntervened as AbstractIntervened,
     intervene as intervene,
@@ -38,6 +45,7 @@ from ._interventions import (
     AbstractIntervention as AbstractIntervention,
 )
 from ._kick import AddNoise as AddNoise, Kick as Kick
+from ._kick_neurons import KickNeurons as KickNeurons, kick_neurons as kick_neurons
 from ._laplacian import (
     ConsensusNoise as ConsensusNoise,
     algebraic_connectivity as algebraic_connectivity,

@@ -96,12 +96,13 @@ def perturb_response(
     # Checks the direction and kick once, on the host, before the vmap.
     kick = Kick(direction, 1.0, time, width, shape=shape)
     intervene(model, kick)
-    opts = dict(inputs=inputs, key=key, solver=solver, dt=dt)
-    base = simulate(model, y0, ts, **opts)
+    base = simulate(model, y0, ts, inputs=inputs, key=key, solver=solver, dt=dt)
 
     def kicked(amp):
         k = Kick(direction, amp, time, width, shape=shape)
-        return simulate(intervene(model, k), y0, ts, **opts).ys
+        return simulate(
+            intervene(model, k), y0, ts, inputs=inputs, key=key, solver=solver, dt=dt
+        ).ys
 
     ys = jax.vmap(kicked)(a)
     delta = ys - base.ys[None]
