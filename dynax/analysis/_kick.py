@@ -76,6 +76,9 @@ class Kick(AbstractIntervention):
         if kind == MAP and self.shape != "box":
             fail("shape", "'box' for a map", repr(self.shape))
         d = check_array("direction", self.direction)
+        if jnp.iscomplexobj(d):
+            what = "a real array (the real or imaginary part of an eigenvector)"
+            fail("direction", what, f"dtype {d.dtype}")
         if d.shape != tuple(like.shape):
             want = f"the state's shape {tuple(like.shape)}"
             fail("direction", want, f"shape {d.shape}")

@@ -92,6 +92,10 @@ def perturb_response(
     if is_concrete(a) and not bool(jnp.all(a != 0)):
         fail("amplitudes", "nonzero amplitudes", f"{a}")
     time = ts[0] if time is None else time
+    if is_concrete(ts) and is_concrete(time):
+        t0, t1, tk = float(ts[0]), float(ts[-1]), float(jnp.asarray(time))
+        if not t0 <= tk < t1:
+            fail("time", f"a kick onset inside ts, [{t0}, {t1})", repr(tk))
     width = ts[1] - ts[0] if width is None else width
     # Checks the direction and kick once, on the host, before the vmap.
     kick = Kick(direction, 1.0, time, width, shape=shape)
