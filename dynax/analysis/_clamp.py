@@ -21,17 +21,18 @@ from ._interventions import (
 )
 
 
-def _override(inner, t, y, args, units, value, slope, rate, window, kind):
-    """Evaluate with ``units`` held at ``value`` inside ``window`` (Clamp, Patch)."""
-    on = active(window, t)
-    mask = unit_mask(units, y) * on.astype(y.dtype)
-    target = scatter(units, value, y)
-    y_seen = y + mask * (target - y)
+def _override(inner, t, y, args, mask, target, slope, rate, window, kind):
+    """Evaluate with the rows in ``mask`` held at ``target`` inside ``window``.
+
+    ``mask``, ``target`` and ``slope`` have the state's shape (Clamp, Patch).
+    """
+    on = mask * active(window, t).astype(y.dtype)
+    y_seen = y + on * (target - y)
     out = inner(t, y_seen, args)
     if kind == MAP:
         return out
-    relax = scatter(units, slope, y) - rate * (y - target)
-    return out + mask * (relax - out)
+    relax = slope - rate * (y - target)
+    return out + on * (relax - out)
 
 
 class Clamp(AbstractIntervention):
@@ -63,6 +64,8 @@ class Clamp(AbstractIntervention):
     values: Float[Array, "..."]
     window: Float[Array, " 2"]
     rate: Float[Array, ""]
+    mask: Float[Array, "..."] | None
+    target: Float[Array, "..."] | None
 
     def __init__(
         self,
@@ -76,6 +79,7 @@ class Clamp(AbstractIntervention):
         self.values = jnp.asarray(values)
         self.window = jnp.asarray(window)
         self.rate = jnp.asarray(rate)
+        self.mask = self.target = None  # state-shaped, set by prepare
 
     def prepare(self, like, kind) -> "Clamp":
         """Check units, values and window; cast to the state's dtype."""
@@ -89,12 +93,19 @@ class Clamp(AbstractIntervention):
             fail(
                 "values", f"an array broadcastable to {shape}", f"shape {values.shape}"
             )
-        return Clamp(
+        out = Clamp(
             units,
             values,
             check_window(self.window),
             rate=scalar("rate", self.rate, like.dtype, positive=True),
         )
+        return eqx.tree_at(
+            lambda c: (c.mask, c.target),
+            out,
+            (unit_mask(units, like) + jnp.zeros(like.shape, like.dtype),
+             scatter(units, values, like)),
+            is_leaf=lambda x: x is None,
+        )  # fmt: skip
 
     def adds_noise(self) -> bool:
         """Clamping adds no noise."""
@@ -102,35 +113,39 @@ class Clamp(AbstractIntervention):
 
     def drift(self, inner, t, y, args):
         """The drift with the clamped units held (see the class docstring)."""
-        zero = jnp.zeros_like(self.values)
+        mask, target = self._held()
         return _override(
-            inner, t, y, args, self.units, self.values, zero, self.rate, self.window,
-            FLOW,
-        )  # fmt: skip
+            inner, t, y, args, mask, target, 0, self.rate, self.window, FLOW
+        )
 
     def update(self, inner, t, y, args):
         """The next state, evaluated on and set to the clamp inside the window."""
-        out = _override(
-            inner, t, y, args, self.units, self.values, None, None, self.window, MAP
-        )
-        mask = unit_mask(self.units, y) * active(self.window, t).astype(y.dtype)
-        return out + mask * (scatter(self.units, self.values, y) - out)
+        mask, target = self._held()
+        out = _override(inner, t, y, args, mask, target, 0, 0, self.window, MAP)
+        on = mask * active(self.window, t).astype(y.dtype)
+        return out + on * (target - out)
 
     def diffusion(self, inner, t, y, args):
         """The diffusion at the clamped state, zero on clamped units in the window."""
         if inner is None:
             return None
-        return _held_diffusion(inner, t, y, args, self.units, self.values, self.window)
+        mask, target = self._held()
+        return _held_diffusion(inner, t, y, args, mask, target, self.window)
 
     def readout(self, inner, y):
         """The model's readout, unchanged."""
         return inner(y)
 
+    def _held(self) -> tuple[Array, Array]:
+        if self.mask is None or self.target is None:
+            raise ValueError("Clamp: apply it with dx.analysis.intervene.")
+        return self.mask, self.target
 
-def _held_diffusion(inner, t, y, args, units, value, window):
-    mask = unit_mask(units, y) * active(window, t).astype(y.dtype)
-    g = inner(t, y + mask * (scatter(units, value, y) - y), args)
-    return g * (1 - mask)
+
+def _held_diffusion(inner, t, y, args, mask, target, window):
+    on = mask * active(window, t).astype(y.dtype)
+    g = inner(t, y + on * (target - y), args)
+    return g * (1 - on)
 
 
 class Patch(AbstractIntervention):
@@ -228,23 +243,27 @@ class Patch(AbstractIntervention):
     def drift(self, inner, t, y, args):
         """The drift with the patched units following the source."""
         value, slope = self.source(t)
+        mask = unit_mask(self.units, y) + jnp.zeros_like(y)
+        value, slope = scatter(self.units, value, y), scatter(self.units, slope, y)
         return _override(
-            inner, t, y, args, self.units, value, slope, self.rate, self.window, FLOW
+            inner, t, y, args, mask, value, slope, self.rate, self.window, FLOW
         )
 
     def update(self, inner, t, y, args):
         """The next state from the patched state."""
         value, _ = self.source(t)
-        return _override(
-            inner, t, y, args, self.units, value, None, None, self.window, MAP
-        )
+        mask = unit_mask(self.units, y) + jnp.zeros_like(y)
+        value = scatter(self.units, value, y)
+        return _override(inner, t, y, args, mask, value, 0, 0, self.window, MAP)
 
     def diffusion(self, inner, t, y, args):
         """The diffusion at the patched state, zero on patched units in the window."""
         if inner is None:
             return None
         value, _ = self.source(t)
-        return _held_diffusion(inner, t, y, args, self.units, value, self.window)
+        mask = unit_mask(self.units, y) + jnp.zeros_like(y)
+        value = scatter(self.units, value, y)
+        return _held_diffusion(inner, t, y, args, mask, value, self.window)
 
     def readout(self, inner, y):
         """The model's readout, unchanged."""

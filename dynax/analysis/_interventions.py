@@ -192,6 +192,7 @@ class Ablate(AbstractIntervention):
     units: Int[Array, " k"] | None
     basis: Float[Array, "n k"] | None
     decay: Float[Array, ""]
+    kept: Float[Array, "..."] | None
 
     def __init__(
         self,
@@ -205,20 +206,22 @@ class Ablate(AbstractIntervention):
         self.units = None if units is None else jnp.asarray(units)
         self.basis = None if subspace is None else jnp.asarray(subspace)
         self.decay = jnp.asarray(decay)
+        self.kept = None  # for units: 0 on them, 1 elsewhere (state shape; prepare)
 
     def prepare(self, like, kind) -> "Ablate":
         """Check the units or subspace against the state; orthonormalise."""
         array_state(like, kind, "model")
         decay = scalar("decay", self.decay, like.dtype, positive=True)
-        units, basis = self.units, self.basis
+        units, basis, kept = self.units, self.basis, None
         if units is not None:
             units = check_units(units, like.shape[0])
+            kept = 1 - unit_mask(units, like) + jnp.zeros(like.shape, like.dtype)
         else:
             basis = _orthonormal(basis, int(np.prod(like.shape)), like.dtype)
         return eqx.tree_at(
-            lambda a: (a.units, a.basis, a.decay),
+            lambda a: (a.units, a.basis, a.decay, a.kept),
             self,
-            (units, basis, decay),
+            (units, basis, decay, kept),
             is_leaf=lambda x: x is None,
         )
 
@@ -229,7 +232,9 @@ class Ablate(AbstractIntervention):
     def keep(self, y: Array) -> Array:
         """$P y$: the state with the ablated activity removed."""
         if self.units is not None:
-            return y * (1 - unit_mask(self.units, y))
+            if self.kept is None:
+                raise ValueError("Ablate: apply it with dx.analysis.intervene.")
+            return y * self.kept
         basis = self.basis
         assert basis is not None
         flat = y.reshape(-1)
@@ -249,7 +254,7 @@ class Ablate(AbstractIntervention):
         if inner is None:
             return None
         g = inner(t, self.keep(y), args)
-        return g if self.units is None else g * (1 - unit_mask(self.units, y))
+        return g if self.kept is None else g * self.kept
 
     def readout(self, inner, y):
         """$r(Py)$."""
