@@ -14,10 +14,13 @@ States: interventions act on a model whose state is one array (``init_state()``)
 row ``[x, y]``), **directions** have the state's shape, and a **subspace** is given
 by ``k`` columns of length ``state.size`` (the flattened state).
 
-Time windows ``(t0, t1)`` are half-open, active for ``t0 <= t < t1``. A fixed-step
-solver evaluates the field at its stage times, so put window edges on step
-boundaries; an adaptive solver should be told about them
-(``diffrax.ClipStepSizeController(..., jump_ts=[t0, t1])``).
+Time windows ``(t0, t1)`` are half-open, active for ``t0 <= t < t1``, and the field
+is switched by the time at which the solver evaluates it. With ``diffrax.Euler`` (the
+default) and window edges on the step grid, every step is either inside or outside.
+Higher-order explicit solvers also evaluate at a step's end, where a window that ends
+there is already closed: that one step is partly outside (for kicks use the smooth
+``Kick(..., shape="cosine")`` over several steps). An adaptive solver should be told
+about the edges (``diffrax.ClipStepSizeController(..., jump_ts=[t0, t1])``).
 """
 
 import abc

@@ -224,10 +224,11 @@ class NetworkTimescales(eqx.Module):
     r"""The timescales of a network's linearisation against its neurons' own.
 
     Attributes:
-        tau: the e-folding time of every mode of the linearisation, slowest
-            first: $-1/\operatorname{Re}\lambda$ for a flow,
-            $-\Delta t/\ln|\lambda|$ for a map (negative for growing modes,
-            ``inf`` for marginal ones).
+        tau: the e-folding time of every mode of the linearisation,
+            $-1/\operatorname{Re}\lambda$ for a flow, $-\Delta t/\ln|\lambda|$
+            for a map, ordered by growth rate as in
+            :func:`~dynax.analysis.linearise` (growing modes first, with negative
+            values; marginal ones ``inf``; then the decaying ones, slowest first).
         tau_max: the slowest decaying mode's timescale (``nan`` if none decays).
         eigvals: the Jacobian's eigenvalues in the same order.
         tau_neurons: the model's own per-neuron time constants (its ``tau``
