@@ -1,5 +1,6 @@
-"""Data sets: pure generators of chaotic and benchmark series (no downloads)."""
+"""Data sets: generators of chaotic, benchmark and spiking data, and file loaders."""
 
+from ._lorenz_spikes import LorenzSpikes as LorenzSpikes, lorenz_spikes as lorenz_spikes
 from ._mackey_glass import mackey_glass as mackey_glass
 from ._series import (
     lorenz_series as lorenz_series,
@@ -7,3 +8,4 @@ from ._series import (
     narma as narma,
     narma_from_inputs as narma_from_inputs,
 )
+from ._tensors import SpikeTensors as SpikeTensors
