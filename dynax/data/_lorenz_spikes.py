@@ -175,7 +175,9 @@ def lorenz_spikes(
     latents = (raw - mean[None, None]) / std[None, None]
     readout = jr.normal(k_w, (n_neurons, 3), dtype) * (gain / np.sqrt(3.0))
     bias = jnp.full((n_neurons,), np.log(base_rate * bin_size), dtype)
-    rates = jnp.exp(latents @ readout.T + bias[None, None])  # (conditions, time, neurons)
+    rates = jnp.exp(
+        latents @ readout.T + bias[None, None]
+    )  # (conditions, time, neurons)
     condition = jnp.repeat(jnp.arange(n_conditions), n_trials)
     rates, latents = rates[condition], latents[condition]
     spikes = jr.poisson(k_spk, rates).astype(dtype)
