@@ -238,3 +238,22 @@ def test_bad_inputs_name_the_argument(call, name):
 def test_public_names():
     assert dx.analysis.bits_per_spike is bits_per_spike
     assert dx.analysis.velocity_r2 is velocity_r2
+
+
+def test_metrics_compile_once_per_shape():
+    from dynax.analysis import _nlb, _nlb_decoding
+
+    rng = np.random.default_rng(10)
+    cores = (_nlb._bits_per_spike, _nlb._psth_r2, _nlb_decoding._velocity_r2)
+
+    def run():
+        rates, spikes = poisson_data(rng, (12, 6, 4))
+        bits_per_spike(rates, spikes)
+        psth_r2(rates, rates[:3], rng.integers(-1, 3, 12))
+        velocity_r2(rates, spikes[..., :2], rates, spikes[..., :2])
+
+    run()
+    before = [core._cached._cache_size() for core in cores]
+    for _ in range(3):
+        run()
+    assert [core._cached._cache_size() for core in cores] == before
