@@ -14,7 +14,7 @@ ev = pytest.importorskip("nlb_tools.evaluation")
 # Everything here is float64 arithmetic on the same numbers in a different order
 # (nlb_tools sums NLL(null) and NLL(model) separately, dynax their difference; the
 # ridge solves differ: LAPACK Cholesky in scikit-learn, dynax's plain-XLA one), so
-# the results agree to rounding: measured differences up to ~1e-13. RTOL = 1e-9
+# the results agree to rounding: measured differences <= 1e-15. RTOL = 1e-9
 # leaves room for other BLAS builds and is far below any difference of definition
 # (a different null model, fold split or alpha choice moves these scores by
 # >= 1e-4).

@@ -44,7 +44,7 @@ def test_harmonic_stationary_variances_match_ou_closed_form(optimized):
     4.5 SE = 8.2% (a false failure among the 8 checks has probability ~5e-5).
     The bias is exact, not a guess: the Euler-Maruyama chain's stationary
     covariance solves a discrete Lyapunov equation (em_stationary_cov); at
-    h = 0.004 it is 0.2% to 1.8% above the continuous value. The pooled check
+    h = 0.004 it is 0.2% to 1.4% above the continuous value. The pooled check
     (all four latents normalised by their closed form, 24,000 samples,
     4.5 SE = 4.1%) is tighter. Cov(z, v) is compared in correlation units, whose
     standard error is 1 / sqrt(N) = 1.3%.
@@ -98,7 +98,7 @@ def test_step_halving_converges_with_strong_order_one():
     steps h (as arrays, so one compilation serves every h). Heun with additive
     noise (noise on v only, not depending on the state) has strong order 1, so
     d(h) = RMS |y_h - y_{h/2}| over 32 paths should halve with h: ratios ~2
-    (measured 2.01-2.06 on a nonlinear double well with coupling). Strong order
+    (measured 2.10, 1.98, 1.88 on a coupled nonlinear double well). Strong order
     1/2 would give ~1.41, and mismatched paths no decrease at all; [1.7, 2.4]
     tells them apart.
     """
