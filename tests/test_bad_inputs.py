@@ -28,6 +28,7 @@ KEY = jr.PRNGKey(0)
 KEYS2 = jr.split(KEY, 2)
 TS = jnp.linspace(0.0, 1.0, 5)
 NET = M.CTRNN(2, 4, 2, key=KEY)  # n_in = 2, n_hidden = 4, n_out = 2
+POT = M.CoupledOscillatorPotential(2)
 ENS = dx.make_ensemble(lambda k: M.CTRNN(2, 4, 2, key=k), jr.split(KEY, 3))
 Y0 = NET.init_state()
 TASK = T.FlipFlop(n_bits=2, n_steps=5)
@@ -836,6 +837,47 @@ CASES = [
         "dsa_options",
     ),  # fmt: skip
     ("weight_penalty", lambda: TR.weight_penalty(NET, p=3), V, "p"),
+    ("UnderdampedLangevin", lambda: M.UnderdampedLangevin(POT, gamma=-1.0), V, "gamma"),
+    (
+        "CoupledOscillatorPotential",
+        lambda: M.CoupledOscillatorPotential(3, onsite="x"),
+        V,
+        "onsite",
+    ),  # fmt: skip
+    ("MLPPotential", lambda: M.MLPPotential(0, key=KEY), V, "n"),
+    (
+        "bits_per_spike",
+        lambda: A.bits_per_spike(np.ones((2, 3)), -np.ones((2, 3))),
+        V,
+        "spikes",
+    ),  # fmt: skip
+    ("co_bps", lambda: A.co_bps(np.zeros((2, 3)), np.ones((2, 3))), V, "rates"),
+    ("fp_bps", lambda: A.fp_bps(np.ones((2, 3)), np.full((2, 3), 0.5)), V, "spikes"),
+    (
+        "psth_r2",
+        lambda: A.psth_r2(np.ones((2, 3, 1)), np.ones((1, 3, 1)), [[0, 1], [1]]),
+        V,
+        "conditions",
+    ),  # fmt: skip
+    (
+        "velocity_r2",
+        lambda: A.velocity_r2(
+            np.ones((9, 2)),
+            np.ones((9, 1)),
+            np.ones((4, 2)),
+            np.ones((4, 1)),
+            n_folds=1,
+        ),
+        V,
+        "n_folds",
+    ),  # fmt: skip
+    (
+        "lorenz_spikes",
+        lambda: D.lorenz_spikes(KEY, n_neurons=2, n_heldout=2),
+        V,
+        "n_heldout",
+    ),  # fmt: skip
+    ("load_nlb", lambda: D.load_nlb("absent.nwb"), V, "path"),
 ]
 
 
@@ -881,7 +923,8 @@ def test_the_table_covers_every_entry_point():
     exempt = {  # take no argument that can be wrong, or have no user-facing check
         "effective_spectral_radius", "kirchhoff_index", "scale_to_spectral_radius",
         "DelayBuffer", "LIFState", "path_graph", "complete_graph", "AbstractTask",
-        "AbstractBitStreamTask",
+        "AbstractBitStreamTask", "LorenzSpikes", "NLBData", "SpikeTensors",
+        "NLB_PRESETS",
     }  # fmt: skip
     assert len(CASES) >= 100
     assert public - exempt <= covered, sorted(public - exempt - covered)

@@ -43,6 +43,7 @@ OPTIONAL = {
     "pyyaml": "sweep",
     "pandas": "sweep",
     "matplotlib": "plot",
+    "pynwb": "nwb",
 }
 DISTRIBUTION["yaml"] = "pyyaml"
 
@@ -72,7 +73,7 @@ def test_optional_dependencies_are_imported_lazily():
     code = (
         "import sys, dynax, dynax.sweep; "
         "print(sorted(m for m in ('submitit', 'yaml', 'pandas', 'matplotlib') "
-        "if m in sys.modules))"
+        "if m in sys.modules) + [m for m in ('pynwb', 'h5py') if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=300, check=True)  # fmt: skip

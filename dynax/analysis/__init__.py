@@ -63,6 +63,13 @@ from ._lyapunov import (
     LyapunovSpectrum as LyapunovSpectrum,
     lyapunov_spectrum as lyapunov_spectrum,
 )
+from ._nlb import (
+    bits_per_spike as bits_per_spike,
+    co_bps as co_bps,
+    fp_bps as fp_bps,
+    psth_r2 as psth_r2,
+)
+from ._nlb_decoding import velocity_r2 as velocity_r2
 from ._pca import PCA as PCA, pca as pca
 from ._perturb import (
     PerturbResponse as PerturbResponse,

@@ -35,8 +35,14 @@ from ._graphs import (
     ring_graph as ring_graph,
     watts_strogatz_graph as watts_strogatz_graph,
 )
+from ._langevin import UnderdampedLangevin as UnderdampedLangevin
 from ._lif import LIFReservoir as LIFReservoir, LIFState as LIFState
 from ._oscillators import Kuramoto as Kuramoto, StuartLandau as StuartLandau
+from ._potentials import (
+    AbstractPotential as AbstractPotential,
+    CoupledOscillatorPotential as CoupledOscillatorPotential,
+    MLPPotential as MLPPotential,
+)
 from ._reservoir import ESN as ESN
 from ._reservoir_init import (
     scale_to_spectral_radius as scale_to_spectral_radius,
