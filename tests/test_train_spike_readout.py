@@ -54,47 +54,8 @@ def test_ridge_classifier_with_silent_neurons(getkey):
     W = (np.linalg.pinv(F) @ (onehot - onehot.mean(0))).T
     np.testing.assert_allclose(np.asarray(readout.weights), W, rtol=1e-8, atol=1e-10)
     np.testing.assert_array_equal(predict_labels(readout, features), labels)
-    # The float32 fit runs in a fresh process: compiling it inside a pytest-xdist
-    # worker that had run ~540 other tests segfaulted in XLA's CPU compiler (both CI
-    # runs of 2026-11-30 and once locally), while the same sequence of tests in one
-    # process passed twice; cause not found (see the issue-19 note).
-    data = {"features": np.asarray(features), "labels": np.asarray(labels)}
-    out = run_isolated(F32_FIT, **data)
-    assert out["finite"] is True
-    np.testing.assert_array_equal(out["predicted"], np.asarray(labels))
-
-
-F32_FIT = """
-import jax, jax.numpy as jnp, numpy as np
-jax.config.update("jax_enable_x64", True)
-jax.config.update("jax_numpy_dtype_promotion", "strict")
-from dynax.train import predict_labels, ridge_classifier
-features = jnp.asarray(data["features"], jnp.float32)
-labels = jnp.asarray(data["labels"])
-f32 = ridge_classifier(features, labels, n_classes=3, alpha=0.0)
-result = {"finite": bool(np.all(np.isfinite(np.asarray(f32.weights)))),
-          "predicted": np.asarray(predict_labels(f32, features)).tolist()}
-"""
-
-
-def run_isolated(code: str, **arrays) -> dict:
-    """Run ``code`` (which reads ``data`` and sets ``result``) in a fresh Python."""
-    import json
-    import subprocess
-    import sys
-    import tempfile
-    from pathlib import Path
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "data.npz"
-        np.savez(path, **arrays)
-        script = (
-            f"import json, numpy as np\ndata = dict(np.load({str(path)!r}))\n{code}\n"
-            "print(json.dumps(result))"
-        )
-        proc = subprocess.run(
-            [sys.executable, "-X", "faulthandler", "-c", script],
-            capture_output=True, text=True, timeout=600,
-        )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    f32 = ridge_classifier(features.astype(jnp.float32), labels, n_classes=3, alpha=0.0)
+    assert np.all(np.isfinite(np.asarray(f32.weights)))
+    np.testing.assert_array_equal(
+        predict_labels(f32, features.astype(jnp.float32)), labels
+    )
