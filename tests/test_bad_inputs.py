@@ -878,6 +878,58 @@ CASES = [
         "n_heldout",
     ),  # fmt: skip
     ("load_nlb", lambda: D.load_nlb("absent.nwb"), V, "path"),
+    # --- interventions, trajectory geometry, timescales -------------------------
+    ("intervene", lambda: A.intervene("net", A.Ablate(units=[0])), X, "model"),
+    ("intervene", lambda: A.intervene(NET, "ablate"), X, "interventions"),
+    ("intervene", lambda: A.intervene(NET, []), X, "interventions"),
+    ("intervene", lambda: A.intervene(NET, A.Ablate(units=[9])), V, "units"),
+    ("intervene", lambda: A.intervene(NET, A.Ablate(units=[0]), ensemble=1), X,
+     "ensemble"),
+    ("perturb_response", lambda: A.perturb_response(
+        NET, Y0, jnp.ones(4), jnp.array([0.0, 1.0]), ts=TS), V, "amplitudes"),
+    ("perturb_response", lambda: A.perturb_response(
+        NET, Y0, jnp.ones(4), jnp.ones((2, 2)), ts=TS), V, "amplitudes"),
+    ("perturb_response", lambda: A.perturb_response(
+        NET, Y0, jnp.ones(4), jnp.ones(2), ts=TS[:1]), V, "ts"),
+    ("perturb_response", lambda: A.perturb_response(
+        NET, Y0, jnp.ones(4), jnp.ones(2), ts=TS, time=5.0), V, "time"),
+    ("speed", lambda: A.speed(NET, TRAJ[:, :4], ts=jnp.zeros(3)), V, "ts"),
+    ("speed", lambda: A.speed(NET, jnp.zeros((5, 4)), inputs=jnp.zeros((4, 2))), V,
+     "inputs"),
+    ("speed_segments", lambda: A.speed_segments(jnp.ones((3, 2))), V, "q"),
+    ("speed_segments", lambda: A.speed_segments(jnp.ones(5), slow_quantile=1.5), V,
+     "slow_quantile"),
+    ("speed_segments", lambda: A.speed_segments(
+        jnp.ones(5), slow_quantile=0.5, fast_quantile=0.2), V, "fast_quantile"),
+    ("closed_orbit", lambda: A.closed_orbit(TRAJ[:, 0], TS), V, "ys"),
+    ("closed_orbit", lambda: A.closed_orbit(TRAJ, TS), V, "ts"),
+    ("closed_orbit", lambda: A.closed_orbit(TRAJ, jnp.arange(20.0), start=19), V,
+     "start"),
+    ("closed_orbit", lambda: A.closed_orbit(TRAJ, jnp.arange(20.0), tol=0.0), V,
+     "tol"),
+    ("kick_neurons", lambda: A.kick_neurons(NET, Y0, TS, units=[7]), V, "units"),
+    ("kick_neurons", lambda: A.kick_neurons(NET, Y0, TS, fast_quantile=1.0), V,
+     "fast_quantile"),
+    ("kick_neurons", lambda: A.kick_neurons(NET, Y0, TS[:, None]), V, "ts"),
+    ("autocorrelation", lambda: A.autocorrelation(jnp.arange(5)), V, "x"),
+    ("autocorrelation", lambda: A.autocorrelation(jnp.ones((1, 3))), V, "x"),
+    ("autocorrelation", lambda: A.autocorrelation(TRAJ, max_lag=20), V, "max_lag"),
+    ("autocorrelation", lambda: A.autocorrelation(TRAJ, reduce="mean"), V, "reduce"),
+    ("expected_autocorrelation", lambda: A.expected_autocorrelation(
+        2.0, n_time=1, max_lag=0), V, "n_time"),
+    ("expected_autocorrelation", lambda: A.expected_autocorrelation(
+        2.0, n_time=10, max_lag=10), V, "max_lag"),
+    ("autocorrelation_timescale", lambda: A.autocorrelation_timescale(
+        TRAJ, dt=0.0), V, "dt"),
+    ("autocorrelation_timescale", lambda: A.autocorrelation_timescale(
+        TRAJ, dt=1.0, max_lag=20), V, "max_lag"),
+    ("autocorrelation_timescale", lambda: A.autocorrelation_timescale(
+        TRAJ, dt=1.0, min_weight=0.7), V, "min_weight"),
+    ("autocorrelation_timescale", lambda: A.autocorrelation_timescale(
+        TRAJ[:2], dt=1.0), V, "x"),
+    ("network_timescales", lambda: A.network_timescales(NET, jnp.zeros(5)), V, "y"),
+    ("network_timescales", lambda: A.network_timescales(NET, Y0, kind="ode"), V,
+     "kind"),
 ]
 
 
