@@ -67,6 +67,32 @@ def pytest_collection_modifyitems(items):
     items.sort(key=rank)
 
 
+# Every compiled XLA CPU executable holds memory mappings (its code and data
+# sections; a test's programs take a few hundred), and JAX's caches keep the
+# executables alive. A long-lived test worker crosses Linux's vm.max_map_count
+# (65530 by default) after a few hundred tests, and then XLA segfaults in its next
+# compile or cache load (reproduced: with the limit set to 20000, one process
+# running three test files crashed at ~20000 mappings). Between tests, past
+# MAP_BUDGET mappings, the caches are dropped (jax.clear_caches + gc) and the
+# mappings freed; programs needed again load from the persistent cache.
+MAPS = "/proc/self/maps"
+MAP_BUDGET = int(os.environ.get("DYNAX_TEST_MAP_BUDGET", 30_000))
+
+
+def _n_maps() -> int:
+    with open(MAPS, "rb") as f:
+        return sum(1 for _ in f)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item):
+    if os.path.exists(MAPS) and _n_maps() > MAP_BUDGET:
+        import gc
+
+        jax.clear_caches()
+        gc.collect()
+
+
 @pytest.fixture
 def optimized():
     """Compile with XLA's full optimisation while the test runs (then restore).
