@@ -173,10 +173,14 @@ def test_per_unit_fits_and_no_retracing(monkeypatch):
         return inner(*a, **k)
 
     monkeypatch.setattr(dx.analysis._timescales, "_curves", counting)
-    for seed in range(3):
-        y = np.random.default_rng(seed).normal(size=(4, 60, 3))
-        autocorrelation_timescale(y, dt=1.0, reduce="unit", max_lag=20)
-    assert len(traces) == 1
+    # New data of the shapes fitted above reuse that program: no trace at all.
+    for seed in range(2):
+        y = np.random.default_rng(seed).normal(size=x.shape)
+        autocorrelation_timescale(y, dt=1.0, reduce="unit")
+    assert len(traces) == 0
+    new_shape = jax.ShapeDtypeStruct((4, 60, 2), x.dtype)  # traced, not compiled
+    jax.eval_shape(lambda y: autocorrelation_timescale(y, dt=1.0), new_shape)
+    assert len(traces) == 1  # the counter sees a trace when there is one
 
 
 def test_autocorrelation_vmaps_over_members():
