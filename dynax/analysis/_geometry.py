@@ -18,6 +18,7 @@ import jax.numpy as jnp
 from .._custom_types import Args, Array, ArrayLike, Bool, Float, Int
 from .._inputs import ConstantInput
 from .._validate import check_array, check_float, check_int, fail
+from ._fixed_point_solve import residual
 from ._linearise import Kind, check_f, resolve_kind
 
 
@@ -75,9 +76,7 @@ def _speed(f, ys, t, inputs, args, kind):
 
     def one(y, s, u):
         a = args if u is None else ConstantInput(u)
-        step = f(s, y, a)
-        step = step - y if kind == "map" else step
-        return 0.5 * jnp.sum(step**2)
+        return 0.5 * jnp.sum(residual((f, s, a), kind)(y) ** 2)
 
     if inputs is None:
         q = jax.vmap(lambda y, s: one(y, s, None))(flat_y, flat_t)
