@@ -29,6 +29,7 @@ jax.config.update("jax_numpy_rank_promotion", "raise")
 import test_experiments_quickstart as quickstart  # noqa: E402
 import test_models_ei_reservoir as ei  # noqa: E402
 import test_train_fit as fit  # noqa: E402
+import test_train_sinkhorn as sinkhorn  # noqa: E402
 import test_train_stdp as stdp  # noqa: E402
 import test_trained_flipflop as flipflop  # noqa: E402
 
@@ -65,6 +66,10 @@ def checks():
         lambda s: {"": ei.measure_brentq_gain(s)["margin"]},
     )
     yield "astrocyte STDP", lambda s: stdp.astrocyte_margins(stdp.measure_astrocyte(s))
+    yield (
+        "hmm emulation (Sinkhorn): emission mismatch after/before < 0.5",
+        lambda s: {"": sinkhorn.measure_hmm_emulation(s)["margin"]},
+    )
 
 
 def main() -> dict:

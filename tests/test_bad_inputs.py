@@ -930,6 +930,29 @@ CASES = [
     ("network_timescales", lambda: A.network_timescales(NET, jnp.zeros(5)), V, "y"),
     ("network_timescales", lambda: A.network_timescales(NET, Y0, kind="ode"), V,
      "kind"),
+    ("sinkhorn_divergence", lambda: TR.sinkhorn_divergence(CAND, CAND, blur=0.0), V,
+     "blur"),
+    ("sinkhorn_divergence", lambda: TR.sinkhorn_divergence(CAND, CAND, p=3), V, "p"),
+    ("sinkhorn_divergence", lambda: TR.sinkhorn_divergence(CAND, CAND, n_iters=0), V,
+     "n_iters"),
+    ("sinkhorn_divergence", lambda: TR.sinkhorn_divergence(
+        CAND, CAND, scaling=1.0), V, "scaling"),
+    ("sinkhorn_divergence", lambda: TR.sinkhorn_divergence(CAND, CAND[:, :2]), V,
+     "x, y"),
+    ("gumbel_softmax", lambda: TR.gumbel_softmax(KEY, CAND, tau=0.0), V, "tau"),
+    ("gumbel_softmax", lambda: TR.gumbel_softmax(KEY, CAND, hard=1), TypeError,
+     "hard"),
+    ("SinkhornLoss", lambda: TR.SinkhornLoss(blur=-1.0), V, "blur"),
+    ("SinkhornLoss", lambda: TR.SinkhornLoss(p=0), V, "p"),
+    ("SinkhornLoss", lambda: TR.SinkhornLoss(tau="1"), TypeError, "tau"),
+    ("emission_statistics", lambda: A.emission_statistics(jnp.ones((2, 4, 3))), V,
+     "sequences"),
+    ("emission_statistics", lambda: A.emission_statistics(jnp.eye(3)[:1]), V,
+     "sequences"),
+    ("emission_statistics", lambda: A.emission_statistics(
+        jnp.eye(3), ensemble=True), V, "sequences"),
+    ("emission_statistics", lambda: A.emission_statistics(
+        jnp.eye(3), ensemble=1), TypeError, "ensemble"),
 ]
 
 
@@ -966,6 +989,9 @@ def test_the_table_covers_every_entry_point():
         "stdp",
         "ridge_readout",
         "force_readout",
+        "sinkhorn_divergence",
+        "gumbel_softmax",
+        "SinkhornLoss",
     }
     public |= {
         n

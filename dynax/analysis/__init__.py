@@ -25,6 +25,10 @@ from ._dsa import (
     dsa_matrix as dsa_matrix,
     hankel as hankel,
 )
+from ._emissions import (
+    EmissionStatistics as EmissionStatistics,
+    emission_statistics as emission_statistics,
+)
 from ._fixed_points import (
     FixedPoints as FixedPoints,
     find_fixed_points as find_fixed_points,

@@ -48,7 +48,11 @@ class HMMEmission(AbstractTask):
     at all, so they are trivially causal. Note that the inputs carry no information
     on the targets: a network trained with per-step cross-entropy can at best output
     the stationary emission law; reproducing the sequence statistics (dwell times,
-    transitions) needs a distribution-level loss, e.g. on sampled outputs.
+    transitions) needs a distribution-level loss on sampled outputs:
+    ``dx.train.fit(..., loss=dx.train.SinkhornLoss())`` (Torre et al.'s Sinkhorn
+    divergence between batches of whole sequences; ``experiments/hmm_emulation.py``).
+    :meth:`output_transition_matrix` and :meth:`volatility` give the emission-level
+    statistics to compare with (:func:`dynax.analysis.emission_statistics`).
 
     Args:
         n_states: number of hidden states $n_s$, >= 2. Default 4.
@@ -150,6 +154,35 @@ class HMMEmission(AbstractTask):
     def stationary_emissions(self) -> Float[Array, " n_emissions"]:
         r"""Return the stationary emission law $\pi E$ (the law of every target)."""
         return self.stationary_states() @ self.emission_matrix()
+
+    def output_transition_matrix(self) -> Float[Array, "n_emissions n_emissions"]:
+        r"""Return the law of the next symbol given the current one, in closed form.
+
+        For the stationary chain,
+        $$M_{ab} = \Pr(o_{t+1} = b \mid o_t = a)
+        = \frac{\sum_{ij} \pi_i E_{ia} P_{ij} E_{jb}}{(\pi E)_a}$$
+        (a symbol never emitted gets a zero row). This is the emission-level
+        matrix Torre et al. compare with a network's (the hidden-state matrix $P$
+        is not observable from the symbols).
+        """
+        pi, e, p = (
+            self.stationary_states(),
+            self.emission_matrix(),
+            self.transition_matrix(),
+        )
+        joint = (pi[:, None] * e).T @ p @ e  # joint[a, b] = Pr(o_t = a, o_t+1 = b)
+        marginal = jnp.sum(joint, axis=1, keepdims=True)
+        return joint / jnp.where(marginal > 0, marginal, 1.0)
+
+    def volatility(self) -> Float[Array, ""]:
+        r"""Return $\Pr(o_{t+1} \ne o_t)$ of the stationary emission sequence."""
+        pi, e, p = (
+            self.stationary_states(),
+            self.emission_matrix(),
+            self.transition_matrix(),
+        )
+        joint = (pi[:, None] * e).T @ p @ e
+        return 1.0 - jnp.trace(joint)
 
     def sample(self, key: PRNGKeyArray) -> TaskBatch:
         """Return one trial: Gaussian noise inputs and a one-hot emission sequence."""

@@ -25,6 +25,11 @@ from ._readout import (
     ridge_readout as ridge_readout,
 )
 from ._retention import Retention as Retention, memory_retention as memory_retention
+from ._sinkhorn import (
+    SinkhornLoss as SinkhornLoss,
+    gumbel_softmax as gumbel_softmax,
+    sinkhorn_divergence as sinkhorn_divergence,
+)
 from ._spike_readout import (
     predict_labels as predict_labels,
     ridge_classifier as ridge_classifier,

@@ -12,7 +12,7 @@ from .._validate import check_int, check_key
 from ._data import check_source, eval_batch
 from ._fit import check_model_io
 from ._loss import choose_loss
-from ._step import cast_floats, check_options
+from ._step import cast_floats, check_options, loss_needs_key, step_loss_key
 
 
 class Evaluation(eqx.Module):
@@ -32,7 +32,6 @@ def _evaluate(model, task, key, n_trials, how, loss, options):
     batch = eval_batch(task, key, n_trials)
 
     def one(m, b, k):
-        del k
         b = cast_floats(b, m.init_state())
         outputs = simulate(
             m,
@@ -44,9 +43,12 @@ def _evaluate(model, task, key, n_trials, how, loss, options):
             save=Save(states=False),
             **options.kwargs(),
         ).outputs
+        if k is not None:  # a loss that samples, with a key per member
+            return loss(outputs, b.targets, b.mask, key=k), task.score(outputs, b)
         return loss(outputs, b.targets, b.mask), task.score(outputs, b)
 
-    values, scores = run(one, model, (batch,), how)
+    loss_key = step_loss_key(key, 0) if loss_needs_key(loss) else None
+    values, scores = run(one, model, (batch,), how, loss_key)
     return Evaluation(loss=values, score=scores)
 
 
@@ -74,7 +76,9 @@ def evaluate(
         key: PRNG key of the trials (unused for a data set).
         n_trials: number of trials (ignored for a data set).
         ensemble: whether ``model`` is a stacked ensemble.
-        loss: the loss to report (default from ``task.loss_kind``).
+        loss: the loss to report (default from ``task.loss_kind``); a loss that
+            samples (``needs_key``, e.g. :class:`SinkhornLoss`) gets a key derived
+            from ``key``, one per member.
         options: how ``simulate`` integrates (a ``dx.SimulateOptions``; default
             Euler on the task's grid), as in :func:`fit`.
         chunk_size: evaluate the members in groups of this size (bounds memory).

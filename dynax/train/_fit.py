@@ -32,7 +32,14 @@ from ._checkpoint import CheckpointManager
 from ._data import check_source
 from ._loss import choose_loss
 from ._progress import make_progress
-from ._step import Carry, StepSpec, check_options, make_optimizer, run_chunk
+from ._step import (
+    Carry,
+    StepSpec,
+    check_options,
+    loss_needs_key,
+    make_optimizer,
+    run_chunk,
+)
 
 M = TypeVar("M")
 
@@ -390,6 +397,10 @@ def fit(
             key=k))(keys, gains)``.
         loss: ``loss(outputs, targets, mask) -> scalar`` over a batch; default
             from ``task.loss_kind`` (:func:`masked_mse` or :func:`cross_entropy`).
+            A loss that samples (attribute ``needs_key = True``, e.g.
+            :class:`SinkhornLoss`) is called as ``loss(outputs, targets, mask,
+            key=key)`` with a fresh key per step and member, from a stream of
+            ``key`` separate from the trials' and the noise's.
         regularizer: ``regularizer(params, model, ys) -> scalar`` added to the
             loss, e.g. :class:`Regularizer`.
         noise: simulate with private noise (a key per trial). Default: on for a
@@ -441,13 +452,15 @@ def fit(
     options = check_options(options)
     params, frozen = _partition(model, filter_spec)
     hp = _member_hyperparams(hyperparams, how.shape)
+    spec_loss = choose_loss(loss, task)
     spec = StepSpec(
-        loss=choose_loss(loss, task),
+        loss=spec_loss,
         regularizer=regularizer,
         optimizer=optimizer,
         options=options,
         batch_size=batch_size,
         noise=_wants_noise(model, noise),
+        loss_key=loss_needs_key(spec_loss),
         independent_batches=independent_batches and how.ensemble,
         member_keys=per_member_keys,
         how=how,

@@ -40,6 +40,7 @@ class StepSpec(eqx.Module):
     options: SimulateOptions
     batch_size: int = eqx.field(static=True)
     noise: bool = eqx.field(static=True)
+    loss_key: bool = eqx.field(static=True)
     independent_batches: bool = eqx.field(static=True)
     member_keys: bool = eqx.field(static=True)
     how: Plan = eqx.field(static=True)
@@ -84,10 +85,27 @@ def cast_floats(batch, like):
     )
 
 
-def member_loss(params, frozen, batch, ts, key, spec: StepSpec):
+# The stream of keys for losses that sample (``loss.needs_key``): step ``s`` of a
+# run keyed ``k`` uses ``fold_in(fold_in(k, s), _LOSS_STREAM)``, independent of the
+# trials' and the noise's keys (which stay what they were without such a loss).
+_LOSS_STREAM = 0x1055
+
+
+def loss_needs_key(loss) -> bool:
+    """Whether ``loss`` is called with ``key=`` (its ``needs_key`` attribute)."""
+    return bool(getattr(loss, "needs_key", False))
+
+
+def step_loss_key(key, step):
+    """The loss key of training step ``step`` of a run keyed ``key``."""
+    return jr.fold_in(jr.fold_in(key, step), _LOSS_STREAM)
+
+
+def member_loss(params, frozen, batch, ts, key, spec: StepSpec, loss_key=None):
     """The task loss (plus regulariser) of one network on a batch of trials.
 
-    Every trial gets its own noise from ``key`` (``None``: no noise).
+    Every trial gets its own noise from ``key`` (``None``: no noise); a loss that
+    samples gets ``loss_key``.
     Returns ``(loss, ok)``: ``ok`` is False when any trial's solve diverged.
     """
     model = eqx.combine(params, frozen)
@@ -106,16 +124,21 @@ def member_loss(params, frozen, batch, ts, key, spec: StepSpec):
         **spec.options.kwargs(),
     )
     outputs, ys, ok = traj.outputs, traj.ys, traj.ok
-    value = spec.loss(outputs, batch.targets, batch.mask)
+    if spec.loss_key:
+        value = spec.loss(outputs, batch.targets, batch.mask, key=loss_key)
+    else:
+        value = spec.loss(outputs, batch.targets, batch.mask)
     if spec.regularizer is not None:
         value = value + spec.regularizer(params, model, ys).astype(value.dtype)
     return value, jnp.all(ok)
 
 
-def member_step(carry: Carry, hp, frozen, batch, ts, key, step, spec: StepSpec):
+def member_step(
+    carry: Carry, hp, frozen, batch, ts, key, step, spec: StepSpec, loss_key=None
+):
     """One optimiser step of one network, skipped (and flagged) if anything diverges."""
     grad_fn = eqx.filter_value_and_grad(member_loss, has_aux=True)
-    (value, ok), grads = grad_fn(carry.params, frozen, batch, ts, key, spec)
+    (value, ok), grads = grad_fn(carry.params, frozen, batch, ts, key, spec, loss_key)
     tx = make_optimizer(spec.optimizer, hp)
     # optax mixes weakly typed Python scalars with its int32 step count, which a
     # user's strict dtype-promotion setting rejects; scope the default to it.
@@ -155,7 +178,8 @@ def run_chunk(
             def one(c1, h, f, k, _):
                 batch = step_batch(source, k, step, spec.batch_size)
                 k_noise = jr.split(jr.fold_in(k, step))[1] if spec.noise else None
-                return member_step(c1, h, f, batch, ts, k_noise, step, spec)
+                k_loss = step_loss_key(k, step) if spec.loss_key else None
+                return member_step(c1, h, f, batch, ts, k_noise, step, spec, k_loss)
 
             return run(one, c, (hp, frozen, key), how_keys)
 
@@ -164,18 +188,22 @@ def run_chunk(
     independent = spec.how.n if spec.independent_batches else None
     # every member's training state, parameters and frozen part are its own; the
     # batch is shared unless each member draws its own
+    # (and so is the loss key, one per member, when the loss samples)
     how = spec.how.with_axes(
-        eqx.if_array(0), eqx.if_array(0), None if independent is None else 0
+        eqx.if_array(0), eqx.if_array(0), None if independent is None else 0, 0
     )
 
     def body(c, step):
         batch = step_batch(source, key, step, spec.batch_size, independent)
         k_noise = jr.split(jr.fold_in(key, step))[1] if spec.noise else None
+        k_loss = step_loss_key(key, step) if spec.loss_key else None
+        if k_loss is not None and spec.how.ensemble:
+            k_loss = jr.split(k_loss, spec.how.n)
 
-        def one(c1, h, f, b, k):
-            return member_step(c1, h, f, b, ts, k, step, spec)
+        def one(c1, h, f, b, lk, k):
+            return member_step(c1, h, f, b, ts, k, step, spec, lk)
 
-        return run(one, c, (hp, frozen, batch), how, k_noise)
+        return run(one, c, (hp, frozen, batch, k_loss), how, k_noise)
 
     steps = start + jnp.arange(n_steps, dtype=start.dtype)
     return jax.lax.scan(body, carry, steps)
