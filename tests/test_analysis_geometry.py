@@ -191,3 +191,25 @@ def test_bad_input_raises_naming_the_argument():
         model = Relaxation(jnp.array(5.0))
         with pytest.raises(ValueError, match=r"units: expected indices in \[0, 4\)"):
             kick_neurons(model, model.init_state(), jnp.linspace(0, 1, 11), units=[4])
+
+
+def test_kick_neurons_of_a_map_use_the_step_and_flag_a_blow_up():
+    """For a map the speed is that of the step, f(x) - x (NumPy by hand here).
+    Unit 0 holds back a self-exciting unit 1: ablating unit 0 blows the run up,
+    which is flagged and counted as fast (negative effect), never as stopping."""
+    net = dx.models.VanillaRNN(1, 3, 1, activation=jax.nn.relu, key=jr.key(0))
+    W = jnp.array([[0.0, 0.0, 0.0], [-100.0, 10.0, 0.0], [0.5, 0.0, 0.3]])
+    net = eqx.tree_at(lambda n: (n.W, n.W_in), net, (W, jnp.ones((3, 1))))
+    ts = jnp.arange(400.0)
+    u = jnp.abs(jnp.sin(ts))[:, None]
+    res = kick_neurons(net, jnp.zeros(3), ts, inputs=u)
+    ys = np.asarray(dx.simulate(net, jnp.zeros(3), ts, inputs=u).ys)
+    step = np.maximum(ys @ np.asarray(W).T + np.asarray(u), 0.0) - ys
+    for i in range(3):
+        q = 0.5 * np.sum(np.delete(step, i, axis=1) ** 2, axis=1)
+        frac = np.mean(q >= np.quantile(q, 0.75))
+        assert float(res.fast_fraction_intact[i]) == pytest.approx(frac)
+    assert not bool(res.intact_diverged)
+    np.testing.assert_array_equal(res.diverged, [True, False, False])
+    assert float(res.effect[0]) < 0
+    assert float(res.effect[1]) == 0.0  # unit 1 acts on nothing else

@@ -7,12 +7,14 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from .._custom_types import Array, ArrayLike, Float, Int, PRNGKeyArray
+from .._custom_types import Array, ArrayLike, Bool, Float, Int, PRNGKeyArray
 from .._inputs import ConstantInput
 from .._simulate import simulate
 from .._validate import check_array, check_float, fail
+from ._fixed_point_solve import residual
 from ._intervened import intervene
 from ._interventions import Ablate, Units, unit_mask
+from ._linearise import resolve_kind
 
 
 class KickNeurons(eqx.Module):
@@ -37,6 +39,16 @@ class KickNeurons(eqx.Module):
         transitions: the number of fast episodes (runs of $q_i \ge \theta_i$)
             with unit $i$ ablated.
         transitions_intact: the same for the intact trajectory.
+        diverged: per unit, whether the run with the unit ablated failed
+            (:func:`dynax.simulate`'s ``ok`` is False: a network without a ceiling,
+            such as a ReLU RNN, can blow up when a unit is removed); such a run
+            counts as fast at every time, so the unit's effect is negative, never
+            mistaken for stopping the transitions.
+        intact_diverged: whether the intact run itself failed; then no score
+            means anything (shorten ``ts``).
+
+    For a map (a discrete-time model) the speed is that of the step,
+    $\tfrac12\lVert f(x) - x\rVert^2$, as in :func:`speed`.
     """
 
     units: Int[Array, " k"]
@@ -45,6 +57,8 @@ class KickNeurons(eqx.Module):
     fast_fraction_intact: Float[Array, " k"]
     transitions: Int[Array, " k"]
     transitions_intact: Int[Array, " k"]
+    diverged: Bool[Array, " k"]
+    intact_diverged: Bool[Array, ""]
 
 
 def kick_neurons(
@@ -98,18 +112,25 @@ def kick_neurons(
 
     def ablated(i):
         m = intervene(model, Ablate(units=i[None]))
-        return simulate(m, y0, ts, inputs=inputs, key=key, solver=solver, dt=dt).ys, m
+        run = simulate(m, y0, ts, inputs=inputs, key=key, solver=solver, dt=dt)
+        return run.ys, run.ok, m
 
-    ys_abl, models = eqx.filter_vmap(ablated)(sel)
+    ys_abl, ok_abl, models = eqx.filter_vmap(ablated)(sel)
     q = jnp.asarray(fast_quantile, like.dtype)
-    return _score(model, models, base.ys, ys_abl, ts, inputs, sel, q)
+    kind = resolve_kind(model, None)
+    return _score(
+        model, models, base.ys, ys_abl, ok_abl, base.ok, ts, inputs, sel, q, kind
+    )
 
 
-def _drift(f, ys, ts, inputs):
+def _drift(f, ys, ts, inputs, kind):
+    """The residual along a trajectory: ``f`` for a flow, ``f(y) - y`` for a map."""
     if inputs is None:
-        return jax.vmap(lambda y, t: f(t, y, None))(ys, ts)
+        return jax.vmap(lambda y, t: residual((f, t, None), kind)(y))(ys, ts)
     u = jnp.asarray(inputs)
-    return jax.vmap(lambda y, t, v: f(t, y, ConstantInput(v)))(ys, ts, u)
+    return jax.vmap(lambda y, t, v: residual((f, t, ConstantInput(v)), kind)(y))(
+        ys, ts, u
+    )
 
 
 def _runs(fast: Array) -> Array:
@@ -118,21 +139,25 @@ def _runs(fast: Array) -> Array:
 
 
 @eqx.filter_jit
-def _score(model, models, ys, ys_abl, ts, inputs, units, q) -> KickNeurons:
-    f_base = _drift(model, ys, ts, inputs)
+def _score(
+    model, models, ys, ys_abl, ok_abl, ok, ts, inputs, units, q, kind
+) -> KickNeurons:
+    f_base = _drift(model, ys, ts, inputs, kind)
 
-    def one(m, y_abl, i):
+    def one(m, y_abl, ok_i, i):
         keep = 1 - unit_mask(i[None], ys[0])
         base_q = 0.5 * jnp.sum(
             (f_base * keep[None]) ** 2, axis=tuple(range(1, ys.ndim))
         )
-        f_abl = _drift(m, y_abl, ts, inputs) * keep[None]
+        f_abl = _drift(m, y_abl, ts, inputs, kind) * keep[None]
         abl_q = 0.5 * jnp.sum(f_abl**2, axis=tuple(range(1, ys.ndim)))
         theta = jnp.quantile(base_q, q)
-        fast0, fast1 = base_q >= theta, abl_q >= theta
+        # a run that blew up is fast throughout (never "stopped")
+        fast0, fast1 = base_q >= theta, (abl_q >= theta) | ~ok_i
         frac0 = jnp.mean(fast0.astype(ys.dtype))
         frac1 = jnp.mean(fast1.astype(ys.dtype))
-        return 1 - frac1 / frac0, frac1, frac0, _runs(fast1), _runs(fast0)
+        out = (1 - frac1 / frac0, frac1, frac0, _runs(fast1), _runs(fast0))
+        return out + (~ok_i,)
 
-    out = eqx.filter_vmap(one)(models, ys_abl, units)
-    return KickNeurons(units, *out)
+    out = eqx.filter_vmap(one)(models, ys_abl, ok_abl, units)
+    return KickNeurons(units, *out, intact_diverged=~jnp.all(ok))
