@@ -88,6 +88,7 @@ from ._reservoir import (
     nrmse as nrmse,
 )
 from ._similarity import (
+    kernel_alignment as kernel_alignment,
     linear_cka as linear_cka,
     linear_cka_matrix as linear_cka_matrix,
     procrustes_distance as procrustes_distance,
