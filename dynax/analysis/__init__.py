@@ -54,6 +54,10 @@ from ._laplacian import (
     laplacian as laplacian,
     laplacian_spectrum as laplacian_spectrum,
 )
+from ._learning_regime import (
+    LearningRegime as LearningRegime,
+    learning_regime as learning_regime,
+)
 from ._linearise import (
     Linearisation as Linearisation,
     jacobian as jacobian,
@@ -78,6 +82,12 @@ from ._perturb import (
 from ._procrustes import (
     Procrustes as Procrustes,
     vector_field_procrustes as vector_field_procrustes,
+)
+from ._regime import (
+    EffectiveRank as EffectiveRank,
+    WeightChange as WeightChange,
+    effective_rank as effective_rank,
+    weight_change as weight_change,
 )
 from ._reservoir import (
     EchoStateCheck as EchoStateCheck,
