@@ -35,8 +35,10 @@ class LearningRegime(eqx.Module):
 
     Lazy learning reads as a small ``weight_change.relative`` and alignments near
     1 (the states hardly moved); rich learning as a large change, lower
-    ``cka``, and a low-rank change (small ``rank_change.entropy``). For an
-    ensemble every array has a leading member axis.
+    ``cka``, and a low-rank change (small ``rank_change.entropy``). An
+    alignment is NaN where a representation is zero (e.g. trials in which no
+    input reached the network). For an ensemble every array has a leading member
+    axis.
 
     Attributes:
         weight_change: the :class:`WeightChange` of the chosen matrix.
