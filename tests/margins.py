@@ -26,6 +26,7 @@ jax.config.update("jax_enable_x64", True)  # as tests/conftest.py
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
+import test_analysis_regime as regime  # noqa: E402
 import test_experiments_quickstart as quickstart  # noqa: E402
 import test_models_ei_reservoir as ei  # noqa: E402
 import test_train_fit as fit  # noqa: E402
@@ -82,6 +83,7 @@ def main() -> dict:
             out["checks"][key] = worst({s: per_seed[s][check] for s in SEEDS})
         print(f"{name}: {time.perf_counter() - start:.0f} s", file=sys.stderr)
     out["trained_flipflop (5 seeds in one ensemble)"] = flipflop.margins()
+    out["learning regime (5 seeds per regime in one ensemble)"] = regime.margins()
     return out
 
 

@@ -58,6 +58,10 @@ from ._laplacian import (
     laplacian as laplacian,
     laplacian_spectrum as laplacian_spectrum,
 )
+from ._learning_regime import (
+    LearningRegime as LearningRegime,
+    learning_regime as learning_regime,
+)
 from ._linearise import (
     Linearisation as Linearisation,
     jacobian as jacobian,
@@ -83,6 +87,12 @@ from ._procrustes import (
     Procrustes as Procrustes,
     vector_field_procrustes as vector_field_procrustes,
 )
+from ._regime import (
+    EffectiveRank as EffectiveRank,
+    WeightChange as WeightChange,
+    effective_rank as effective_rank,
+    weight_change as weight_change,
+)
 from ._reservoir import (
     EchoStateCheck as EchoStateCheck,
     MemoryCapacity as MemoryCapacity,
@@ -92,6 +102,7 @@ from ._reservoir import (
     nrmse as nrmse,
 )
 from ._similarity import (
+    kernel_alignment as kernel_alignment,
     linear_cka as linear_cka,
     linear_cka_matrix as linear_cka_matrix,
     procrustes_distance as procrustes_distance,
