@@ -13,8 +13,10 @@ network, against the HMM's closed forms and against the same network untrained:
   symbol changes) and the symbol transition matrix (``dx.analysis.
   emission_statistics``; errors are maxima of absolute differences);
 - the fixed points of the noise-free network (zero input), found by
-  ``dx.analysis.find_fixed_points`` from states the noise-driven network visits;
-  the paper reports a single stable one;
+  ``dx.analysis.find_fixed_points`` from states the noise-driven network visits,
+  and the fraction of those states from which the noise-free network decays to
+  the origin within ``quiet_len`` steps (the paper reports that activity collapses
+  to a single fixed point without noise);
 - the orbits: a long noise-driven trajectory (``orbit_len`` steps, longer than the
   training sequences) projected on its first two principal components
   (``dx.analysis.pca``), with the emitted symbols, for the figure; a network whose
@@ -81,6 +83,7 @@ class Config:
     n_eval: int = 2000
     n_candidates: int = 256
     orbit_len: int = 400
+    quiet_len: int = 200
     x64: bool = False
     seed: int = 0
 
@@ -89,7 +92,7 @@ class Config:
         """A configuration that runs in well under a minute (for tests)."""
         return cls(
             hmms=["linear:2", "cyclic:3"], n_hidden=16, n_members=2, train_steps=20,
-            batch_size=32, n_eval=100, n_candidates=32, orbit_len=60,
+            batch_size=32, n_eval=100, n_candidates=32, orbit_len=60, quiet_len=50,
         )  # fmt: skip
 
 
@@ -188,6 +191,16 @@ def run_hmm(cfg: Config, spec: str, key) -> tuple[list[dict], dict]:
     found = np.asarray(fps.unique & fps.converged)
     n_fixed = found.sum(axis=-1)
     n_stable = (found & np.asarray(fps.stable)).sum(axis=-1)
+    # the direct test of "activity collapses without noise": run the noise-free map
+    # from the visited states (the Jacobian at a ReLU kink, such as the origin, is
+    # one-sided, so stability there is also checked this way)
+    quiet = jnp.arange(cfg.quiet_len, dtype=visited.dtype)
+    ends = jax.vmap(
+        lambda y0: dx.simulate(trained, y0, quiet, ensemble=True).ys[:, -1],
+        in_axes=1, out_axes=1,
+    )(visited[:, pick])  # fmt: skip
+    end_norm = np.linalg.norm(np.asarray(ends), axis=-1)
+    collapse = np.mean(np.nan_to_num(end_norm, nan=np.inf) < 1e-3, axis=-1)
 
     # one long noise-driven trajectory per member: orbits and kick neurons
     ts = jnp.arange(cfg.orbit_len, dtype=visited.dtype)
@@ -216,6 +229,7 @@ def run_hmm(cfg: Config, spec: str, key) -> tuple[list[dict], dict]:
                 "hmm_volatility": float(task.volatility()),
                 "n_fixed_points": int(n_fixed[i]),
                 "n_stable_fixed_points": int(n_stable[i]),
+                "fraction_collapsing_to_origin": float(collapse[i]),
                 "orbit_diverged": not ok,
                 "kick_units": [int(u) for u in order[:3]] if ok else [],
                 "kick_effect_top": float(effect[i, order[0]]) if ok else None,
@@ -265,6 +279,9 @@ def main(cfg: Config, out_dir: Path | None = None) -> dict:
         },
         "networks_with_one_stable_fixed_point": sum(
             r["n_stable_fixed_points"] == 1 for r in rows
+        ),
+        "networks_collapsing_to_origin_from_every_state": sum(
+            r["fraction_collapsing_to_origin"] == 1.0 for r in rows
         ),
         "networks_whose_long_orbit_diverged": sum(r["orbit_diverged"] for r in rows),
         "total_seconds": time.perf_counter() - start,

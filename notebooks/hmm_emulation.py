@@ -98,9 +98,13 @@ for name, s in stats.items():
           f"volatility {float(s.volatility):.3f}")  # fmt: skip
 
 # %% [markdown]
-# Both networks get the frequencies about right; only the Sinkhorn-trained one
-# also switches symbols at the HMM's pace (the diagonal of its transition matrix),
-# since only its loss sees whole sequences.
+# Both networks get the frequencies about right. The cross-entropy network emits
+# every step independently (volatility near that of i.i.d. symbols); only the
+# Sinkhorn loss sees whole sequences, so only it pushes the network towards the
+# HMM's dwell times (the diagonal of the transition matrix). On a 3-state chain
+# the default 600 steps get part of the way (full run: volatility 0.64 for
+# cross-entropy, 0.47 for Sinkhorn, 0.22 for the HMM); a 2-state chain is matched
+# closely (`experiments/hmm_emulation.py`).
 
 # %%
 fig, axes = plt.subplots(1, 4, figsize=(14, 3.4), layout="constrained")
@@ -116,31 +120,44 @@ axes[3].set_ylabel("volatility (symbol changes per step)")
 plt.show()
 
 # %% [markdown]
-# ## Without noise: one fixed point
+# ## Without noise: activity collapses
 # Torre et al. found that without input a trained network's activity collapses to
-# a single fixed point. Candidates are states the noise-driven network visits.
+# a single fixed point. A ReLU network without biases always has the origin as a
+# fixed point; the question is whether everything else flows there. Fixed points
+# are searched from states the noise-driven network visits, and the same states
+# are run forward with the noise switched off.
 
 # %%
 _, states = emitted(sinkhorn, jr.PRNGKey(4))
 candidates = dx.analysis.sample_candidates(states, 128, noise=0.1, key=jr.PRNGKey(5))
 fps = dx.analysis.find_fixed_points(sinkhorn, candidates, inputs=jnp.zeros(10))
 u = dx.analysis.unique_fixed_points(fps)
-print(f"{len(u.points)} fixed point(s), {int(np.sum(u.stable))} stable; "
-      f"largest norm {float(np.abs(u.points).max()):.2e}")  # fmt: skip
+print(f"{len(u.points)} fixed point(s); largest |x| among them "
+      f"{float(np.abs(u.points).max()):.1e}")  # fmt: skip
+quiet = jax.vmap(lambda y0: dx.simulate(sinkhorn, y0, jnp.arange(200.0)).ys[-1])(
+    candidates
+)
+print("noise-free runs ending within 1e-3 of the origin:",
+      f"{float(jnp.mean(jnp.linalg.norm(quiet, axis=1) < 1e-3)):.0%}")  # fmt: skip
 
 # %% [markdown]
 # ## With noise: an orbit, and the units that kick it along
-# A long noise-driven run, projected on its first two principal components and
-# coloured by the most probable symbol. `dx.analysis.kick_neurons` ablates every
-# unit in one vmapped call, on the same noise, and scores how much of the fast
-# transitions (the top quarter of the speed) each ablation removes.
+# A noise-driven run four training sequences long, projected on its first two
+# principal components and coloured by the most probable symbol.
+# `dx.analysis.kick_neurons` ablates every unit in one vmapped call, on the same
+# noise, and scores how much of the fast transitions (the top quarter of the
+# speed) each ablation removes. A ReLU network has no ceiling: trained on short
+# sequences, it can blow up on long runs, which `simulate` flags (`run.ok`).
 
 # %%
-ts = jnp.arange(400.0)
-noise = jr.normal(jr.PRNGKey(6), (400, 10))
+ts = jnp.arange(120.0)
+noise = jr.normal(jr.PRNGKey(6), (120, 10))
 run = dx.simulate(sinkhorn, sinkhorn.init_state(), ts, inputs=noise)
-pcs = dx.analysis.pca(run.ys, n_components=2).project(run.ys)
-symbol = np.asarray(jnp.argmax(run.outputs, axis=-1))
+print("the run stayed finite:", bool(run.ok))
+finite = int(np.argmin(np.all(np.isfinite(run.ys), axis=1))) if not run.ok else 120
+ys, ts, noise = run.ys[:finite], ts[:finite], noise[:finite]
+pcs = dx.analysis.pca(ys, n_components=2).project(ys)
+symbol = np.asarray(jnp.argmax(run.outputs[:finite], axis=-1))
 kicks = dx.analysis.kick_neurons(sinkhorn, sinkhorn.init_state(), ts, inputs=noise)
 order = np.argsort(-np.asarray(kicks.effect))
 print(

@@ -34,6 +34,7 @@ def test_experiment_writes_results_and_figure(tmp_path):
         for name in ("frequency_error", "transition_error"):
             assert 0 <= r[f"{name}_before"] <= 1 and 0 <= r[f"{name}_after"] <= 1
         assert 0 <= r["n_stable_fixed_points"] <= r["n_fixed_points"]
+        assert 0 <= r["fraction_collapsing_to_origin"] <= 1
         if not r["orbit_diverged"]:
             assert len(set(r["kick_units"])) == 3
             assert all(0 <= u < cfg.n_hidden for u in r["kick_units"])
