@@ -278,6 +278,9 @@ def simulate(
     )
     check_solver(solver, stepsize_controller, adaptive)
     ts = check_ts(ts)
+    check_times = getattr(type(model), "check_times", None)  # intervened models
+    if check_times is not None and is_concrete(ts):
+        check_times(model, ts)
     if isinstance(model, AbstractMap):
         n_sub, dt0 = _check_map_time(model, ts, dt), None
     elif adaptive:

@@ -985,6 +985,10 @@ CASES = [
     ("intervene", lambda: A.intervene(NET, "ablate"), X, "interventions"),
     ("intervene", lambda: A.intervene(NET, []), X, "interventions"),
     ("intervene", lambda: A.intervene(NET, A.Ablate(units=[9])), V, "units"),
+    ("simulate", lambda: dx.simulate(A.intervene(NET, A.Clamp(
+        [0], [1.0], (5.0, 6.0))), Y0, TS), V, "window"),
+    ("simulate", lambda: dx.simulate(A.intervene(NET, A.Kick(
+        jnp.ones(4), 1.0, time=-3.0, width=1.0)), Y0, TS), V, "time"),
     ("intervene", lambda: A.intervene(NET, A.Ablate(units=[0]), ensemble=1), X,
      "ensemble"),
     ("perturb_response", lambda: A.perturb_response(

@@ -8,10 +8,12 @@ from typing import Any
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
+import numpy as np
 
 from .._custom_types import Args, Array, ScalarLike
 from .._ensemble import check_ensemble
-from .._validate import check_bool, describe, fail
+from .._validate import check_bool, describe, fail, is_concrete
 from ..models._base import (
     AbstractDynamics,
     AbstractMap,
@@ -75,6 +77,31 @@ class AbstractIntervened(eqx.Module):
         for iv in self.interventions:
             fn = functools.partial(iv.readout, fn)
         return fn
+
+    def check_times(self, ts) -> None:
+        """Refuse an intervention that can never act on a run saved at ``ts``.
+
+        A ``window`` (``Clamp``, ``Patch``) or a pulse ``[time, time + width)``
+        (``Kick``) that lies wholly before ``ts[0]`` or from ``ts[-1]`` on would
+        leave the run untouched: a ``ValueError`` naming the argument, where the
+        times are known (outside ``jit``). :func:`dynax.simulate` calls this.
+        """
+        t = np.asarray(ts)
+        low, high = float(t[0]), float(t[-1])
+        for iv in self.interventions:
+            window = getattr(iv, "window", None)
+            name = "window"
+            if window is None and hasattr(iv, "time") and hasattr(iv, "width"):
+                window, name = (iv.time, iv.time + iv.width), "time"
+            if window is None or not all(is_concrete(w) for w in window):
+                continue
+            w = np.asarray(jnp.stack(list(window)) if name == "time" else window)
+            t0, t1 = (w[..., 0], w[..., 1]) if name == "window" else (w[0], w[1])
+            if np.any((t1 <= low) | (t0 >= high)):
+                what = (
+                    f"a {type(iv).__name__} window overlapping ts, [{low:g}, {high:g}]"
+                )
+                fail(name, what, f"[{np.min(t0):g}, {np.max(t1):g})")
 
     def frozen_fields(self) -> tuple[str, ...]:
         """The wrapped model's frozen fields, and the interventions (never trained)."""
