@@ -91,8 +91,9 @@ class AbstractIntervened(eqx.Module):
         for iv in self.interventions:
             window = getattr(iv, "window", None)
             name = "window"
-            if window is None and hasattr(iv, "time") and hasattr(iv, "width"):
-                window, name = (iv.time, iv.time + iv.width), "time"
+            start, width = getattr(iv, "time", None), getattr(iv, "width", None)
+            if window is None and start is not None and width is not None:
+                window, name = (start, start + width), "time"
             if window is None or not all(is_concrete(w) for w in window):
                 continue
             w = np.asarray(jnp.stack(list(window)) if name == "time" else window)
