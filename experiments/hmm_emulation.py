@@ -34,7 +34,7 @@ With ``--out DIR``, writes ``hmm_emulation.csv`` (one row per HMM and network) a
 ``hmm_emulation.json`` (config, versions, rows, summary, trajectories for the
 figure); ``analysis/hmm_emulation.py DIR`` draws the figure. Run:
 ``python experiments/hmm_emulation.py [--small] [--out DIR]`` (the default takes
-about 10 minutes on 2 CPU cores; every config field is a flag, see ``--help``).
+about 25 minutes on 2 CPU cores; every config field is a flag, see ``--help``).
 """
 
 import sys
@@ -76,7 +76,7 @@ class Config:
     noise_dim: int = 10
     n_hidden: int = 50
     n_members: int = 3
-    train_steps: int = 600
+    train_steps: int = 1500
     batch_size: int = 256
     learning_rate: float = 3e-3
     blur: float = 0.2
