@@ -311,6 +311,18 @@ def check_finite(name: str, value: jax.Array, what: str = "finite values") -> No
             fail(name, what, f"{np.asarray(value)[index]} at {name}[{shown}]")
 
 
+def check_counts(name: str, spikes: Any) -> None:
+    """Spike counts: non-negative whole numbers or NaN (host check if concrete)."""
+    if not is_concrete(spikes):
+        return
+    s = np.asarray(spikes, np.float64)
+    seen = s[~np.isnan(s)]
+    bad = ~np.isfinite(seen) | (seen < 0) | (seen != np.round(seen))
+    if np.any(bad):
+        what = "spike counts: whole numbers >= 0 (NaN marks missing bins)"
+        fail(name, what, f"the value {seen[np.argmax(bad)]!r}")
+
+
 def check_like(name: str, value: Any, like: Any, what: str) -> None:
     """Check that ``value`` has the PyTree structure and leaf shapes of ``like``.
 

@@ -47,6 +47,8 @@ OP = jnp.diag(jnp.array([0.9, 0.5, 0.1]))
 NET6 = M.CTRNN(2, 6, 2, key=KEY)
 RELU = M.CTRNN(2, 4, 2, activation=jax.nn.relu, key=KEY)
 _K = (2,)  # two slots of a 2-unit network
+LF = M.LangevinFlow(2, 1, n_forward=1, n_latents=2, hidden=2, key=KEY)
+SPK = np.ones((2, 4, 3))  # (trials, 3 observed + 1 forward bins, 2 + 1 neurons)
 FPS = A.FixedPoints(
     points=jnp.zeros((2, 2)), speed=jnp.zeros(_K), converged=jnp.ones(_K, bool),
     unique=jnp.ones(_K, bool), candidate=jnp.zeros(_K, int), n_unique=jnp.array(2),
@@ -65,6 +67,25 @@ def sim(**kw):
 def fit(model=NET, task=TASK, **kw):
     kw = dict(optimizer=ADAM, n_steps=2, batch_size=2, key=KEY) | kw
     return lambda: TR.fit(model, task, **kw)
+
+
+def lflow(**kw):
+    sizes = dict(n_heldin=2, n_heldout=1)
+    sizes.update({k: kw.pop(k) for k in list(kw) if k in sizes})
+    return lambda: M.LangevinFlow(*sizes.values(), **(dict(n_latents=2, key=KEY) | kw))
+
+
+def lfl(spikes=SPK, model=LF, **kw):
+    return lambda: TR.langevin_flow_loss(model, spikes, **kw)
+
+
+def lfr(heldin=SPK[:, :3, :2], model=LF, **kw):
+    return lambda: TR.langevin_flow_rates(model, heldin, **kw)
+
+
+def fit_spikes(spikes=SPK, model=LF, **kw):
+    kw = dict(optimizer=ADAM, n_steps=2, batch_size=2, key=KEY) | kw
+    return lambda: TR.fit_spikes(model, spikes, **kw)
 
 
 def evaluate(model=NET, task=TASK, **kw):
@@ -940,6 +961,47 @@ CASES = [
     ),  # fmt: skip
     ("weight_penalty", lambda: TR.weight_penalty(NET, p=3), V, "p"),
     ("UnderdampedLangevin", lambda: M.UnderdampedLangevin(POT, gamma=-1.0), V, "gamma"),
+    # --- LangevinFlow and its loss, rates and fit_spikes ---------------------------
+    ("LangevinFlow", lflow(n_heldin=0), V, "n_heldin"),
+    ("LangevinFlow", lflow(n_heldin=2.5), X, "n_heldin"),
+    ("LangevinFlow", lflow(decoder_input="z"), V, "decoder_input"),
+    ("LangevinFlow", lflow(d_model=5), V, "d_model"),
+    ("LangevinFlow", lflow(bin_size=0.0), V, "bin_size"),
+    ("LangevinFlow", lflow(n_substeps=0), V, "n_substeps"),
+    ("LangevinFlow", lflow(causal=1), X, "causal"),
+    ("LangevinFlow", lflow(potential=M.CoupledOscillatorPotential(3)), V, "potential"),
+    ("LangevinFlow", lflow(potential="ring"), X, "potential"),
+    ("LangevinFlow", lflow(key=None), X, "key"),
+    ("langevin_flow_loss", lfl(model=NET), X, "model"),
+    ("langevin_flow_loss", lfl(-SPK), V, "spikes"),
+    ("langevin_flow_loss", lfl(SPK / 2), V, "spikes"),
+    ("langevin_flow_loss", lfl(SPK[0]), V, "spikes"),
+    ("langevin_flow_loss", lfl(SPK[..., :2]), V, "spikes"),
+    ("langevin_flow_loss", lfl(SPK[:, :1]), V, "spikes"),
+    ("langevin_flow_loss", lfl(SPK.astype(bool)), V, "spikes"),
+    ("langevin_flow_loss", lfl(heldin=[0, 1], heldout=[1]), V, "heldout"),
+    ("langevin_flow_loss", lfl(heldin=[0]), V, "heldin"),
+    ("langevin_flow_loss", lfl(heldout=[3]), V, "heldout"),
+    ("langevin_flow_loss", lfl(heldout=[1, 1]), V, "heldout"),
+    ("langevin_flow_loss", lfl(heldout=[2.0]), X, "heldout"),
+    ("langevin_flow_loss", lfl(heldout=np.ones(2, bool)), V, "heldout"),
+    ("langevin_flow_loss", lfl(dropout=1.0), V, "dropout"),
+    ("langevin_flow_loss", lfl(dropout=0.5), V, "key"),
+    ("langevin_flow_loss", lfl(beta=-1.0), V, "beta"),
+    ("langevin_flow_loss", lfl(terms=1), X, "terms"),
+    ("langevin_flow_loss", lfl(ensemble=True), V, "ensemble"),
+    ("langevin_flow_rates", lfr(SPK), V, "heldin"),
+    ("langevin_flow_rates", lfr(-SPK[..., :2]), V, "heldin"),
+    ("langevin_flow_rates", lfr(n_samples=0), V, "n_samples"),
+    ("langevin_flow_rates", lfr(key=0), X, "key"),
+    ("fit_spikes", fit_spikes(SPK / 2), V, "spikes"),
+    ("fit_spikes", fit_spikes(SPK[0]), V, "spikes"),
+    ("fit_spikes", fit_spikes(model=NET), X, "model"),
+    ("fit_spikes", fit_spikes(batch_size=3), V, "batch_size"),
+    ("fit_spikes", fit_spikes(heldin=[0, 2], heldout=[2]), V, "heldout"),
+    ("fit_spikes", fit_spikes(dropout=-0.1), V, "dropout"),
+    ("fit_spikes", fit_spikes(optimizer="adam"), X, "optimizer"),
+    ("fit_spikes", fit_spikes(key=KEYS2), V, "key"),
     (
         "CoupledOscillatorPotential",
         lambda: M.CoupledOscillatorPotential(3, onsite="x"),
@@ -1098,6 +1160,9 @@ def test_the_table_covers_every_entry_point():
         "sinkhorn_divergence",
         "gumbel_softmax",
         "SinkhornLoss",
+        "langevin_flow_loss",
+        "langevin_flow_rates",
+        "fit_spikes",
     }
     public |= {
         n

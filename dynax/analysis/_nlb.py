@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._custom_types import Array, ArrayLike, Float, Int
-from .._validate import as_array, fail, is_concrete
+from .._validate import as_array, check_counts, fail, is_concrete
 
 #: nlb_tools' grid of ridge penalties: ``np.logspace(-4, 0, 9)``.
 NLB_ALPHAS = tuple(float(a) for a in np.logspace(-4, 0, 9))
@@ -30,18 +30,6 @@ def _floats(name: str, value, dtype=None) -> Array:
         dtype = arr.dtype if jnp.issubdtype(arr.dtype, jnp.floating) else float
         dtype = jnp.result_type(dtype)
     return arr.astype(dtype)
-
-
-def _check_counts(name: str, spikes: Array) -> None:
-    """Spike counts: non-negative whole numbers or NaN (host check if concrete)."""
-    if not is_concrete(spikes):
-        return
-    s = np.asarray(spikes, np.float64)
-    seen = s[~np.isnan(s)]
-    bad = ~np.isfinite(seen) | (seen < 0) | (seen != np.round(seen))
-    if np.any(bad):
-        what = "spike counts: whole numbers >= 0 (NaN marks missing bins)"
-        fail(name, what, f"the value {seen[np.argmax(bad)]!r}")
 
 
 def _check_rates(name: str, rates: Array, spikes: Array, zero_rate) -> None:
@@ -103,7 +91,7 @@ def bits_per_spike(
     if rates.ndim < 1 or rates.shape != spikes.shape:
         got = f"rates of shape {rates.shape} and spikes of shape {spikes.shape}"
         fail("rates", "rates and spikes of one shape (..., neurons)", got)
-    _check_counts("spikes", spikes)
+    check_counts("spikes", spikes)
     _check_rates("rates", rates, spikes, zero_rate)
     return _bits_per_spike(rates, spikes, per_neuron, zero_rate)
 

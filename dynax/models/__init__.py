@@ -36,6 +36,7 @@ from ._graphs import (
     watts_strogatz_graph as watts_strogatz_graph,
 )
 from ._langevin import UnderdampedLangevin as UnderdampedLangevin
+from ._langevin_flow import LangevinFlow as LangevinFlow
 from ._lif import LIFReservoir as LIFReservoir, LIFState as LIFState
 from ._oscillators import Kuramoto as Kuramoto, StuartLandau as StuartLandau
 from ._potentials import (

@@ -12,6 +12,12 @@ from ._homeostasis import (
     Adaptation as Adaptation,
     adapt_inhibition as adapt_inhibition,
 )
+from ._langevin_flow import (
+    LangevinFlowELBO as LangevinFlowELBO,
+    fit_spikes as fit_spikes,
+    langevin_flow_loss as langevin_flow_loss,
+    langevin_flow_rates as langevin_flow_rates,
+)
 from ._loss import (
     Regularizer as Regularizer,
     cross_entropy as cross_entropy,

@@ -38,6 +38,7 @@ from ._step import (
     check_options,
     loss_needs_key,
     make_optimizer,
+    member_loss,
     run_chunk,
 )
 
@@ -435,6 +436,68 @@ def fit(
         ``(model, history)``: the trained network(s) and a :class:`History`.
     """
     check_source(task, batch_size)
+    return run_training(
+        model,
+        task,
+        objective=member_loss,
+        check_model=lambda one: check_model_io(one, task),
+        optimizer=optimizer,
+        n_steps=n_steps,
+        batch_size=batch_size,
+        key=key,
+        filter_spec=filter_spec,
+        ensemble=ensemble,
+        hyperparams=hyperparams,
+        loss=loss,
+        regularizer=regularizer,
+        noise=noise,
+        options=options,
+        independent_batches=independent_batches,
+        chunk_size=chunk_size,
+        log_every=log_every,
+        checkpoint_dir=checkpoint_dir,
+        checkpoint_every=checkpoint_every,
+        max_to_keep=max_to_keep,
+        progress=progress,
+        callback=callback,
+    )
+
+
+def run_training(
+    model: M,
+    source,
+    *,
+    objective: Callable,
+    check_model: Callable,
+    optimizer,
+    n_steps: int,
+    batch_size: int,
+    key,
+    filter_spec,
+    ensemble: bool,
+    hyperparams: dict | None,
+    loss: Callable | None,
+    regularizer: Callable | None,
+    noise: bool | None,
+    options: SimulateOptions | None,
+    independent_batches: bool,
+    chunk_size: int | None,
+    log_every: int | None,
+    checkpoint_dir,
+    checkpoint_every: int | None,
+    max_to_keep: int,
+    progress: bool | None,
+    callback: Callable[[int, History], None] | None,
+) -> tuple[M, History]:
+    """The body of :func:`fit`, shared by every fit loop (``fit_spikes`` too).
+
+    ``source`` is a checked task or :class:`Dataset`; ``objective`` is the
+    per-member loss of one batch (:class:`~dynax.train._step.StepSpec`);
+    ``check_model(one_network)`` checks the network against the source. The
+    arguments after them are :func:`fit`'s, with its meaning and checks: keys per
+    member, optimiser and hyper-parameters, chunks, checkpoints and resuming,
+    progress, callback, and per-member failure isolation (flag and freeze).
+    """
     per_member_keys = member_keys(key, ensemble)
     _check_optimizer(optimizer, hyperparams, n_steps, batch_size, max_to_keep)
     _check_options(regularizer, callback, noise, progress, independent_batches)
@@ -448,12 +511,13 @@ def fit(
     how = plan(model, ensemble, chunk_size=chunk_size)
     if per_member_keys and len(key) != how.n:
         fail("key", f"one key, or one key per member ({how.n})", f"{len(key)} keys")
-    check_model_io(how.one(model), task)
+    check_model(how.one(model))
     options = check_options(options)
     params, frozen = _partition(model, filter_spec)
     hp = _member_hyperparams(hyperparams, how.shape)
-    spec_loss = choose_loss(loss, task)
+    spec_loss = choose_loss(loss, source)
     spec = StepSpec(
+        objective=objective,
         loss=spec_loss,
         regularizer=regularizer,
         optimizer=optimizer,
@@ -479,7 +543,7 @@ def fit(
     )
     losses = np.full((n_steps, how.n), np.nan)
     every = (log_every, checkpoint_every)
-    run_ = _Run(spec, hp, frozen, task, key, how.n, n_steps, every)
+    run_ = _Run(spec, hp, frozen, source, key, how.n, n_steps, every)
     carry, losses, start, seconds, first = run_.loop(
         carry, losses, checkpoint_dir, max_to_keep, progress, callback
     )

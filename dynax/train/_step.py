@@ -32,8 +32,17 @@ class Carry(eqx.Module):
 
 
 class StepSpec(eqx.Module):
-    """Static description of one training step (hashable: no arrays)."""
+    """Static description of one training step (hashable: no arrays).
 
+    ``objective(params, frozen, batch, ts, key, spec, loss_key) -> (loss, ok)`` is
+    what one member minimises on one batch (``ok``: no solve diverged; ``loss_key``:
+    the key of a loss that samples, else ``None``): :func:`member_loss`
+    for :func:`dynax.train.fit`, the LangevinFlow ELBO for
+    :func:`dynax.train.fit_spikes`. Everything else (optimiser, failure isolation,
+    ensembles, chunks) is shared.
+    """
+
+    objective: Callable
     loss: Callable
     regularizer: Any
     optimizer: Any
@@ -137,7 +146,7 @@ def member_step(
     carry: Carry, hp, frozen, batch, ts, key, step, spec: StepSpec, loss_key=None
 ):
     """One optimiser step of one network, skipped (and flagged) if anything diverges."""
-    grad_fn = eqx.filter_value_and_grad(member_loss, has_aux=True)
+    grad_fn = eqx.filter_value_and_grad(spec.objective, has_aux=True)
     (value, ok), grads = grad_fn(carry.params, frozen, batch, ts, key, spec, loss_key)
     tx = make_optimizer(spec.optimizer, hp)
     # optax mixes weakly typed Python scalars with its int32 step count, which a
