@@ -98,6 +98,7 @@ class Config:
     def small(cls) -> "Config":
         """A configuration that runs in seconds (for tests)."""
         return cls(
+            tasks=["parity"],
             n_min=2, n_max=3, n_hidden=16, n_members=2, trial_len=12,
             steps_per_stage=20, batch_size=16, n_eval=32, n_drive_trials=2,
             drive_len=200, burn_in=20, max_lag=10,
@@ -167,7 +168,9 @@ def accuracies(ens, cfg, task_cls, curriculum, n_now, key) -> dict[int, np.ndarr
                 mask=batch.mask[..., h : h + 1],
             )
             acc[m] = np.asarray(
-                jax.vmap(lambda o, b=one, t=task: t.score(o[..., h : h + 1], b))(out)
+                jax.vmap(lambda o, b=one, t=task, h=h: t.score(o[..., h : h + 1], b))(
+                    out
+                )
             )
         return acc
     for m in range(cfg.n_min, n_now + 1):
