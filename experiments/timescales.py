@@ -227,7 +227,7 @@ def run_curriculum(cfg: Config, task_name: str, curriculum: str, key) -> dict:
         loss = np.asarray(hist.loss)
         losses.append(loss[-max(1, len(loss) // 10) :].mean(axis=0))
         acc = accuracies(ens, cfg, task_cls, curriculum, task.n, k_acc)
-        tau = np.asarray(ens.tau)  # (members, n_hidden)
+        tau = np.exp(np.asarray(ens.log_tau))  # (members, n_hidden)
         tau_net, bad = network_tau(ens, cfg, k_drive)
         failed = np.asarray(hist.failed)
         for i in range(cfg.n_members):
