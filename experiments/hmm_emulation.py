@@ -199,7 +199,7 @@ def run_hmm(cfg: Config, spec: str, key) -> tuple[list[dict], dict]:
         lambda y0: dx.simulate(trained, y0, quiet, ensemble=True).ys[:, -1],
         in_axes=1, out_axes=1,
     )(visited[:, pick])  # fmt: skip
-    end_norm = np.linalg.norm(np.asarray(ends), axis=-1)
+    end_norm = np.asarray(jnp.linalg.norm(ends, axis=-1))  # inf, no NumPy warning
     collapse = np.mean(np.nan_to_num(end_norm, nan=np.inf) < 1e-3, axis=-1)
 
     # one long noise-driven trajectory per member: orbits and kick neurons
