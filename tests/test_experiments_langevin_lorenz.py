@@ -31,7 +31,7 @@ def test_rate_r2_is_one_for_the_truth_and_zero_for_its_mean():
     assert abs(rate_r2(mean, true)) < 1e-12
 
 
-@pytest.mark.slow  # about 45 s alone: trains three small ensembles
+@pytest.mark.slow  # about 30 s (alongside another run): trains three small ensembles
 def test_experiment_writes_results_and_figure(tmp_path):
     cfg = Config.small()
     summary = main(cfg, tmp_path)
