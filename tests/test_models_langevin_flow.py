@@ -4,6 +4,8 @@ Sizes are tiny and every compiled program is built once per module (the fixtures
 below); the whole file's fast tests compile about a dozen programs.
 """
 
+import sys
+from pathlib import Path
 from typing import Any
 
 import equinox as eqx
@@ -20,6 +22,10 @@ from typecheck import unchecked
 import dynax as dx
 from dynax.models import LangevinFlow
 from dynax.train import _langevin_flow as lf
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# the smoothing + GLM baseline is the experiment's (one copy)
+from experiments.langevin_lorenz import poisson_glm  # noqa: E402
 
 N_IN, N_OUT, T, F, TRIALS = 4, 2, 10, 3, 6
 SIZES: dict[str, Any] = dict(n_forward=F, n_latents=2, n_inputs=2, hidden=8)
@@ -349,30 +355,6 @@ DATA: dict[str, Any] = dict(n_conditions=16, n_trials=10, n_neurons=20, n_bins=2
 FLOW: dict[str, Any] = dict(n_latents=4, hidden=16, n_substeps=2)
 FIT: dict[str, Any] = dict(n_steps=500, batch_size=32, beta=1.0, dropout=0.3)
 LEARNING_RATE = 5e-3
-
-
-def poisson_glm(x, y, alpha, n_iter=50):
-    """A Poisson GLM (log link, L2 on the weights) by Newton's method, in NumPy.
-
-    Minimises mean(exp(eta) - y eta) + alpha/2 |w|^2 with eta = w.x + b on
-    standardised inputs (scikit-learn's PoissonRegressor objective); returns the
-    predictor of rates.
-    """
-    mu, sd = x.mean(0), x.std(0) + 1e-12
-    design = np.hstack([(x - mu) / sd, np.ones((len(x), 1))])
-    w = np.zeros(design.shape[1])
-    w[-1] = np.log(max(y.mean(), 1e-9))
-    reg = np.full(design.shape[1], alpha)
-    reg[-1] = 0.0
-    for _ in range(n_iter):
-        r = np.exp(np.clip(design @ w, -30, 30))
-        grad = design.T @ (r - y) / len(y) + reg * w
-        hess = (design * r[:, None]).T @ design / len(y) + np.diag(reg)
-        step = np.linalg.solve(hess, grad)
-        w -= step
-        if np.max(np.abs(step)) < 1e-10:
-            break
-    return lambda xn: np.exp(np.hstack([(xn - mu) / sd, np.ones((len(xn), 1))]) @ w)
 
 
 def test_poisson_glm_baseline_equals_scikit_learn():
