@@ -93,6 +93,17 @@ def _softmin(eps: Array, cost: Array, h: Array) -> Array:
     )
 
 
+def _check_settings(blur, p, n_iters, scaling) -> tuple[float, int, int, float]:
+    """The checked ``(blur, p, n_iters, scaling)`` of :func:`sinkhorn_divergence`."""
+    blur = check_float("blur", blur, low=0.0, low_open=True)
+    if p not in (1, 2) or isinstance(p, bool):
+        fail("p", "1 or 2", repr(p))
+    n_iters = check_int("n_iters", n_iters, 1)
+    scaling = check_float("scaling", scaling, low=0.0, high=1.0, low_open=True,
+                          high_open=True)  # fmt: skip
+    return blur, p, n_iters, scaling
+
+
 def sinkhorn_divergence(
     x: Float[Array, "n d"],
     y: Float[Array, "m d"],
@@ -151,12 +162,7 @@ def sinkhorn_divergence(
     Returns:
         The scalar divergence.
     """
-    blur = check_float("blur", blur, low=0.0, low_open=True)
-    if p not in (1, 2) or isinstance(p, bool):
-        fail("p", "1 or 2", repr(p))
-    n_iters = check_int("n_iters", n_iters, 1)
-    scaling = check_float("scaling", scaling, low=0.0, high=1.0, low_open=True,
-                          high_open=True)  # fmt: skip
+    blur, p, n_iters, scaling = _check_settings(blur, p, n_iters, scaling)
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
         fail("x, y", "point clouds (n, d) and (m, d) of one dimension d",
              f"shapes {x.shape} and {y.shape}")  # fmt: skip
@@ -237,14 +243,9 @@ class SinkhornLoss(eqx.Module):
     needs_key: ClassVar[bool] = True
 
     def __check_init__(self):
-        check_float("blur", self.blur, low=0.0, low_open=True)
-        if self.p not in (1, 2) or isinstance(self.p, bool):
-            fail("p", "1 or 2", repr(self.p))
+        _check_settings(self.blur, self.p, self.n_iters, self.scaling)
         check_float("tau", self.tau, low=0.0, low_open=True)
         check_bool("hard", self.hard)
-        check_int("n_iters", self.n_iters, 1)
-        check_float("scaling", self.scaling, low=0.0, high=1.0, low_open=True,
-                    high_open=True)  # fmt: skip
 
     def __call__(
         self,
