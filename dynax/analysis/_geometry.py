@@ -69,20 +69,27 @@ def speed(
     return _speed(f, ys, t, inputs, args, kind)
 
 
-@eqx.filter_jit
-def _speed(f, ys, t, inputs, args, kind):
-    n = ys.shape[-1]
-    flat_y, flat_t = ys.reshape(-1, n), t.reshape(-1)
+def residuals(f, ys: Array, t: Array, inputs, args, kind) -> Array:
+    """$F$ ($f$ for a flow, $f(y) - y$ for a map) at each state, shape ``(k, n)``.
+
+    ``ys`` ``(k, n)`` at times ``t`` ``(k,)``, with the input in force at each
+    (``(k, n_in)``, handed to ``f`` as ``dx.ConstantInput``) or ``args``.
+    """
 
     def one(y, s, u):
         a = args if u is None else ConstantInput(u)
-        return 0.5 * jnp.sum(residual((f, s, a), kind)(y) ** 2)
+        return residual((f, s, a), kind)(y)
 
     if inputs is None:
-        q = jax.vmap(lambda y, s: one(y, s, None))(flat_y, flat_t)
-    else:
-        q = jax.vmap(one)(flat_y, flat_t, inputs.reshape(flat_y.shape[0], -1))
-    return q.reshape(ys.shape[:-1])
+        return jax.vmap(lambda y, s: one(y, s, None))(ys, t)
+    return jax.vmap(one)(ys, t, inputs.reshape(ys.shape[0], -1))
+
+
+@eqx.filter_jit
+def _speed(f, ys, t, inputs, args, kind):
+    n = ys.shape[-1]
+    r = residuals(f, ys.reshape(-1, n), t.reshape(-1), inputs, args, kind)
+    return (0.5 * jnp.sum(r**2, axis=-1)).reshape(ys.shape[:-1])
 
 
 class SpeedSegments(eqx.Module):

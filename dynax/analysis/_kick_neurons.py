@@ -8,10 +8,9 @@ import jax
 import jax.numpy as jnp
 
 from .._custom_types import Array, ArrayLike, Bool, Float, Int, PRNGKeyArray
-from .._inputs import ConstantInput
 from .._simulate import simulate
 from .._validate import check_array, check_float, fail
-from ._fixed_point_solve import residual
+from ._geometry import residuals
 from ._intervened import intervene
 from ._interventions import Ablate, Units, unit_mask
 from ._linearise import resolve_kind
@@ -125,12 +124,8 @@ def kick_neurons(
 
 def _drift(f, ys, ts, inputs, kind):
     """The residual along a trajectory: ``f`` for a flow, ``f(y) - y`` for a map."""
-    if inputs is None:
-        return jax.vmap(lambda y, t: residual((f, t, None), kind)(y))(ys, ts)
-    u = jnp.asarray(inputs)
-    return jax.vmap(lambda y, t, v: residual((f, t, ConstantInput(v)), kind)(y))(
-        ys, ts, u
-    )
+    u = None if inputs is None else jnp.asarray(inputs)
+    return residuals(f, ys, ts, u, None, kind)
 
 
 def _runs(fast: Array) -> Array:
