@@ -22,7 +22,6 @@ from ._fusion import expensive_tail
 from ._save import Save
 from ._terms import StepIncrement, make_terms
 
-
 # Matrix products whose contraction is at least this long are kept for the backward
 # pass; everything else in a step is recomputed from the stored states.
 LONG_CONTRACTION = 16
