@@ -23,6 +23,8 @@ from collections.abc import Callable, Sequence
 import jax
 import jax.numpy as jnp
 import jax.random as jr
+import jax.scipy.special
+import numpy as np
 
 from .._custom_types import Array, ArrayLike, Float, PRNGKeyArray
 from .._validate import check_float, check_int, check_positive, check_unit_shape, fail
@@ -177,10 +179,118 @@ def check_rate_rnn(
     return tau, check_positive("sigma_rec", sigma_rec, dtype, strict=False)
 
 
+# The random bits are integers, equal under any LLVM optimisation; compiling their
+# program without it halves the compile time of a first construction (Threefry's
+# rounds dominate it) and costs ~10 ms of run time.
+_INTEGER_PROGRAM = {"xla_backend_optimization_level": 0}
+# The float arithmetic after them keeps LLVM's optimisation level (a lower one
+# contracts multiply-adds differently) but skips its expensive passes: same values.
+_FLOAT_PROGRAM = {"xla_llvm_disable_expensive_passes": True}
+
+
+def normal_from_bits(bits: Array, dtype) -> Array:
+    """``jr.normal``'s values from its random bits (``jr.bits`` of the same key).
+
+    The conversion of ``jax.random.normal`` (a uniform on ``(-1, 1)`` from the
+    mantissa bits, then ``sqrt(2) * erf_inv``), written out: the same operations,
+    so the same values.
+    """
+    info = jnp.finfo(dtype)
+    nbits, nmant = info.bits, info.nmant
+    lo = np.nextafter(np.array(-1.0, dtype), np.array(0.0, dtype), dtype=dtype)
+    hi = np.array(1.0, dtype)
+    minval = jax.lax.convert_element_type(lo, dtype)
+    maxval = jax.lax.convert_element_type(hi, dtype)
+    float_bits = jax.lax.shift_right_logical(bits, jnp.array(nbits - nmant, bits.dtype))
+    one = jnp.asarray(np.array(1.0, dtype).view(bits.dtype), dtype=bits.dtype)
+    float_bits = jax.lax.bitwise_or(float_bits, one)
+    floats = jax.lax.bitcast_convert_type(float_bits, dtype) - jnp.array(1.0, dtype)
+    u = jax.lax.max(minval, floats * (maxval - minval) + minval)
+    return jax.lax.mul(np.array(np.sqrt(2), dtype), jax.scipy.special.erfinv(u))
+
+
+def _draw_keys(key: PRNGKeyArray, kind: str) -> list[Array]:
+    """The keys of :func:`rate_rnn_params`' draws, in order (traced)."""
+    first, last = split_chain(key, (3 if kind == "low_rank" else 2, 2))
+    return [*first[:-1], *last]
+
+
+def _shapes(kind, n_in, n_hidden, n_out, size) -> list[tuple[int, ...]]:
+    rec_shapes = [(n_hidden, size)] * 2 if kind == "low_rank" else [(n_hidden,) * 2]
+    return [*rec_shapes, (n_hidden, n_in), (n_out, n_hidden)]
+
+
+@functools.partial(
+    jax.jit,
+    static_argnames=("kind", "length", "nbits"),
+    compiler_options=_INTEGER_PROGRAM,
+)
+def _rate_rnn_bits(key: PRNGKeyArray, *, kind: str, length: int, nbits: int):
+    """``jr.bits`` of every draw's key, ``length`` each (a prefix is each draw's)."""
+    uint = jnp.uint32 if nbits == 32 else jnp.uint64
+    keys = jnp.stack(_draw_keys(key, kind))
+    return jax.vmap(lambda k: jr.bits(k, (length,), uint))(keys)
+
+
+@functools.partial(
+    jax.jit,
+    static_argnames=("kind", "n_in", "n_hidden", "n_out", "size"),
+    compiler_options=_FLOAT_PROGRAM,
+)
+def _rate_rnn_from_bits(bits, tau, g, *, kind, n_in, n_hidden, n_out, size):
+    dtype = tau.dtype
+    shapes = _shapes(kind, n_in, n_hidden, n_out, size)
+    flat = normal_from_bits(bits, dtype)
+    draws = [flat[j, : math.prod(s)].reshape(s) for j, s in enumerate(shapes)]
+    return _assemble(jax.lax.optimization_barrier(draws), tau, g, kind, n_in, n_hidden)
+
+
+def rate_rnn_params(
+    key: PRNGKeyArray,
+    tau: Array,
+    g: ArrayLike,
+    *,
+    kind: str,
+    n_in: int,
+    n_hidden: int,
+    n_out: int,
+    size: int,
+) -> tuple[tuple[Array, ...], Array, Array, Array, Array, Array]:
+    r"""Build a rate RNN's arrays from checked arguments (see :func:`_rate_rnn_params`).
+
+    With JAX's partitionable Threefry (its default) in two small programs: the
+    random bits of every draw (:func:`_rate_rnn_bits`, integers only, compiled
+    without LLVM optimisation) and the arrays from them. Otherwise in one.
+    """
+    sizes = dict(kind=kind, n_in=n_in, n_hidden=n_hidden, n_out=n_out, size=size)
+    if not _prefix_draws(key):
+        return _rate_rnn_params(key, tau, g, **sizes)
+    length = max(math.prod(s) for s in _shapes(kind, n_in, n_hidden, n_out, size))
+    nbits = jnp.finfo(tau.dtype).bits
+    bits = _rate_rnn_bits(key, kind=kind, length=length, nbits=nbits)
+    return _rate_rnn_from_bits(bits, tau, g, **sizes)
+
+
+def _assemble(draws, tau, g, kind, n_in, n_hidden):
+    """The arrays of :func:`_rate_rnn_params` from its standard normal draws."""
+    dtype = tau.dtype
+    *rec, w_in, w_out = draws
+    if kind == "dense":
+        rec = [jnp.asarray(g / n_hidden**0.5, dtype) * rec[0]]
+    return (
+        tuple(rec),
+        log_time_constant(tau, n_hidden),
+        jnp.asarray(1.0 / max(n_in, 1) ** 0.5, dtype) * w_in,
+        jnp.zeros((n_hidden,), dtype),
+        jnp.asarray(1.0 / n_hidden**0.5, dtype) * w_out,
+        jnp.zeros((w_out.shape[0],), dtype),
+    )
+
+
 @functools.partial(
     jax.jit, static_argnames=("kind", "n_in", "n_hidden", "n_out", "size")
 )
-def rate_rnn_params(
+def _rate_rnn_params(
     key: PRNGKeyArray,
     tau: Array,
     g: Array,
@@ -205,18 +315,6 @@ def rate_rnn_params(
         $\mathcal N(0, 1/\max(n_\text{in}, 1))$, ``W_out`` $\mathcal N(0, 1/N)$
         and zero biases; ``recurrent`` is ``(W,)``, ``(m, n)`` or ``(z,)``.
     """
-    dtype = tau.dtype
-    first, last = split_chain(key, (3 if kind == "low_rank" else 2, 2))
-    rec_shapes = [(n_hidden, size)] * 2 if kind == "low_rank" else [(n_hidden,) * 2]
-    shapes = [*rec_shapes, (n_hidden, n_in), (n_out, n_hidden)]
-    *rec, w_in, w_out = normals([*first[:-1], *last], shapes, dtype)
-    if kind == "dense":
-        rec = [jnp.asarray(g / n_hidden**0.5, dtype) * rec[0]]
-    return (
-        tuple(rec),
-        log_time_constant(tau, n_hidden),
-        jnp.asarray(1.0 / max(n_in, 1) ** 0.5, dtype) * w_in,
-        jnp.zeros((n_hidden,), dtype),
-        jnp.asarray(1.0 / n_hidden**0.5, dtype) * w_out,
-        jnp.zeros((n_out,), dtype),
-    )
+    shapes = _shapes(kind, n_in, n_hidden, n_out, size)
+    draws = normals(_draw_keys(key, kind), shapes, tau.dtype)
+    return _assemble(draws, tau, g, kind, n_in, n_hidden)
