@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import jax.scipy.special
 import numpy as np
+from jax.core import Tracer
 
 from .._custom_types import Array, ArrayLike, Float, PRNGKeyArray
 from .._validate import check_float, check_int, check_positive, check_unit_shape, fail
@@ -266,7 +267,7 @@ def rate_rnn_params(
     took 1 s to compute, where their compile time is paid once.
     """
     sizes = dict(kind=kind, n_in=n_in, n_hidden=n_hidden, n_out=n_out, size=size)
-    if isinstance(key, jax.core.Tracer) or not _prefix_draws(key):
+    if isinstance(key, Tracer) or not _prefix_draws(key):
         return _rate_rnn_params(key, tau, g, **sizes)
     length = max(math.prod(s) for s in _shapes(kind, n_in, n_hidden, n_out, size))
     nbits = jnp.finfo(tau.dtype).bits
