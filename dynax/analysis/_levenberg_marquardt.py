@@ -80,11 +80,15 @@ def batched_levenberg_marquardt(
     damping exceeds ``lam_max`` (stalled: a local minimum of ``q`` above ``tol``,
     i.e. a slow point; MINPACK's ``ftol`` test); or after ``max_steps`` iterations.
 
-    Most starts converge in a few iterations; after ``first_phase`` iterations of
-    the whole batch the unfinished starts are gathered into chunks of an eighth of
-    the batch and iterated to the end, so finished ones stop costing work (under
-    ``vmap`` over an ensemble's members: until every member's are done). Every
-    start's iterates are the same as in one big loop.
+    Most starts converge in a few iterations, so the batch is iterated in chunks
+    (an eighth of it, at least 64 starts): each pass takes the unfinished starts
+    with the fewest iterations so far and runs up to ``first_phase`` iterations on
+    them, until every start is done; finished starts stop costing work (under
+    ``vmap`` over an ensemble's members: once every member's are done). Every
+    start's iterates are the same as in one big loop. One compiled step serves
+    every pass: an earlier version ran the whole batch first and then chunks, two
+    copies of the step (HLO 2,715 lines against 1,778 for one, and 0.8 s more
+    compile time for a 32-unit CTRNN on 2 CPU cores).
     """
     step = lambda th, x, r, q, lam: _lm_step(  # noqa: E731
         F, th, x, r, q, lam, ftol=ftol, lam_max=lam_max
@@ -123,12 +127,15 @@ def batched_levenberg_marquardt(
         jnp.zeros(batch, bool),
         jnp.zeros(batch, jnp.int32),
     )
-    state = iterate(state, theta, shared, min(first_phase, max_steps))
-    chunk = max(batch[0] // 8, 1)
+    m = batch[0]
+    chunk = max(m // 8, min(m, 64))
+    limit = min(first_phase, max_steps)
 
     def next_chunk(state):
-        idx = jnp.argsort(state[4], stable=True)[:chunk]  # unfinished first
-        sub = iterate(jtu.tree_map(lambda a: a[idx], state), theta, shared, max_steps)
+        # the unfinished starts with the fewest iterations so far, in index order
+        rank = jnp.where(state[4], max_steps + 1, state[6])
+        idx = jnp.argsort(rank, stable=True)[:chunk]
+        sub = iterate(jtu.tree_map(lambda a: a[idx], state), theta, shared, limit)
         return jtu.tree_map(lambda a, b: a.at[idx].set(b), state, sub)
 
     state = jax.lax.while_loop(lambda s: ~jnp.all(s[4]), next_chunk, state)
