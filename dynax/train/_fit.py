@@ -14,6 +14,7 @@ import numpy as np
 import optax
 from jaxtyping import Key, UInt32
 
+from .._checks import check_ts
 from .._custom_types import Array, Bool, Float, Int, PRNGKeyArray
 from .._ensemble import plan, run
 from .._hosts import local, to_host
@@ -26,6 +27,7 @@ from .._validate import (
     check_key,
     describe,
     fail,
+    is_concrete,
 )
 from ..models._base import AbstractStochasticDynamics
 from ._checkpoint import CheckpointManager
@@ -173,6 +175,14 @@ def _partition(model, filter_spec):
         what = "a spec that selects a floating-point array to train"
         fail("filter_spec", what, "one that selects none")
     return params, frozen
+
+
+def _host_checked_ts(source) -> bool:
+    """Check ``source.ts`` on the host; whether that was possible (concrete times)."""
+    if not is_concrete(source.ts):
+        return False
+    check_ts(source.ts)
+    return True
 
 
 def _wants_noise(model, noise) -> bool:
@@ -528,6 +538,7 @@ def run_training(
         independent_batches=independent_batches and how.ensemble,
         member_keys=per_member_keys,
         how=how,
+        ts_checked=_host_checked_ts(source),
     )
 
     def init(p, h, key):

@@ -17,7 +17,7 @@ import jax.tree_util as jtu
 
 from .._ensemble import Plan, run
 from .._save import Save
-from .._simulate import SimulateOptions, simulate
+from .._simulate import SimulateOptions, simulate, ts_checked
 from .._validate import ArgumentTypeError
 from ._data import step_batch
 
@@ -53,6 +53,7 @@ class StepSpec(eqx.Module):
     independent_batches: bool = eqx.field(static=True)
     member_keys: bool = eqx.field(static=True)
     how: Plan = eqx.field(static=True)
+    ts_checked: bool = eqx.field(default=False, static=True)
 
 
 def check_options(options) -> SimulateOptions:
@@ -179,6 +180,14 @@ def run_chunk(
     Returns:
         ``(carry, losses)`` with ``losses`` of shape ``(n_steps, *members)``.
     """
+    # ``source.ts`` was checked on the host (``spec.ts_checked``): not again inside
+    # jit, where the check is a host callback that keeps the program out of JAX's
+    # persistent compilation cache.
+    with ts_checked(spec.ts_checked):
+        return _run_chunk(carry, hp, frozen, source, start, key, n_steps, spec)
+
+
+def _run_chunk(carry, hp, frozen, source, start, key, n_steps: int, spec: StepSpec):
     ts = source.ts
     if spec.member_keys:  # every member's trials and noise from its own key
         how_keys = spec.how.with_axes(eqx.if_array(0), eqx.if_array(0), 0)
