@@ -1,7 +1,5 @@
 """``simulate``: the one integration entry point of dynax (diffrax underneath)."""
 
-import contextlib
-import contextvars
 from typing import Any
 
 import diffrax
@@ -39,23 +37,6 @@ from ._validate import (
     is_concrete,
 )
 from .models._base import AbstractMap, AbstractSteppedMap
-
-# True while tracing code whose ``ts`` the caller has checked on the host (``fit``'s
-# training steps): the check of a traced ``ts`` inside jit is a host callback
-# (``eqx.error_if``), and JAX does not write a program with a host callback to its
-# persistent compilation cache.
-_TS_CHECKED = contextvars.ContextVar("dynax_ts_checked", default=False)
-
-
-@contextlib.contextmanager
-def ts_checked(checked: bool = True):
-    """Within this block, a traced ``ts`` is not checked again inside jit."""
-    token = _TS_CHECKED.set(checked)
-    try:
-        yield
-    finally:
-        _TS_CHECKED.reset(token)
-
 
 _TRACED_TS = (
     "ts: expected finite, strictly increasing times, got a traced ts with a NaN, an "
@@ -339,7 +320,7 @@ def simulate(
         trials=trials,
         unroll=unroll,
         remat=remat,
-        check_ts=not is_concrete(ts) and not _TS_CHECKED.get(),
+        check_ts=not is_concrete(ts),
         save=save,
     )
 

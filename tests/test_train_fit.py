@@ -426,3 +426,26 @@ def test_default_chunks_share_one_program(monkeypatch):
     b, other = dx.train.fit(net, task, progress=False, log_every=50, **kw)
     np.testing.assert_array_equal(np.asarray(hist.loss), np.asarray(other.loss))
     np.testing.assert_array_equal(np.asarray(a.W), np.asarray(b.W))
+
+
+def test_fit_with_a_solver_step_finer_than_the_task_spacing():
+    # options=SimulateOptions(dt=...) takes 2 Euler steps per sample of task.ts: the
+    # first loss is the one simulate gives on step 0's trials with the same dt (fit
+    # knows the task's times on the host, so the sub-step count is fixed outside jit)
+    from dynax.train._data import step_batch
+
+    net = dx.models.CTRNN(3, 8, 3, key=jr.PRNGKey(0))
+    task = dx.tasks.FlipFlop(n_bits=3, n_steps=10, dt=0.1)
+    key = jr.PRNGKey(1)
+    kw = dict(optimizer=optax.adam(1e-2), n_steps=2, batch_size=4, key=key)
+    _, fine = dx.train.fit(net, task, options=dx.SimulateOptions(dt=0.05), **kw)
+    _, coarse = dx.train.fit(net, task, **kw)
+    batch = step_batch(task, key, 0, 4)
+    losses = []
+    for dt in (0.05, None):
+        traj = dx.simulate(net, net.init_state(), task.ts, inputs=batch.inputs,
+                           trials=True, dt=dt)  # fmt: skip
+        losses.append(dx.train.masked_mse(traj.outputs, batch.targets, batch.mask))
+    np.testing.assert_allclose(fine.loss[0], losses[0], rtol=1e-10)
+    np.testing.assert_allclose(coarse.loss[0], losses[1], rtol=1e-10)
+    assert abs(float(losses[0] - losses[1])) > 1e-4 * float(losses[1])

@@ -36,6 +36,7 @@ from ._loss import choose_loss
 from ._progress import make_progress
 from ._step import (
     Carry,
+    HostTimes,
     StepSpec,
     check_options,
     loss_needs_key,
@@ -177,12 +178,11 @@ def _partition(model, filter_spec):
     return params, frozen
 
 
-def _host_checked_ts(source) -> bool:
-    """Check ``source.ts`` on the host; whether that was possible (concrete times)."""
+def _host_ts(source) -> HostTimes | None:
+    """``source.ts`` checked on the host, or ``None`` if it is not concrete."""
     if not is_concrete(source.ts):
-        return False
-    check_ts(source.ts)
-    return True
+        return None
+    return HostTimes(check_ts(source.ts))
 
 
 def _wants_noise(model, noise) -> bool:
@@ -538,7 +538,7 @@ def run_training(
         independent_batches=independent_batches and how.ensemble,
         member_keys=per_member_keys,
         how=how,
-        ts_checked=_host_checked_ts(source),
+        host_ts=_host_ts(source),
     )
 
     def init(p, h, key):

@@ -14,10 +14,11 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import jax.tree_util as jtu
+import numpy as np
 
 from .._ensemble import Plan, run
 from .._save import Save
-from .._simulate import SimulateOptions, simulate, ts_checked
+from .._simulate import SimulateOptions, simulate
 from .._validate import ArgumentTypeError
 from ._data import step_batch
 
@@ -29,6 +30,20 @@ class Carry(eqx.Module):
     opt_state: Any
     failed: jax.Array
     failed_step: jax.Array
+
+
+class HostTimes:
+    """A task's times as a NumPy array, hashable (a static field of StepSpec)."""
+
+    def __init__(self, ts):
+        self.value = np.asarray(ts)
+        self._key = (self.value.dtype.str, self.value.shape, self.value.tobytes())
+
+    def __hash__(self) -> int:
+        return hash(self._key)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, HostTimes) and self._key == other._key
 
 
 class StepSpec(eqx.Module):
@@ -53,7 +68,7 @@ class StepSpec(eqx.Module):
     independent_batches: bool = eqx.field(static=True)
     member_keys: bool = eqx.field(static=True)
     how: Plan = eqx.field(static=True)
-    ts_checked: bool = eqx.field(default=False, static=True)
+    host_ts: Any = eqx.field(default=None, static=True)
 
 
 def check_options(options) -> SimulateOptions:
@@ -180,15 +195,14 @@ def run_chunk(
     Returns:
         ``(carry, losses)`` with ``losses`` of shape ``(n_steps, *members)``.
     """
-    # ``source.ts`` was checked on the host (``spec.ts_checked``): not again inside
-    # jit, where the check is a host callback that keeps the program out of JAX's
-    # persistent compilation cache.
-    with ts_checked(spec.ts_checked):
-        return _run_chunk(carry, hp, frozen, source, start, key, n_steps, spec)
-
-
-def _run_chunk(carry, hp, frozen, source, start, key, n_steps: int, spec: StepSpec):
+    # Times checked on the host are a constant of the program: ``simulate`` then
+    # knows them (a step ``dt`` finer than their spacing needs them) and does not
+    # check them again inside jit, where the check is a host callback that keeps
+    # the program out of JAX's persistent compilation cache.
     ts = source.ts
+    if spec.host_ts is not None:
+        with jax.ensure_compile_time_eval():  # a concrete array, not a tracer
+            ts = jnp.asarray(spec.host_ts.value)
     if spec.member_keys:  # every member's trials and noise from its own key
         how_keys = spec.how.with_axes(eqx.if_array(0), eqx.if_array(0), 0)
 
