@@ -51,12 +51,13 @@ net = dx.models.CTRNN(3, 8, 3, key=jr.PRNGKey(0))
 task = dx.tasks.FlipFlop(n_bits=3, n_steps=10, dt=0.1)
 dx.train.fit(net, task, optimizer=optax.adam(1e-2), n_steps=2, batch_size=4,
              key=jr.PRNGKey(1), progress=False)
+dx.train.evaluate(net, task, key=jr.PRNGKey(2), n_trials=4)
 dx.analysis.find_fixed_points(net, jnp.zeros((4, 8)), max_points=2)
 """
 
 
 def test_fit_and_fixed_point_programs_are_written_to_the_cache(tmp_path):
-    # fit checks the task's times on the host, so its compiled steps hold no host
+    # fit and evaluate check the task's times on the host, so its compiled steps hold no host
     # callback (eqx.error_if), which JAX would not write to the cache
     folder = tmp_path / "cache"
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
@@ -64,4 +65,4 @@ def test_fit_and_fixed_point_programs_are_written_to_the_cache(tmp_path):
                          capture_output=True, text=True, timeout=600)  # fmt: skip
     assert out.returncode == 0, out.stderr
     entries = {p.name.split("-")[0] for p in folder.iterdir()}
-    assert {"jit_run_chunk", "jit__find"} <= entries, sorted(entries)
+    assert {"jit_run_chunk", "jit__evaluate", "jit__find"} <= entries, sorted(entries)

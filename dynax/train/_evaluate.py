@@ -12,7 +12,14 @@ from .._validate import check_int, check_key
 from ._data import check_source, eval_batch
 from ._fit import check_model_io
 from ._loss import choose_loss
-from ._step import cast_floats, check_options, loss_needs_key, step_loss_key
+from ._step import (
+    cast_floats,
+    check_options,
+    concrete_times,
+    host_times,
+    loss_needs_key,
+    step_loss_key,
+)
 
 
 class Evaluation(eqx.Module):
@@ -28,15 +35,16 @@ class Evaluation(eqx.Module):
 
 
 @eqx.filter_jit
-def _evaluate(model, task, key, n_trials, how, loss, options):
+def _evaluate(model, task, key, n_trials, how, loss, options, host_ts):
     batch = eval_batch(task, key, n_trials)
+    ts = concrete_times(task, host_ts)
 
     def one(m, b, k):
         b = cast_floats(b, m.init_state())
         outputs = simulate(
             m,
             m.init_state(),
-            task.ts,
+            ts,
             inputs=b.inputs,
             throw=False,
             trials=True,
@@ -93,4 +101,5 @@ def evaluate(
     check_int("n_trials", n_trials, 1)
     loss = choose_loss(loss, task)
     options = check_options(options)
-    return _evaluate(model, task, key, n_trials, how, loss, options)
+    host_ts = host_times(task)
+    return _evaluate(model, task, key, n_trials, how, loss, options, host_ts)

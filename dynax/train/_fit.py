@@ -14,7 +14,6 @@ import numpy as np
 import optax
 from jaxtyping import Key, UInt32
 
-from .._checks import check_ts
 from .._custom_types import Array, Bool, Float, Int, PRNGKeyArray
 from .._ensemble import plan, run
 from .._hosts import local, to_host
@@ -27,7 +26,6 @@ from .._validate import (
     check_key,
     describe,
     fail,
-    is_concrete,
 )
 from ..models._base import AbstractStochasticDynamics
 from ._checkpoint import CheckpointManager
@@ -36,9 +34,9 @@ from ._loss import choose_loss
 from ._progress import make_progress
 from ._step import (
     Carry,
-    HostTimes,
     StepSpec,
     check_options,
+    host_times,
     loss_needs_key,
     make_optimizer,
     member_loss,
@@ -176,13 +174,6 @@ def _partition(model, filter_spec):
         what = "a spec that selects a floating-point array to train"
         fail("filter_spec", what, "one that selects none")
     return params, frozen
-
-
-def _host_ts(source) -> HostTimes | None:
-    """``source.ts`` checked on the host, or ``None`` if it is not concrete."""
-    if not is_concrete(source.ts):
-        return None
-    return HostTimes(check_ts(source.ts))
 
 
 def _wants_noise(model, noise) -> bool:
@@ -538,7 +529,7 @@ def run_training(
         independent_batches=independent_batches and how.ensemble,
         member_keys=per_member_keys,
         how=how,
-        host_ts=_host_ts(source),
+        host_ts=host_times(source),
     )
 
     def init(p, h, key):

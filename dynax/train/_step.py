@@ -16,10 +16,11 @@ import jax.random as jr
 import jax.tree_util as jtu
 import numpy as np
 
+from .._checks import check_ts
 from .._ensemble import Plan, run
 from .._save import Save
 from .._simulate import SimulateOptions, simulate
-from .._validate import ArgumentTypeError
+from .._validate import ArgumentTypeError, is_concrete
 from ._data import step_batch
 
 
@@ -44,6 +45,26 @@ class HostTimes:
 
     def __eq__(self, other) -> bool:
         return isinstance(other, HostTimes) and self._key == other._key
+
+
+def host_times(source) -> HostTimes | None:
+    """``source.ts`` checked on the host, or ``None`` if it is not concrete."""
+    if not is_concrete(source.ts):
+        return None
+    return HostTimes(check_ts(source.ts))
+
+
+def concrete_times(source, host: HostTimes | None):
+    """The times to simulate on inside jit: the host's as a constant, if known.
+
+    A constant ``ts`` lets ``simulate`` fix the sub-steps of a finer ``dt`` and skip
+    its in-jit check of a traced ``ts`` (a host callback, ``eqx.error_if``, which
+    keeps a program out of JAX's persistent compilation cache).
+    """
+    if host is None:
+        return source.ts
+    with jax.ensure_compile_time_eval():  # a concrete array, not a tracer
+        return jnp.asarray(host.value)
 
 
 class StepSpec(eqx.Module):
@@ -195,14 +216,7 @@ def run_chunk(
     Returns:
         ``(carry, losses)`` with ``losses`` of shape ``(n_steps, *members)``.
     """
-    # Times checked on the host are a constant of the program: ``simulate`` then
-    # knows them (a step ``dt`` finer than their spacing needs them) and does not
-    # check them again inside jit, where the check is a host callback that keeps
-    # the program out of JAX's persistent compilation cache.
-    ts = source.ts
-    if spec.host_ts is not None:
-        with jax.ensure_compile_time_eval():  # a concrete array, not a tracer
-            ts = jnp.asarray(spec.host_ts.value)
+    ts = concrete_times(source, spec.host_ts)
     if spec.member_keys:  # every member's trials and noise from its own key
         how_keys = spec.how.with_axes(eqx.if_array(0), eqx.if_array(0), 0)
 
