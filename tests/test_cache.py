@@ -57,8 +57,8 @@ dx.analysis.find_fixed_points(net, jnp.zeros((4, 8)), max_points=2)
 
 
 def test_fit_and_fixed_point_programs_are_written_to_the_cache(tmp_path):
-    # fit and evaluate check the task's times on the host, so its compiled steps hold no host
-    # callback (eqx.error_if), which JAX would not write to the cache
+    # fit and evaluate check the task's times on the host, so their programs hold no
+    # host callback (eqx.error_if), which JAX would not write to the cache
     folder = tmp_path / "cache"
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     out = subprocess.run([sys.executable, "-c", FIT_PROGRAM, str(folder)], env=env,
