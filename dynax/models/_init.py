@@ -68,13 +68,15 @@ def _draws(
     """``[draw(k, s) for k, s in zip(keys, shapes)]`` with one Threefry hash."""
     if len(keys) == 1 or not _prefix_draws(keys[0]):
         out = [draw(k, s) for k, s in zip(keys, shapes, strict=True)]
-    else:
-        sizes = [math.prod(s) for s in shapes]
-        flat = jax.vmap(lambda k: draw(k, (max(sizes),)))(jnp.stack(list(keys)))
-        out = [
-            flat[j, :n].reshape(s)
-            for j, (n, s) in enumerate(zip(sizes, shapes, strict=True))
-        ]
+        return jax.lax.optimization_barrier(out)
+    length = max(math.prod(s) for s in shapes)
+    flat = jax.vmap(lambda k: draw(k, (length,)))(jnp.stack(list(keys)))
+    return _split_draws(flat, shapes)
+
+
+def _split_draws(flat: Array, shapes: Sequence[tuple[int, ...]]) -> list[Array]:
+    """Draw ``j`` of ``shapes`` from the prefix of row ``j`` of ``flat``."""
+    out = [flat[j, : math.prod(s)].reshape(s) for j, s in enumerate(shapes)]
     # Keep XLA from fusing later arithmetic into the draws (values stay bit-exact).
     return jax.lax.optimization_barrier(out)
 
@@ -241,9 +243,8 @@ def _rate_rnn_bits(key: PRNGKeyArray, *, kind: str, length: int, nbits: int):
 def _rate_rnn_from_bits(bits, tau, g, *, kind, n_in, n_hidden, n_out, size):
     dtype = tau.dtype
     shapes = _shapes(kind, n_in, n_hidden, n_out, size)
-    flat = normal_from_bits(bits, dtype)
-    draws = [flat[j, : math.prod(s)].reshape(s) for j, s in enumerate(shapes)]
-    return _assemble(jax.lax.optimization_barrier(draws), tau, g, kind, n_in, n_hidden)
+    draws = _split_draws(normal_from_bits(bits, dtype), shapes)
+    return _assemble(draws, tau, g, kind, n_in, n_hidden)
 
 
 def rate_rnn_params(
