@@ -39,9 +39,10 @@ class HostTimes:
     def __init__(self, ts):
         self.value = np.asarray(ts)
         self._key = (self.value.dtype.str, self.value.shape, self.value.tobytes())
+        self._hash = hash(self._key)  # every compiled chunk's cache lookup hashes it
 
     def __hash__(self) -> int:
-        return hash(self._key)
+        return self._hash
 
     def __eq__(self, other) -> bool:
         return isinstance(other, HostTimes) and self._key == other._key
@@ -89,7 +90,7 @@ class StepSpec(eqx.Module):
     independent_batches: bool = eqx.field(static=True)
     member_keys: bool = eqx.field(static=True)
     how: Plan = eqx.field(static=True)
-    host_ts: Any = eqx.field(default=None, static=True)
+    host_ts: HostTimes | None = eqx.field(default=None, static=True)
 
 
 def check_options(options) -> SimulateOptions:
